@@ -1,0 +1,3 @@
+from avrgen.cli import main
+
+main()

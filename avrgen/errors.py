@@ -1,0 +1,69 @@
+"""One error base class; every user error carries its exit code and a message fit to print."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One finding about a blueprint, located at a file, a line and a field path."""
+
+    file: str
+    line: int
+    path: str
+    message: str
+    severity: Severity = "error"
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        field = f" {self.path}:" if self.path else ""
+        prefix = "warning: " if self.severity == "warning" else ""
+        return f"{where}:{field} {prefix}{self.message}"
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "file": self.file,
+            "line": self.line,
+            "path": self.path,
+            "message": self.message,
+            "severity": self.severity,
+        }
+
+
+class AvrgenError(Exception):
+    """A user error: printed as its message, never as a traceback."""
+
+    exit_code = 1
+
+
+class BlueprintError(AvrgenError):
+    """The blueprints are invalid; carries every problem found, not just the first."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        self.problems = sorted(problems)
+        errors = [p for p in self.problems if p.severity == "error"]
+        super().__init__("\n".join(str(p) for p in self.problems) + f"\n{len(errors)} error(s)")
+
+
+class PlanError(AvrgenError):
+    """The blueprints are valid but cannot be planned (for example, a port range is full)."""
+
+
+class TemplateError(AvrgenError):
+    """A template failed to render or rendered something unsafe."""
+
+
+class StaleOutputError(AvrgenError):
+    """`render --check` found output/ or the lock out of date."""
+
+
+class WriteError(AvrgenError):
+    """The output could not be written; the old output is left as it was."""
+
+
+class ComposeError(AvrgenError):
+    """Docker or docker compose failed."""

@@ -1,0 +1,92 @@
+"""The core calls behind the CLI: each chains the stages (load -> validate -> plan -> render
+-> write) for one job and returns a result; none prints or reads sys.argv.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from avrgen.catalog import Catalog, load_catalog
+from avrgen.errors import AvrgenError, Problem, StaleOutputError
+from avrgen.load import LOCK_NAME, load_blueprints, read_lock
+from avrgen.plan import Plan, plan
+from avrgen.render import Renderer, render_lock
+from avrgen.validate import Validated, suggest, validate
+from avrgen.write import Change, Target, apply, changes
+
+
+@dataclass(frozen=True)
+class Paths:
+    blueprints: Path = Path("blueprints")
+    output: Path = Path("output")
+    templates: Path | None = None
+    catalogs: tuple[Path, ...] = ()
+
+    @property
+    def lock(self) -> Path:
+        return self.blueprints / LOCK_NAME
+
+
+@dataclass
+class RenderResult:
+    plan: Plan
+    changes: list[Change]
+    warnings: list[Problem] = field(default_factory=list)
+    checked: bool = False  # --check: nothing was written
+
+
+class Project:
+    """One blueprint folder and its output folder."""
+
+    def __init__(self, paths: Paths) -> None:
+        self.paths = paths
+        self._catalog: Catalog | None = None
+
+    @property
+    def catalog(self) -> Catalog:
+        if self._catalog is None:
+            self._catalog = load_catalog(self.paths.catalogs)
+        return self._catalog
+
+    def validate(self) -> Validated:
+        return validate(load_blueprints(self.paths.blueprints), self.catalog)
+
+    def plan(self) -> tuple[Plan, Validated]:
+        validated = self.validate()
+        lock = read_lock(self.paths.blueprints)
+        return plan(validated.blueprint, lock, self.catalog), validated
+
+    def targets(self, the_plan: Plan, agents: Sequence[str] = ()) -> list[Target]:
+        """The output folder's files and the lock, as write targets."""
+        only = set(require_agents(the_plan, agents)) if agents else None
+        files = Renderer(self.paths.templates).render(the_plan, only)
+        output = Target(self.paths.output, files, prune=only is None)
+        lock = Target(self.paths.blueprints, {LOCK_NAME: render_lock(the_plan.lock)}, prune=False)
+        return [output, lock]
+
+    def render(self, check: bool = False, agents: Sequence[str] = ()) -> RenderResult:
+        """Write output/ and the lock; with `check`, write nothing and fail when stale."""
+        the_plan, validated = self.plan()
+        targets = self.targets(the_plan, agents)
+        planned = [(target, changes(target)) for target in targets]
+        found = [change for _, target_changes in planned for change in target_changes]
+        if check:
+            if found:
+                lines = "\n".join(f"  {c.action}: {c.path}" for c in found)
+                raise StaleOutputError(
+                    f"output is stale ({len(found)} file(s)); run `avrgen render`:\n{lines}"
+                )
+        else:
+            for target, target_changes in planned:
+                apply(target, target_changes)
+        return RenderResult(the_plan, found, validated.warnings, checked=check)
+
+
+def require_agents(the_plan: Plan, names: Sequence[str]) -> list[str]:
+    """The named agents, or an error naming the unknown one and its nearest match."""
+    for name in names:
+        if name not in the_plan.agents:
+            raise AvrgenError(f"no agent named {name!r}{suggest(name, the_plan.agents)}")
+    return list(dict.fromkeys(names))

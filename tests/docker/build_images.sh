@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Build the test images avrgen's docker tests run, FROM scratch with the host's
+# static busybox (Debian package busybox-static), with the classic builder
+# (no buildx here). Idempotent: the build cache makes a rebuild a no-op.
+#
+#   tests/docker/build_images.sh            build both images
+#   BUSYBOX=/path/to/busybox tests/docker/build_images.sh
+#
+# Tags: avrgen-test/provider:1 and avrgen-test/core:1
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+images="$here/images"
+busybox=${BUSYBOX:-/bin/busybox}
+docker=${DOCKER:-docker}
+
+if [ ! -x "$busybox" ]; then
+    echo "build_images.sh: $busybox not found: apt-get install busybox-static" >&2
+    exit 1
+fi
+if ! "$busybox" true; then
+    echo "build_images.sh: $busybox does not run" >&2
+    exit 1
+fi
+
+for name in provider core; do
+    ctx="$images/$name"
+    # cp only when it differs, so the build cache (keyed on content) stays warm
+    if ! cmp -s "$busybox" "$ctx/busybox"; then
+        cp "$busybox" "$ctx/busybox"
+        chmod 0755 "$ctx/busybox"
+    fi
+    start=$(date +%s)
+    # the classic builder prints a deprecation notice on stderr: show the output
+    # only when the build fails
+    if ! out=$(DOCKER_BUILDKIT=0 "$docker" build -t "avrgen-test/$name:1" "$ctx" 2>&1); then
+        printf '%s\n' "$out" >&2
+        echo "build_images.sh: building avrgen-test/$name:1 failed" >&2
+        exit 1
+    fi
+    echo "build_images.sh: avrgen-test/$name:1 built in $(($(date +%s) - start))s"
+done
