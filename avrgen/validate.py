@@ -72,6 +72,7 @@ class _Checker:
         self.settings_doc: Document | None = None
         self.providers: dict[str, tuple[Provider, Document]] = {}
         self.agents: dict[str, tuple[Agent, Document]] = {}
+        self.broken_providers: set[str] = set()
 
     def report(
         self, doc: Document, path: tuple[Any, ...], message: str, warn: bool = False
@@ -95,6 +96,8 @@ class _Checker:
         except ValidationError as exc:
             for error in exc.errors():
                 self._translate(doc, KINDS[kind], error)
+            if kind == "provider" and isinstance(doc.data.get("name"), str):
+                self.broken_providers.add(doc.data["name"])  # known, so no dangling-reference noise
             return
         if isinstance(model, Settings):
             self._add_settings(model, doc)
@@ -258,6 +261,8 @@ class _Checker:
                 self.report(doc, where, f"{agent.mode} mode takes {needs} only, not {slot}")
                 continue
             found = self.providers.get(name)
+            if found is None and name in self.broken_providers:
+                continue
             if found is None:
                 self.report(
                     doc, where, f"no provider named {name!r}{suggest(name, self.providers)}"
