@@ -1,0 +1,128 @@
+"""Helpers for the docker tests: is an engine here, and the local test images.
+
+The docker tests run real containers on a real engine. Where none answers they
+skip, with the reason; with ``AVRGEN_DOCKER_TESTS=required`` (as in CI) they fail
+instead. The images they run are built here, FROM scratch with the host's static
+busybox (Debian's ``busybox-static``), by the classic builder:
+
+- ``avrgen-test/provider:1``: HTTP 200 on ``$PORT`` for GET of ``/``,
+  ``/speech-to-text-stream``, ``/prompt-stream``, ``/text-to-speech-stream``,
+  ``/health``, ``/env``; exits 2 without ``PORT``, 1 with ``CRASH=1``.
+- ``avrgen-test/core:1``: TCP listener on ``$PORT``; HTTP on ``$HTTP_PORT`` with
+  ``/health``, ``/env``, ``/report`` (one line a URL: ``ASR_URL=<url> ok|fail``)
+  and ``/ready`` (200 once every URL set answered); checks every
+  ``CHECK_INTERVAL`` seconds (default 2).
+
+Typical use, in a conftest::
+
+    @pytest.fixture(scope="session")
+    def docker_engine() -> None:
+        dockerenv.require_engine()
+        dockerenv.ensure_test_images()
+"""
+
+from __future__ import annotations
+
+import filecmp
+import functools
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+MODE_VAR = "AVRGEN_DOCKER_TESTS"
+IMAGES_DIR = Path(__file__).resolve().parent / "docker" / "images"
+PROVIDER_IMAGE = "avrgen-test/provider:1"
+CORE_IMAGE = "avrgen-test/core:1"
+TEST_IMAGES = {PROVIDER_IMAGE: IMAGES_DIR / "provider", CORE_IMAGE: IMAGES_DIR / "core"}
+_TIMEOUT = 30.0
+
+
+def _docker(*args: str, timeout: float = _TIMEOUT) -> subprocess.CompletedProcess[str]:
+    docker = shutil.which("docker")
+    if docker is None:
+        raise FileNotFoundError("docker")
+    env = {**os.environ, "DOCKER_BUILDKIT": "0"}  # no buildx here: classic builder
+    return subprocess.run(
+        [docker, *args], capture_output=True, text=True, timeout=timeout, env=env, check=False
+    )
+
+
+def _why(proc: subprocess.CompletedProcess[str]) -> str:
+    lines = (proc.stderr or proc.stdout).strip().splitlines()
+    return lines[-1] if lines else f"exit status {proc.returncode}"
+
+
+@functools.cache
+def engine_available() -> str | None:
+    """None when a Docker engine answers, else why not (cached: cache_clear() to ask again)."""
+    try:
+        proc = _docker("version", "--format", "{{.Server.Version}}")
+    except FileNotFoundError:
+        return "no `docker` client on PATH"
+    except subprocess.TimeoutExpired:
+        return f"`docker version` did not answer in {_TIMEOUT:.0f}s"
+    if proc.returncode != 0 or not proc.stdout.strip():
+        return f"no Docker engine answers: {_why(proc)}"
+    return None
+
+
+@functools.cache
+def compose_available() -> str | None:
+    """None when the Docker Compose v2 plugin runs, else why not (cached)."""
+    try:
+        proc = _docker("compose", "version", "--short")
+    except FileNotFoundError:
+        return "no `docker` client on PATH"
+    except subprocess.TimeoutExpired:
+        return f"`docker compose version` did not answer in {_TIMEOUT:.0f}s"
+    if proc.returncode != 0:
+        return f"no `docker compose` plugin: {_why(proc)}"
+    return None
+
+
+def require_engine(*, compose: bool = True) -> None:
+    """Skip the calling test (fail it when AVRGEN_DOCKER_TESTS=required) without an engine.
+
+    With ``compose`` (the default) the Compose v2 plugin is required too.
+    """
+    reason = engine_available() or (compose_available() if compose else None)
+    if reason is None:
+        return
+    if os.environ.get(MODE_VAR, "").strip().lower() == "required":
+        pytest.fail(f"{MODE_VAR}=required, but {reason}", pytrace=False)
+    pytest.skip(f"DOCKER TESTS SKIPPED: {reason} (set {MODE_VAR}=required to fail instead)")
+
+
+def image_exists(tag: str) -> bool:
+    return _docker("image", "inspect", tag).returncode == 0
+
+
+def _build(context: Path, tag: str) -> None:
+    try:
+        from python_on_whales import DockerClient
+    except ImportError:
+        proc = _docker("build", "--quiet", "--tag", tag, str(context), timeout=300)
+        if proc.returncode != 0:
+            raise RuntimeError(f"building {tag} failed:\n{proc.stderr}") from None
+        return
+    DockerClient(client_call=["env", "DOCKER_BUILDKIT=0", "docker"]).legacy_build(
+        context, tags=[tag]
+    )
+
+
+def ensure_test_images(*, rebuild: bool = False) -> None:
+    """Build the test images that are missing (all of them with ``rebuild``)."""
+    busybox = Path(os.environ.get("BUSYBOX", "/bin/busybox"))
+    for tag, context in TEST_IMAGES.items():
+        if not rebuild and image_exists(tag):
+            continue
+        if not busybox.is_file():
+            raise RuntimeError(f"{busybox} not found: apt-get install busybox-static")
+        copy = context / "busybox"
+        if not copy.is_file() or not filecmp.cmp(busybox, copy, shallow=False):
+            shutil.copyfile(busybox, copy)
+            copy.chmod(0o755)
+        _build(context, tag)
