@@ -204,6 +204,51 @@ def print_plan_table(the_plan: Any, only: tuple[str, ...] = ()) -> None:
         )
 
 
+@cli.command("plan")
+@project_options
+@click.option("--agent", "agents", multiple=True, metavar="NAME", help="Plan only this agent.")
+@click.option("--exit-code", is_flag=True, help="Exit 1 when anything would change (for CI).")
+@click.option("--stat", is_flag=True, help="Only the summary, no diffs.")
+@json_option
+def plan_command(
+    project: Any, agents: tuple[str, ...], exit_code: bool, stat: bool, as_json: bool
+) -> None:
+    """Show what `render` would change, as unified diffs and a summary (alias: diff)."""
+    from avrgen.diff import plan_diff
+
+    result = plan_diff(project, agents)
+    if as_json:
+        emit_json(result.as_dict())
+    else:
+        print_problems(result.warnings)
+        print_plan_diff(result, stat)
+    if exit_code and result.changed:
+        sys.exit(1)
+
+
+cli.add_command(plan_command, name="diff")
+
+_DIFF_COLORS = {"+": "green", "-": "red", "@": "cyan"}
+_AGENT_MARKS = {"added": "+", "changed": "~", "removed": "-"}
+
+
+def print_plan_diff(result: Any, stat: bool = False) -> None:
+    if not stat:
+        for file in result.files:
+            for line in file.diff.removesuffix("\n").split("\n"):
+                head = line[:3] in ("---", "+++")
+                color = None if head else _DIFF_COLORS.get(line[:1])
+                click.echo(click.style(line, fg=color, bold=head))
+        if result.files:
+            click.echo()
+    for name, action in result.agents.items():
+        files = ", ".join(Path(f.path).name for f in result.files_of(name))
+        click.echo(f"  {_AGENT_MARKS[action]} {name} ({action}: {files})")
+    for port in result.ports:
+        click.echo(f"  port {port}")
+    click.echo(f"plan: {result.summary()}")
+
+
 def main() -> None:
     try:
         cli.main(standalone_mode=False)
