@@ -130,13 +130,21 @@ def validate(project: Any, as_json: bool) -> None:
     "--check", is_flag=True, help="Write nothing; exit 1 when output/ or the lock is stale."
 )
 @click.option("--agent", "agents", multiple=True, metavar="NAME", help="Render only this agent.")
+@click.option(
+    "--target",
+    type=click.Choice(["compose", "swarm"]),
+    default=None,
+    help="compose: docker-compose.yml + env files; swarm: stack.yml (default: settings' target).",
+)
 @json_option
-def render(project: Any, check: bool, agents: tuple[str, ...], as_json: bool) -> None:
+def render(
+    project: Any, check: bool, agents: tuple[str, ...], target: str | None, as_json: bool
+) -> None:
     """Render output/<agent>/ compose and env files, and the lock."""
     from avrgen.errors import StaleOutputError
 
     try:
-        result = project.render(check=check, agents=agents)
+        result = project.render(check=check, agents=agents, target=target)
     except StaleOutputError as exc:
         if as_json:
             emit_json({"stale": True, "message": str(exc)})

@@ -132,12 +132,59 @@ class CoreSettings(Strict):
     env: Env = {}
 
 
+# Docker Swarm (target: swarm). Values end up in placement constraints
+# (`node.labels.KEY == VALUE`, `node.hostname == NAME`) and in `deploy.resources`, so they
+# are held to what swarmkit's constraint parser and docker's units parser accept.
+Target = Literal["compose", "swarm"]
+NodeName = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$")
+]
+NodeLabelKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]
+NodeLabelValue = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:/-]{1,100}$")]
+Cpus = Annotated[str, StringConstraints(pattern=r"^(\d{1,4}(\.\d{1,3})?|\.\d{1,3})$")]
+Memory = Annotated[str, StringConstraints(pattern=r"^\d{1,9}(\.\d{1,3})?[kmgtKMGT]?[bB]?$")]
+Duration = Annotated[str, StringConstraints(pattern=r"^(\d{1,6}(ns|us|ms|s|m|h))+$")]
+
+
+class Placement(Strict):
+    """Where an agent's containers may run: a node by hostname and/or node labels (all must
+    match)."""
+
+    node: NodeName | None = None
+    labels: dict[NodeLabelKey, NodeLabelValue] = {}
+
+
+class ResourceAmounts(Strict):
+    cpus: Cpus | None = None
+    memory: Memory | None = None
+
+
+class Resources(Strict):
+    limits: ResourceAmounts = ResourceAmounts()
+    reservations: ResourceAmounts = ResourceAmounts()
+
+
+class RestartPolicy(Strict):
+    condition: Literal["any", "on-failure", "none"] = "any"
+    delay: Duration = "5s"
+    max_attempts: Annotated[int, Field(ge=0)] | None = None
+    window: Duration | None = None
+
+
+class SwarmSettings(Strict):
+    placement: Placement = Placement()  # for agents without their own `placement:`
+    restart: RestartPolicy = RestartPolicy()
+    resources: Resources = Resources()  # for every container of every agent
+
+
 class Settings(Strict):
     kind: Literal["settings"] = "settings"
+    target: Target = "compose"
     network: NetworkSettings = NetworkSettings()
     ports: PortSettings = PortSettings()
     core: CoreSettings = CoreSettings()
     ami_url: Text = "http://avr-ami:6006"
+    swarm: SwarmSettings = SwarmSettings()
 
 
 class ProviderConfig(Strict):
@@ -190,6 +237,7 @@ class Agent(Strict):
     env: Env = {}
     core: AgentCore = AgentCore()
     ports: AgentPorts = AgentPorts()
+    placement: Placement | None = None  # target swarm; default: settings' swarm.placement
 
     @property
     def stable_id(self) -> UUID:

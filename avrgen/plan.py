@@ -8,11 +8,22 @@ agent and role, so adding, removing or renaming one agent never moves another's.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from avrgen.catalog import AMI_TYPES, DEFAULT_PATHS, Catalog
 from avrgen.errors import PlanError
-from avrgen.model import SLOTS, Agent, Blueprint, NetworkSettings, PortRange, Provider, Secret
+from avrgen.model import (
+    SLOTS,
+    Agent,
+    Blueprint,
+    NetworkSettings,
+    PortRange,
+    Provider,
+    Secret,
+    SwarmSettings,
+    Target,
+)
+from avrgen.swarm import constraints
 
 Lock = dict[str, dict[str, int]]
 EnvItems = tuple[tuple[str, str | Secret], ...]
@@ -53,6 +64,7 @@ class AgentPlan:
     mode: str
     tenant: str | None
     containers: tuple[Container, ...]  # providers in slot order, then core
+    constraints: tuple[str, ...] = ()  # swarm placement constraints (target swarm)
 
     @property
     def core(self) -> Container:
@@ -72,6 +84,8 @@ class Plan:
     network: NetworkSettings
     agents: dict[str, AgentPlan]  # sorted by name
     lock: Lock
+    target: Target = "compose"  # the settings' target; `render --target` may override it
+    swarm: SwarmSettings = field(default_factory=SwarmSettings)
 
     @property
     def secrets(self) -> frozenset[str]:
@@ -85,7 +99,8 @@ def plan(blueprint: Blueprint, lock: Lock, catalog: Catalog) -> Plan:
         name: _plan_agent(blueprint, blueprint.agents[name], ports[name], catalog)
         for name in sorted(blueprint.agents)
     }
-    return Plan(network=blueprint.settings.network, agents=agents, lock=ports)
+    settings = blueprint.settings
+    return Plan(settings.network, agents, ports, settings.target, settings.swarm)
 
 
 def roles_of(agent: Agent) -> tuple[str, ...]:
@@ -193,7 +208,15 @@ def _plan_agent(bp: Blueprint, agent: Agent, ports: dict[str, int], catalog: Cat
             published=(ports["core"], ports["http"]) if agent.core.publish else (),
         )
     )
-    return AgentPlan(agent.name, str(agent.stable_id), agent.mode, agent.tenant, tuple(containers))
+    placement = agent.placement or bp.settings.swarm.placement
+    return AgentPlan(
+        agent.name,
+        str(agent.stable_id),
+        agent.mode,
+        agent.tenant,
+        tuple(containers),
+        constraints(placement),
+    )
 
 
 def _labels(

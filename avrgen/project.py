@@ -11,6 +11,7 @@ from pathlib import Path
 from avrgen.catalog import Catalog, load_catalog
 from avrgen.errors import AvrgenError, Problem, StaleOutputError
 from avrgen.load import LOCK_NAME, load_blueprints, read_lock
+from avrgen.model import Target as TargetName
 from avrgen.plan import Plan, plan
 from avrgen.render import Renderer, render_lock
 from avrgen.validate import Validated, suggest, validate
@@ -58,18 +59,25 @@ class Project:
         lock = read_lock(self.paths.blueprints)
         return plan(validated.blueprint, lock, self.catalog), validated
 
-    def targets(self, the_plan: Plan, agents: Sequence[str] = ()) -> list[Target]:
-        """The output folder's files and the lock, as write targets."""
+    def targets(
+        self, the_plan: Plan, agents: Sequence[str] = (), target: TargetName | None = None
+    ) -> list[Target]:
+        """The output folder's files and the lock, as write targets.
+
+        `target` (compose or swarm) overrides the settings' `target:`.
+        """
         only = set(require_agents(the_plan, agents)) if agents else None
-        files = Renderer(self.paths.templates).render(the_plan, only)
+        files = Renderer(self.paths.templates, target or the_plan.target).render(the_plan, only)
         output = Target(self.paths.output, files, prune=only is None)
         lock = Target(self.paths.blueprints, {LOCK_NAME: render_lock(the_plan.lock)}, prune=False)
         return [output, lock]
 
-    def render(self, check: bool = False, agents: Sequence[str] = ()) -> RenderResult:
+    def render(
+        self, check: bool = False, agents: Sequence[str] = (), target: TargetName | None = None
+    ) -> RenderResult:
         """Write output/ and the lock; with `check`, write nothing and fail when stale."""
         the_plan, validated = self.plan()
-        targets = self.targets(the_plan, agents)
+        targets = self.targets(the_plan, agents, target)
         planned = [(target, changes(target)) for target in targets]
         found = [change for _, target_changes in planned for change in target_changes]
         if check:

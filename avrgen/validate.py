@@ -30,6 +30,14 @@ _PATTERN_MESSAGES = {
     "name": "agent name must be 1-40 of a-z, 0-9 and '-', starting with a letter or digit",
     "[key]": "invalid env name: expected letters, digits and _, not starting with a digit",
     "secret": "invalid secret name: expected letters, digits and _, not starting with a digit",
+    # swarm placement and resources (target swarm), by the last step
+    "labels[key]": "invalid node label name: expected letters, digits, '.', '_' and '-'",
+    "labels[value]": "invalid node label value: expected letters, digits and . _ : / -",
+    "node": "invalid node name: expected a hostname (letters, digits, '.' and '-')",
+    "cpus": 'invalid cpus: expected a number of CPUs as text, like "0.5" or "2"',
+    "memory": "invalid memory: expected a size like 512M or 1G",
+    "delay": "invalid duration: expected a number and a unit (ms, s, m, h), like 5s",
+    "window": "invalid duration: expected a number and a unit (ms, s, m, h), like 2m",
 }
 
 
@@ -125,7 +133,10 @@ class _Checker:
             choices = re.findall(r"'([^']*)'", expected)
             message += suggest(str(given), choices)
         elif kind == "string_pattern_mismatch":
-            message = _PATTERN_MESSAGES.get(str(loc[-1]), error["msg"])
+            key = str(loc[-1])
+            if "labels" in loc:  # node labels of a placement: a label's name or value
+                key = "labels[key]" if key == "[key]" else "labels[value]"
+            message = _PATTERN_MESSAGES.get(key, error["msg"])
             if "env" not in loc or loc[-1] == "[key]":
                 message += f", got {error['input']!r}"
         else:
