@@ -27,7 +27,10 @@ RESERVED_ENV = frozenset(
 )
 SECRET_LOOKING = re.compile(r"(_API_KEY|_SECRET|_TOKEN|_PASSWORD)$")
 _PATTERN_MESSAGES = {
+    # by the field's dotted path, or by its last step for env keys and secret names
     "name": "agent name must be 1-40 of a-z, 0-9 and '-', starting with a letter or digit",
+    "network.name": "network name must be 1-63 of letters, digits, '_', '.' and '-', "
+    "starting with a letter or digit",
     "[key]": "invalid env name: expected letters, digits and _, not starting with a digit",
     "secret": "invalid secret name: expected letters, digits and _, not starting with a digit",
     # swarm placement and resources (target swarm), by the last step
@@ -133,10 +136,11 @@ class _Checker:
             choices = re.findall(r"'([^']*)'", expected)
             message += suggest(str(given), choices)
         elif kind == "string_pattern_mismatch":
-            key = str(loc[-1])
+            last = str(loc[-1])
+            key = last if last in ("[key]", "secret") else ".".join(str(p) for p in loc)
             if "labels" in loc:  # node labels of a placement: a label's name or value
-                key = "labels[key]" if key == "[key]" else "labels[value]"
-            message = _PATTERN_MESSAGES.get(key, error["msg"])
+                key = "labels[key]" if last == "[key]" else "labels[value]"
+            message = _PATTERN_MESSAGES.get(key) or _PATTERN_MESSAGES.get(last, error["msg"])
             if "env" not in loc or loc[-1] == "[key]":
                 message += f", got {error['input']!r}"
         else:
@@ -275,9 +279,8 @@ class _Checker:
             if found is None and name in self.broken_providers:
                 continue
             if found is None:
-                self.report(
-                    doc, where, f"no provider named {name!r}{suggest(name, self.providers)}"
-                )
+                known = [*self.providers, *self.broken_providers]
+                self.report(doc, where, f"no provider named {name!r}{suggest(name, known)}")
             elif found[0].type != slot.upper():
                 self.report(
                     doc, where, f"provider {name!r} is of type {found[0].type}, not {slot.upper()}"
@@ -298,7 +301,8 @@ class _Checker:
                 else ranges.providers
             )
             if port not in port_range:
-                self.report(doc, where, f"port {port} is outside the {role} range {port_range}")
+                setting = role if role in ("core", "http") else "providers"
+                self.report(doc, where, f"port {port} is outside the {setting} range {port_range}")
             elif port in pins:
                 other, other_role = pins[port]
                 self.report(doc, where, f"port {port} is already pinned by {other}.{other_role}")
@@ -311,9 +315,13 @@ def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     current: Any = model
     steps = list(loc)
     while steps:
+        step = steps.pop(0)
+        if typing.get_origin(current) is dict:  # `env: {KEY: value}`: step over the key
+            current = _unwrap(typing.get_args(current)[1])
+            continue
         if not (isinstance(current, type) and issubclass(current, BaseModel)):
             return []
-        info = current.model_fields.get(str(steps.pop(0)))
+        info = current.model_fields.get(str(step))
         if info is None:
             return []
         current = _unwrap(info.annotation)
@@ -323,10 +331,15 @@ def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
 
 
 def _unwrap(annotation: Any) -> Any:
-    """`X | None` -> X, so the walk can continue into optional sub-models."""
+    """`X | None` -> X and `str | Secret` -> Secret, so the walk can continue into sub-models."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
     if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
         members = [a for a in typing.get_args(annotation) if a is not type(None)]
-        return members[0] if len(members) == 1 else annotation
+        models = [a for a in members if isinstance(a, type) and issubclass(a, BaseModel)]
+        if len(members) == 1:
+            return members[0]
+        return models[0] if len(models) == 1 else annotation
     return annotation
 
 
