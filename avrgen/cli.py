@@ -257,6 +257,178 @@ def print_plan_diff(result: Any, stat: bool = False) -> None:
     click.echo(f"plan: {result.summary()}")
 
 
+# -- catalog, scaffolding, schema, import (issue 4) -------------------------------------------
+
+
+@cli.group("templates", invoke_without_command=True)
+@project_options
+@json_option
+@click.pass_context
+def templates_cmd(ctx: click.Context, project: Any, as_json: bool) -> None:
+    """List the provider catalog (bundled, settings' `catalog:`, --catalog)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from avrgen.catalog import template_info
+
+    catalog = project.catalog
+    if as_json:
+        emit_json([template_info(catalog[name]) for name in sorted(catalog)])
+        return
+    rows = [("NAME", "TYPE", "IMAGE", "REQUIRED")]
+    rows += [
+        (t.name, t.type, t.image_ref, ", ".join(t.required))
+        for t in (catalog[name] for name in sorted(catalog))
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+@templates_cmd.command("show")
+@click.argument("name")
+@project_options
+@json_option
+def templates_show(project: Any, name: str, as_json: bool) -> None:
+    """Show one template: image, keys, secrets, URL path, AMI, tools mounts."""
+    from avrgen.catalog import find_template, template_info
+
+    info = template_info(find_template(project.catalog, name))
+    if as_json:
+        emit_json(info)
+        return
+    click.echo(f"{info['name']}: {info['title']} ({info['type']})")
+    if info["description"]:
+        click.echo(f"  {info['description']}")
+    click.echo(f"image:    {info['image']}")
+    click.echo(f"url path: {info['url_path'] or '(none)'}")
+    click.echo(f"AMI_URL:  {'given (tool calls through avr-ami)' if info['ami'] else 'not given'}")
+    mounts = info["tools_mounts"]
+    click.echo(f"tools:    {', '.join(mounts) + ' (not mounted by avrgen)' if mounts else 'none'}")
+    if info["port"]:
+        click.echo(f"port:     {info['port']} in the public compose files (avrgen allocates one)")
+    helps: dict[str, str] = info["help"]  # type: ignore[assignment]
+    secrets: list[str] = info["secrets"]  # type: ignore[assignment]
+    click.echo("required env:")
+    for key in info["required"]:  # type: ignore[attr-defined]
+        flag = " (secret)" if key in secrets else ""
+        click.echo(f"  {key}{flag}" + (f": {helps[key]}" if key in helps else ""))
+    optional: dict[str, str] = info["optional"]  # type: ignore[assignment]
+    if optional:
+        click.echo('optional env (the image\'s defaults, not injected; "" = unset):')
+    for key, default in optional.items():
+        flag = " (secret)" if key in secrets else ""
+        value = json.dumps(default, ensure_ascii=False)
+        click.echo(f"  {key}={value}{flag}" + (f": {helps[key]}" if key in helps else ""))
+
+
+@cli.group()
+def new() -> None:
+    """Scaffold a commented blueprint file (never overwrites one)."""
+
+
+@new.command("provider")
+@click.option("--template", "template_name", required=True, help="Catalog template name.")
+@click.option("--name", required=True, help='Provider name, e.g. "OpenAI Realtime Prod".')
+@click.option(
+    "--file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Where to write (default: <blueprints>/providers/<slug>.yaml).",
+)
+@project_options
+def new_provider(project: Any, template_name: str, name: str, file: Path | None) -> None:
+    """Write a provider blueprint from a catalog template."""
+    from avrgen.scaffold import new_provider as scaffold_provider
+
+    path = scaffold_provider(project.catalog, template_name, name, project.paths.blueprints, file)
+    click.echo(f"wrote {path}")
+
+
+@new.command("agent")
+@click.argument("name")
+@click.option("--sts", default=None, metavar="PROVIDER", help="STS provider (sts mode).")
+@click.option("--asr", default=None, metavar="PROVIDER", help="ASR provider (pipeline mode).")
+@click.option("--llm", default=None, metavar="PROVIDER", help="LLM provider (pipeline mode).")
+@click.option("--tts", default=None, metavar="PROVIDER", help="TTS provider (pipeline mode).")
+@click.option(
+    "--file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Where to write (default: <blueprints>/agents/<name>.yaml).",
+)
+@project_options
+def new_agent(
+    project: Any,
+    name: str,
+    sts: str | None,
+    asr: str | None,
+    llm: str | None,
+    tts: str | None,
+    file: Path | None,
+) -> None:
+    """Write an agent blueprint using existing providers."""
+    from avrgen.scaffold import new_agent as scaffold_agent
+
+    providers = {"sts": sts, "asr": asr, "llm": llm, "tts": tts}
+    chosen = {slot: value for slot, value in providers.items() if value}
+    path = scaffold_agent(name, chosen, project.paths.blueprints, file)
+    click.echo(f"wrote {path}")
+
+
+@cli.command()
+def schema() -> None:
+    """Print the JSON Schema of blueprint documents (for editors)."""
+    from avrgen.schema import schema_text
+
+    click.echo(schema_text(), nl=False)
+
+
+@cli.command("import")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--dry-run", is_flag=True, help="Show what would be written; write nothing.")
+@click.option(
+    "--secrets-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=".avrgen-secrets.env",
+    show_default=True,
+    help="dotenv file (mode 0600) that receives the secret values. Never commit it.",
+)
+@project_options
+@json_option
+def import_cmd(project: Any, file: Path, dry_run: bool, secrets_file: Path, as_json: bool) -> None:
+    """Import providers and agents from the AVR dashboard's REST API JSON."""
+    from avrgen.importer import import_dashboard
+
+    result = import_dashboard(
+        file, project.paths.blueprints, project.catalog, secrets_file, dry_run=dry_run
+    )
+    if as_json:
+        emit_json(
+            {
+                "written": result.written,
+                "files": [str(p) for p in result.files],
+                "secrets_file": str(result.secrets_file),
+                "secrets": result.secret_names,
+                "notes": result.notes,
+                "warnings": [w.as_dict() for w in result.warnings],
+            }
+        )
+        return
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
+    print_problems(result.warnings)
+    verb = "wrote" if result.written else "would write"
+    for path, text in result.files.items():
+        click.echo(f"{verb} {path}")
+        if not result.written:
+            click.echo("".join(f"    {line}\n" for line in text.splitlines()), nl=False)
+    if result.secret_names:
+        click.echo(
+            f"{verb} {len(result.secret_names)} secret value(s) to {result.secrets_file} "
+            f"(mode 0600; never commit it): {', '.join(result.secret_names)}"
+        )
+
+
 def main() -> None:
     try:
         cli.main(standalone_mode=False)

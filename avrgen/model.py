@@ -55,7 +55,8 @@ EnvValue = Annotated[
     WithJsonSchema(
         {
             "anyOf": [
-                {"type": "string"},
+                # any YAML scalar: the loader keeps the text as written
+                {"type": ["string", "number", "boolean", "null"]},
                 {
                     "type": "object",
                     "properties": {"secret": {"type": "string", "pattern": ENV_NAME_RE.pattern}},
@@ -184,6 +185,7 @@ class Settings(Strict):
     ports: PortSettings = PortSettings()
     core: CoreSettings = CoreSettings()
     ami_url: Text = "http://avr-ami:6006"
+    catalog: Text | None = None  # own provider template folder, relative to the blueprints
     swarm: SwarmSettings = SwarmSettings()
 
 

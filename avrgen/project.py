@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from avrgen.catalog import Catalog, load_catalog
+from avrgen.catalog import Catalog, load_catalog, settings_catalog
 from avrgen.errors import AvrgenError, Problem, StaleOutputError
-from avrgen.load import LOCK_NAME, load_blueprints, read_lock
+from avrgen.load import LOCK_NAME, Document, load_blueprints, read_lock
 from avrgen.model import Target as TargetName
 from avrgen.plan import Plan, plan
 from avrgen.render import Renderer, render_lock
@@ -43,21 +43,32 @@ class Project:
 
     def __init__(self, paths: Paths) -> None:
         self.paths = paths
-        self._catalog: Catalog | None = None
+        self._catalogs: dict[tuple[Path, ...], Catalog] = {}
 
     @property
     def catalog(self) -> Catalog:
-        if self._catalog is None:
-            self._catalog = load_catalog(self.paths.catalogs)
-        return self._catalog
+        """Bundled templates, then the settings' `catalog:` folder, then each --catalog."""
+        folder = self.paths.blueprints
+        return self.catalog_for(load_blueprints(folder) if folder.is_dir() else [])
+
+    def catalog_for(self, documents: list[Document]) -> Catalog:
+        """The catalog for these documents (the settings document may name a folder)."""
+        own = settings_catalog(documents, self.paths.blueprints)
+        folders = (*((own,) if own else ()), *self.paths.catalogs)
+        if folders not in self._catalogs:
+            self._catalogs[folders] = load_catalog(folders)
+        return self._catalogs[folders]
 
     def validate(self) -> Validated:
-        return validate(load_blueprints(self.paths.blueprints), self.catalog)
+        documents = load_blueprints(self.paths.blueprints)
+        return validate(documents, self.catalog_for(documents))
 
     def plan(self) -> tuple[Plan, Validated]:
-        validated = self.validate()
+        documents = load_blueprints(self.paths.blueprints)
+        catalog = self.catalog_for(documents)
+        validated = validate(documents, catalog)
         lock = read_lock(self.paths.blueprints)
-        return plan(validated.blueprint, lock, self.catalog), validated
+        return plan(validated.blueprint, lock, catalog), validated
 
     def targets(
         self, the_plan: Plan, agents: Sequence[str] = (), target: TargetName | None = None

@@ -203,6 +203,13 @@ class _Checker:
                 self.report(
                     doc, ("config", "env"), f"missing {key}, required by template {template.name!r}"
                 )
+            elif env[key] == "":
+                self.report(
+                    doc,
+                    ("config", "env", key),
+                    f"{key} is empty; template {template.name!r} needs a value",
+                    warn=True,
+                )
         for key in env:
             if key not in template.known_keys and key != "AMI_URL":
                 self.report(
