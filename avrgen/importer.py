@@ -144,7 +144,7 @@ def _collect(data: Any, notes: list[str]) -> tuple[list[dict[str, Any]], list[di
             if isinstance(node.get(key), list):
                 visit(node[key], f"{where}.{key}")
                 return
-        if ("providers" in node and not _is_agent(node)) or "agents" in node:
+        if ("providers" in node or "agents" in node) and "name" not in node:  # an export
             for key in ("providers", "agents"):
                 if key in node:
                     visit(node[key], f"{where}.{key}")

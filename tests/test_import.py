@@ -11,6 +11,7 @@ import json
 import stat
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -159,6 +160,25 @@ def test_export_shape_and_embedded_providers(avrgen: Avrgen, tmp_path: Path) -> 
         "sales.yaml",
     ]
     assert avrgen("validate", cwd=tmp_path).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    "wrap",
+    [
+        lambda page: {"providers": page},
+        lambda page: {"providers": page["data"]},
+        lambda page: {"items": page["data"]},
+        lambda page: {"results": page["data"], "count": 4},
+        lambda page: page["data"],
+    ],
+)
+def test_provider_list_shapes(avrgen: Avrgen, tmp_path: Path, wrap: Any) -> None:
+    page = json.loads((FIXTURES / "providers-page.json").read_text())
+    source = tmp_path / "in.json"
+    source.write_text(json.dumps(wrap(page)))
+    result = avrgen("import", str(source), "--dry-run", "--json", cwd=tmp_path)
+    assert result.exit_code == 0, result.stderr
+    assert len(json.loads(result.stdout)["files"]) == 4
 
 
 def test_dry_run_writes_nothing(avrgen: Avrgen, tmp_path: Path) -> None:
