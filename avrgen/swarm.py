@@ -19,7 +19,7 @@ from avrgen.errors import TemplateError
 from avrgen.model import NetworkSettings, Placement, Resources, Secret, SwarmSettings
 
 if TYPE_CHECKING:
-    from avrgen.plan import AgentPlan
+    from avrgen.plan import AgentPlan, Container
 
 STACK_FILE = "stack.yml"
 TARGETS = ("compose", "swarm")
@@ -30,6 +30,13 @@ def constraints(placement: Placement) -> tuple[str, ...]:
     found = [f"node.hostname == {placement.node}"] if placement.node else []
     found += [f"node.labels.{key} == {value}" for key, value in sorted(placement.labels.items())]
     return tuple(found)
+
+
+def container_labels(container: Container) -> dict[str, str]:
+    """The labels of a task's container: the platform's, not avrgen's own (`avrgen.*`), so
+    the compose target's commands, which find containers by those, leave swarm tasks alone.
+    The service carries them all."""
+    return {k: v for k, v in container.labels if not k.startswith("avrgen.")}
 
 
 def resources(settings: Resources) -> dict[str, dict[str, str]]:
@@ -82,7 +89,7 @@ def check_stack(
                 f"{c.role}: resources differ"
             )
             assert dict(deploy["labels"]) == dict(c.labels), f"{c.role}: service labels differ"
-            assert dict(service["labels"]) == dict(c.labels), f"{c.role}: labels differ"
+            assert dict(service["labels"]) == container_labels(c), f"{c.role}: labels differ"
             assert _published(service) == list(c.published), f"{c.role}: published ports differ"
         assert data["networks"][network.name] == {"name": network.name, "external": True}, (
             "network is not external"
