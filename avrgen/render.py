@@ -28,6 +28,16 @@ _DOTENV_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\
 _DOTENV_RE = re.compile(r'[\\"\n\r\t$]')
 _DOTENV_UNESCAPES = {v: k for k, v in _DOTENV_ESCAPES.items()}
 _DOTENV_UNRE = re.compile(r'\\\\|\\"|\\n|\\r|\\t|\$\$')
+# Characters JSON leaves raw but YAML must not see raw in a double-quoted scalar: C1 controls
+# and DEL (not printable: the reader refuses them), NEL/LS/PS (line breaks: folded to a
+# space), the BOM and non-characters. Each becomes a \uXXXX escape, which YAML reads back.
+_YAML_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
+
+
+def _json_string(text: str) -> str:
+    """A JSON string literal that is also a YAML scalar reading back as exactly `text`."""
+    encoded = json.dumps(text, ensure_ascii=False)
+    return _YAML_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", encoded)
 
 
 def default_templates() -> Path:
@@ -38,12 +48,12 @@ def default_templates() -> Path:
 
 def compose_value(value: object) -> str:
     """A YAML scalar that compose reads back as exactly `value`."""
-    return json.dumps(str(value).replace("$", "$$"), ensure_ascii=False)
+    return _json_string(str(value).replace("$", "$$"))
 
 
 def yaml_value(value: object) -> str:
     """A YAML scalar for places compose does not interpolate (keys, comments)."""
-    return json.dumps(str(value), ensure_ascii=False)
+    return _json_string(str(value))
 
 
 def dotenv_value(value: object) -> str:
@@ -178,7 +188,7 @@ def _check_env_file(agent: AgentPlan, container: Container, text: str) -> None:
     """Read the rendered env file back and compare it with the container's literal env."""
     found: dict[str, str] = {}
     try:
-        for line in text.splitlines():
+        for line in text.split("\n"):  # not splitlines(): \x85, \u2028 are values
             if line and not line.startswith("#"):
                 key, _, quoted = line.partition("=")
                 found[key] = dotenv_decode(quoted)
