@@ -51,6 +51,18 @@ DiffKind = Literal[
     "image", "env", "ports", "labels", "network", "config", "missing", "extra", "stopped", "compose"
 ]
 STATES: tuple[AgentState, ...] = ("in sync", "drifted", "not running", "orphaned")
+_KIND_ORDER: tuple[DiffKind, ...] = (
+    "missing",
+    "stopped",
+    "image",
+    "env",
+    "ports",
+    "labels",
+    "network",
+    "config",
+    "extra",
+    "compose",
+)
 IMAGE_LABEL = "com.docker.compose.image"  # the image id compose created the container from
 _DRY_RUN_LINE = re.compile(r"Container\s+(\S+)\s+(\w+)")
 _RECREATE = frozenset({"Recreate", "Recreated"})
@@ -308,7 +320,7 @@ class _Checker:
                 )
         if any(s.name in planned_names for s in statuses):
             differences += self._compose_verdict(agent, statuses, differences)
-        differences = sorted(set(differences), key=lambda d: (_order(agent, d), d))
+        differences = sorted(set(differences), key=lambda d: _order(agent, d))
         if running == 0:
             state: AgentState = "not running"
         elif differences:
@@ -499,9 +511,11 @@ def _is_own_label(key: str) -> bool:
     return key in _OWN_LABELS or (key.startswith("avrgen.") and key != MANAGED_LABEL)
 
 
-def _order(agent: AgentPlan, difference: Difference) -> int:
-    roles = [c.role for c in agent.containers]
-    return roles.index(difference.role) if difference.role in roles else len(roles)
+def _order(agent: AgentPlan, difference: Difference) -> tuple[int, str, int, str]:
+    """Containers in the plan's order (extra ones last), then the kinds in _KIND_ORDER."""
+    names = [c.name for c in agent.containers]
+    at = names.index(difference.container) if difference.container in names else len(names)
+    return (at, difference.container, _KIND_ORDER.index(difference.kind), difference.detail)
 
 
 def _redact(text: str, values: Iterable[str]) -> str:

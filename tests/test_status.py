@@ -224,6 +224,47 @@ def test_secret_change_is_named_without_its_value(
 
 
 @pytest.mark.docker
+def test_image_ports_and_labels_are_named(stack: Project, env: dict[str, str]) -> None:
+    agents = stack.paths.blueprints / "agents.yaml"
+    providers = stack.paths.blueprints / "providers.yaml"
+    agents_text, providers_text = agents.read_text(), providers.read_text()
+    agents.write_text(
+        agents_text.replace(
+            "providers: {sts: alpha}",
+            "providers: {sts: alpha}\ntenant: acme\ncore: {publish: true}",
+        )
+    )
+    beta_image = f"image: {dockerenv.PROVIDER_IMAGE}\n  env: {{BETA"
+    assert beta_image in providers_text
+    providers.write_text(
+        providers_text.replace(beta_image, f"image: {dockerenv.CORE_IMAGE}\n  env: {{BETA")
+    )
+    try:
+        report = status(stack, environ=env)
+        found = {a: [(d.container, d.kind, d.detail) for d in s.differences]
+                 for a, s in by_agent(report).items()}  # fmt: skip
+        ports = ", ".join(map(str, stack.plan()[0].agents[ONE].core.published))
+        assert found == {
+            ONE: [
+                (f"avr-sts-{ONE}", "labels", "labels changed tenant"),
+                (f"avr-core-{ONE}", "ports", f"published ports none -> {ports}"),
+                (f"avr-core-{ONE}", "labels", "labels changed tenant"),
+            ],
+            TWO: [
+                (
+                    f"avr-sts-{TWO}",
+                    "image",
+                    f"image {dockerenv.PROVIDER_IMAGE} -> {dockerenv.CORE_IMAGE}",
+                )
+            ],
+        }
+    finally:
+        agents.write_text(agents_text)
+        providers.write_text(providers_text)
+    assert states(status(stack, environ=env)) == {ONE: "in sync", TWO: "in sync"}
+
+
+@pytest.mark.docker
 def test_stopped_container_is_reported_and_restarted(
     stack: Project, env: dict[str, str], avrgen: Avrgen
 ) -> None:
