@@ -66,6 +66,10 @@ VALUES: list[tuple[str, str, str]] = [
     ("DQ_HASH", '"# hash first"', "# hash first"),
     ("DQ_EMPTY", '""', ""),
     ("DQ_ONLY_SPACE", '" "', " "),
+    ("DQ_C1_CONTROL", r'"a\x94b\x7f"', "a\x94b\x7f"),
+    ("DQ_LINE_SEPARATORS", r'"a\u2028b\u2029c\x85d"', "a\u2028b\u2029c\x85d"),
+    ("DQ_ESCAPE_SEQUENCE", r'"\e[31mred\e[0m"', "\x1b[31mred\x1b[0m"),
+    ("DQ_BOM", r'"\ufeffx"', "\ufeffx"),
     # block scalars
     (
         "BLOCK_LITERAL",
@@ -78,6 +82,11 @@ VALUES: list[tuple[str, str, str]] = [
     ("BLOCK_LEADING", "|2\n    four spaces lead\n  two", "  four spaces lead\ntwo\n"),
 ]
 
+# names that end up in labels (compose file, not env files)
+PROVIDER_YAML = """'Hostile "STS" $HOME #1: ☎ ${X} it''s'"""
+PROVIDER = """Hostile "STS" $HOME #1: ☎ ${X} it's"""
+TENANT_YAML = r'"tenant \x94\u2028 $$ \\ end"'
+TENANT = "tenant \x94\u2028 $$ \\ end"
 SECRET = "RT_API_KEY"
 SECRET_VALUE = "s3cr3t $x 'y' \"z\""
 
@@ -98,7 +107,7 @@ def blueprint_text() -> str:
         f"{under(4, env_block('S_'))}"
         "---\n"
         "kind: provider\n"
-        "name: Hostile STS\n"
+        f"name: {PROVIDER_YAML}\n"
         "type: STS\n"
         "config:\n"
         "  image: example/avr-sts-hostile:1.0.0\n"
@@ -108,7 +117,8 @@ def blueprint_text() -> str:
         "kind: agent\n"
         "name: hostile\n"
         "mode: sts\n"
-        "providers: {sts: Hostile STS}\n"
+        f"providers: {{sts: {PROVIDER_YAML}}}\n"
+        f"tenant: {TENANT_YAML}\n"
         "env:\n"
         f"{under(2, env_block('A_'))}"
         "core:\n"
@@ -212,3 +222,16 @@ def test_avrgen_render_check_accepts_its_own_hostile_output(avrgen: Avrgen, rend
     root = rendered.parent.parent
     result = avrgen("render", "--check", "-b", "blueprints", "-o", "output", cwd=root)
     assert result.exit_code == 0, result.stderr
+
+
+def test_names_reach_the_labels_unchanged(compose_binary: Path, rendered: Path) -> None:
+    result = compose_config(compose_binary, rendered, {SECRET: "x"})
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)["services"]
+    for service in services.values():
+        labels = {k: unescape_compose(v) for k, v in service["labels"].items()}
+        assert labels["tenant"] == TENANT
+    sts_labels = {k: unescape_compose(v) for k, v in services["sts"]["labels"].items()}
+    assert sts_labels["avrgen.provider"] == PROVIDER
+    sts_env = {k: unescape_compose(v) for k, v in services["sts"]["environment"].items()}
+    assert sts_env["PROVIDER_STS_NAME"] == PROVIDER
