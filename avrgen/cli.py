@@ -429,6 +429,193 @@ def import_cmd(project: Any, file: Path, dry_run: bool, secrets_file: Path, as_j
         )
 
 
+# -- the lifecycle on a Docker Engine ----------------------------------------------------
+
+names_argument = click.argument("names", nargs=-1, metavar="[NAME]...")
+all_option = click.option(
+    "--all", "all_agents", is_flag=True, help="Every agent in the blueprints."
+)
+timeout_option = click.option(
+    "--timeout",
+    type=click.IntRange(1),
+    default=120,
+    show_default=True,
+    help="Seconds to wait for an agent's containers to run (healthy, where checked).",
+)
+
+
+def require_selection(names: tuple[str, ...], all_agents: bool, allow_none: bool = False) -> None:
+    if names and all_agents:
+        raise click.UsageError("name agents or use --all, not both")
+    if not names and not all_agents and not allow_none:
+        raise click.UsageError("name at least one agent, or use --all")
+
+
+def echo_table(rows: list[tuple[str, ...]]) -> None:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+def print_progress(agent: str, message: str) -> None:
+    click.echo(f"[{agent}] {message}", err=True)
+
+
+def print_containers(statuses: list[Any]) -> None:
+    rows = [("AGENT", "CONTAINER", "ROLE", "STATE", "HEALTH", "PORTS")]
+    for s in statuses:
+        agent = s.agent + (" (orphan)" if s.orphan else "")
+        rows.append((agent, s.name, s.role, s.state, s.health or "-", ", ".join(s.ports) or "-"))
+    echo_table(rows)
+
+
+@cli.command()
+@project_options
+@names_argument
+@all_option
+@click.option(
+    "--parallel",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    help="How many agents to bring up at once.",
+)
+@click.option(
+    "--secrets-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="AVRGEN_SECRETS_FILE",
+    help="dotenv file with secret values (a value in the environment wins).",
+)
+@click.option(
+    "--no-render", is_flag=True, help="Refuse to start when output/ is stale (do not render)."
+)
+@click.option(
+    "--changed",
+    is_flag=True,
+    help="Only the agents `avrgen status` finds drifted or not running (no names).",
+)
+@timeout_option
+def up(
+    project: Any,
+    names: tuple[str, ...],
+    all_agents: bool,
+    parallel: int,
+    secrets_file: Path | None,
+    no_render: bool,
+    changed: bool,
+    timeout: int,
+) -> None:
+    """Render if stale, create the network, `docker compose up --wait` each agent."""
+    from avrgen.errors import ComposeError
+
+    if changed and (names or all_agents):
+        raise click.UsageError("--changed picks the agents itself: give no names and no --all")
+    require_selection(names, all_agents, allow_none=changed)
+    options: dict[str, Any] = {
+        "parallel": parallel,
+        "secrets_file": secrets_file,
+        "render": not no_render,
+        "timeout": timeout,
+        "progress": print_progress,
+    }
+    if changed:
+        from avrgen.status import up_changed
+
+        picked = up_changed(project, **options)
+        for name, state in picked.brought_up:
+            click.echo(f"bringing up: {name} ({state})")
+        for name, state in picked.left_alone:
+            click.echo(f"left alone: {name} ({state})")
+        if picked.up is None:
+            click.echo("nothing to bring up: no agent is drifted or not running")
+            return
+        result = picked.up
+    else:
+        result = project.up(names, all_agents=all_agents, **options)
+    if result.rendered:
+        click.echo(f"rendered {len(result.rendered)} changed file(s) first", err=True)
+    rows = [("AGENT", "RESULT", "CONTAINERS", "PORTS", "TIME")]
+    for agent in result.agents:
+        healthy = sum(c.ok for c in agent.containers)
+        ports = sorted({p.split("->")[0] for c in agent.containers for p in c.ports}, key=int)
+        rows.append(
+            (
+                agent.agent,
+                agent.status,
+                f"{healthy}/{len(agent.containers)} up",
+                ", ".join(ports) or "-",
+                f"{agent.seconds:.1f}s",
+            )
+        )
+    echo_table(rows)
+    if result.failed:
+        errors = "\n".join(a.error or a.agent for a in result.failed)
+        raise ComposeError(
+            f"{errors}\n{len(result.failed)} of {len(result.agents)} agent(s) failed"
+        )
+
+
+@cli.command()
+@project_options
+@names_argument
+@all_option
+@click.option("--network", is_flag=True, help="Also remove the shared network if nothing uses it.")
+@click.option("--orphans", is_flag=True, help="Also remove agents no longer in the blueprints.")
+def down(
+    project: Any, names: tuple[str, ...], all_agents: bool, network: bool, orphans: bool
+) -> None:
+    """Stop and remove agents' containers (found by their labels)."""
+    require_selection(names, all_agents, allow_none=orphans or network)
+    result = project.down(names, all_agents=all_agents, network=network, orphans=orphans)
+    for s in result.removed:
+        click.echo(f"removed {s.name} ({s.agent}, {s.role})")
+    if not result.removed:
+        click.echo("no containers to remove")
+    if result.network:
+        click.echo(result.network)
+
+
+@cli.command()
+@project_options
+@names_argument
+@json_option
+def ps(project: Any, names: tuple[str, ...], as_json: bool) -> None:
+    """Containers of the agents: state, health, published ports."""
+    statuses = project.ps(names)
+    if as_json:
+        emit_json([s.as_dict() for s in statuses])
+    elif statuses:
+        print_containers(statuses)
+    else:
+        click.echo("no avrgen containers")
+
+
+@cli.command()
+@project_options
+@click.argument("name")
+@click.option("--role", help="Only this container: core, asr, llm, tts or sts.")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new lines.")
+@click.option("--tail", type=click.IntRange(0), default=None, help="Last N lines of each.")
+def logs(project: Any, name: str, role: str | None, follow: bool, tail: int | None) -> None:
+    """Logs of an agent's containers, merged by time."""
+    for line in project.logs(name, role=role, follow=follow, tail=tail):
+        click.echo(f"{line.container} | {line.text}")
+
+
+@cli.command()
+@project_options
+@names_argument
+@all_option
+@timeout_option
+def restart(project: Any, names: tuple[str, ...], all_agents: bool, timeout: int) -> None:
+    """Restart agents' containers and wait until they run again."""
+    require_selection(names, all_agents)
+    statuses = project.restart(
+        names, all_agents=all_agents, timeout=timeout, progress=print_progress
+    )
+    print_containers(statuses)
+
+
 def main() -> None:
     try:
         cli.main(standalone_mode=False)

@@ -4,18 +4,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from avrgen.catalog import Catalog, load_catalog, settings_catalog
-from avrgen.errors import AvrgenError, Problem, StaleOutputError
+from avrgen.errors import AvrgenError, ComposeError, Problem, StaleOutputError
 from avrgen.load import LOCK_NAME, Document, load_blueprints, read_lock
 from avrgen.model import Target as TargetName
 from avrgen.plan import Plan, plan
 from avrgen.render import Renderer, render_lock
+from avrgen.secrets import resolve_secrets
 from avrgen.validate import Validated, suggest, validate
 from avrgen.write import Change, Target, apply, changes
+
+if TYPE_CHECKING:  # the compose stage imports python-on-whales: only when used
+    from avrgen.compose import AgentUp, ContainerStatus, Docker, LogLine, Progress
 
 
 @dataclass(frozen=True)
@@ -101,6 +108,243 @@ class Project:
             for target, target_changes in planned:
                 apply(target, target_changes)
         return RenderResult(the_plan, found, validated.warnings, checked=check)
+
+    # -- the lifecycle on a Docker Engine (compose stage: avrgen/compose.py) ----------------
+
+    def up(
+        self,
+        names: Sequence[str] = (),
+        all_agents: bool = False,
+        parallel: int = 4,
+        secrets_file: Path | None = None,
+        render: bool = True,
+        timeout: int = 120,
+        environ: Mapping[str, str] | None = None,
+        progress: Progress | None = None,
+    ) -> UpResult:
+        """Render if stale (or refuse, without `render`), check secrets, create the network,
+        then `docker compose up --wait` per agent, `parallel` at a time."""
+        from avrgen.compose import Docker
+
+        the_plan, rendered = self._fresh_plan(names, all_agents, render)
+        if the_plan.target != "compose":
+            raise ComposeError(
+                "the settings' target is swarm: deploy output/ with `docker stack deploy`;"
+                " `avrgen up` runs the compose target"
+            )
+        selected = [the_plan.agents[n] for n in _select(the_plan, names, all_agents)]
+        if rendered and progress is not None:
+            progress("render", f"output/ was stale: rendered {len(rendered)} changed file(s)")
+        env = os.environ if environ is None else environ
+        secrets = resolve_secrets(selected, env, secrets_file)
+        docker = Docker(progress)
+        docker.check()
+        note = docker.ensure_network(the_plan.network)
+        if note:
+            docker.say("network", note)
+        with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+            futures = [
+                pool.submit(
+                    docker.up,
+                    agent,
+                    self.paths.output / agent.name / "docker-compose.yml",
+                    secrets.for_agent(agent),
+                    secrets.redact,
+                    timeout,
+                )
+                for agent in selected
+            ]
+            results = [future.result() for future in futures]
+        return UpResult(rendered, note, results)
+
+    def down(
+        self,
+        names: Sequence[str] = (),
+        all_agents: bool = False,
+        network: bool = False,
+        orphans: bool = False,
+    ) -> DownResult:
+        """Stop and remove agents' containers (found by labels); `orphans`: those of agents
+        no longer in the blueprints; `network`: remove the shared network when unused."""
+        from avrgen.compose import Docker, role_key
+
+        the_plan = self._plan_or_none(required=all_agents or orphans or network)
+        docker = Docker()
+        docker.check(compose=False)
+        chosen = self._known(the_plan, docker, names) if names else []
+        if all_agents and the_plan is not None:
+            chosen = list(dict.fromkeys([*chosen, *the_plan.agents]))
+        if not (chosen or orphans or network):
+            raise AvrgenError("name an agent, or use --all / --orphans / --network")
+        statuses = docker.containers(chosen) if chosen else []
+        if orphans and the_plan is not None:
+            statuses += [s for s in docker.containers() if _orphan(s, the_plan)]
+        statuses = sorted({s.id: s for s in statuses}.values(), key=role_key)
+        docker.remove(statuses)
+        note = None
+        if network and the_plan is not None:
+            name = the_plan.network.name
+            users = docker.network_users(name)
+            if users is None:
+                note = f"network {name} does not exist"
+            elif users:
+                note = f"network {name} kept: used by {', '.join(users)}"
+            else:
+                docker.remove_network(name)
+                note = f"removed network {name}"
+        return DownResult(chosen, statuses, note)
+
+    def ps(self, names: Sequence[str] = ()) -> list[ContainerStatus]:
+        """Containers of the named agents; without names, every avrgen container on the
+        blueprints' network (all of them when the blueprints cannot be read). With names,
+        planned containers that do not exist are listed as `absent`."""
+        from avrgen.compose import Docker, absent, role_key
+
+        the_plan = self._plan_or_none()
+        docker = Docker()
+        docker.check(compose=False)
+        chosen = self._known(the_plan, docker, names) if names else None
+        found = docker.containers(chosen)
+        if the_plan is not None:
+            if chosen is None:
+                found = [s for s in found if the_plan.network.name in s.networks]
+            found = [replace(s, orphan=s.agent not in the_plan.agents) for s in found]
+            existing = {s.name for s in found}
+            for name in chosen or ():
+                agent = the_plan.agents.get(name)
+                for container in agent.containers if agent else ():
+                    if container.name not in existing:
+                        found.append(absent(name, container))
+        return sorted(found, key=role_key)
+
+    def logs(
+        self, name: str, role: str | None = None, follow: bool = False, tail: int | None = None
+    ) -> Iterator[LogLine]:
+        """Log lines of an agent's containers (or of one role), merged by time."""
+        from avrgen.compose import Docker
+
+        docker = Docker()
+        docker.check(compose=False)
+        self._known(self._plan_or_none(), docker, [name])
+        statuses = docker.containers([name])
+        if not statuses:
+            raise ComposeError(f"agent {name!r} has no containers; `avrgen up {name}` starts it")
+        if role is not None:
+            roles = sorted({s.role for s in statuses})
+            statuses = [s for s in statuses if s.role == role]
+            if not statuses:
+                raise ComposeError(
+                    f"agent {name!r} has no container with role {role!r} (roles: "
+                    f"{', '.join(roles)})"
+                )
+        return docker.logs(statuses, follow, tail)
+
+    def restart(
+        self,
+        names: Sequence[str] = (),
+        all_agents: bool = False,
+        timeout: int = 120,
+        progress: Progress | None = None,
+    ) -> list[ContainerStatus]:
+        """Restart agents' containers and wait until they run (healthy where checked)."""
+        from avrgen.compose import Docker
+
+        the_plan = self._plan_or_none(required=all_agents)
+        docker = Docker(progress)
+        docker.check(compose=False)
+        chosen = self._known(the_plan, docker, names) if names else []
+        if all_agents and the_plan is not None:
+            chosen = list(dict.fromkeys([*chosen, *the_plan.agents]))
+        if not chosen:
+            raise AvrgenError("name an agent, or use --all")
+        result: list[ContainerStatus] = []
+        for name in chosen:
+            statuses = docker.containers([name])
+            if not statuses:
+                raise ComposeError(
+                    f"agent {name!r} has no containers; `avrgen up {name}` starts it"
+                )
+            docker.say(name, f"restarting {len(statuses)} container(s)")
+            docker.restart(statuses)
+            result += docker.wait_ready(name, timeout)
+            docker.say(name, "restarted")
+        return result
+
+    def _fresh_plan(
+        self,
+        names: Sequence[str],
+        all_agents: bool,
+        render: bool,
+        target: TargetName | None = None,
+    ) -> tuple[Plan, list[Change]]:
+        """The plan, with output/ rendered when stale (or an error, without `render`)."""
+        agents = () if all_agents else names
+        if render:
+            result = self.render(agents=agents, target=target)
+            return result.plan, result.changes
+        try:
+            result = self.render(check=True, agents=agents, target=target)
+        except StaleOutputError as exc:
+            raise StaleOutputError(
+                f"{exc}\n--no-render: refusing to start agents from stale output"
+            ) from None
+        return result.plan, []
+
+    def _plan_or_none(self, required: bool = False) -> Plan | None:
+        """The plan; None when the blueprints cannot be read (ps/down/logs still work)."""
+        try:
+            return self.plan()[0]
+        except AvrgenError:
+            if required:
+                raise
+            return None
+
+    @staticmethod
+    def _known(the_plan: Plan | None, docker: Docker, names: Sequence[str]) -> list[str]:
+        """Names of agents in the blueprints or with containers; else the nearest match."""
+        planned = set(the_plan.agents) if the_plan is not None else set()
+        running: set[str] | None = None
+        for name in names:
+            if name in planned:
+                continue
+            if running is None:
+                running = {s.agent for s in docker.containers()}
+            if name not in running:
+                raise AvrgenError(f"no agent named {name!r}{suggest(name, planned | running)}")
+        return list(dict.fromkeys(names))
+
+
+@dataclass
+class UpResult:
+    rendered: list[Change]  # files `up` rendered first (output/ was stale)
+    network: str | None  # a note about the shared network (created, other subnet)
+    agents: list[AgentUp]
+
+    @property
+    def failed(self) -> list[AgentUp]:
+        return [a for a in self.agents if a.status == "failed"]
+
+
+@dataclass
+class DownResult:
+    agents: list[str]
+    removed: list[ContainerStatus]
+    network: str | None  # what happened to the shared network with --network
+
+
+def _orphan(status: ContainerStatus, the_plan: Plan) -> bool:
+    """A container of this blueprint set (on its network) whose agent is gone from it."""
+    return status.agent not in the_plan.agents and the_plan.network.name in status.networks
+
+
+def _select(the_plan: Plan, names: Sequence[str], all_agents: bool) -> list[str]:
+    if all_agents:
+        if not the_plan.agents:
+            raise AvrgenError("--all: the blueprints define no agent")
+        return list(the_plan.agents)
+    if not names:
+        raise AvrgenError("name an agent, or use --all")
+    return require_agents(the_plan, names)
 
 
 def require_agents(the_plan: Plan, names: Sequence[str]) -> list[str]:
