@@ -616,9 +616,15 @@ def restart(project: Any, names: tuple[str, ...], all_agents: bool, timeout: int
     print_containers(statuses)
 
 
+def error_json(exc: AvrgenError) -> dict[str, object]:
+    """A user error for `--json` readers: the message, and each problem of invalid blueprints."""
+    problems = exc.problems if isinstance(exc, BlueprintError) else []
+    return {"error": str(exc), "problems": [p.as_dict() for p in problems]}
+
+
 def main() -> None:
     try:
-        cli.main(standalone_mode=False)
+        code = cli.main(standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(1)
@@ -627,7 +633,11 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except AvrgenError as exc:
         click.echo(f"error: {exc}" if not isinstance(exc, BlueprintError) else str(exc), err=True)
+        if "--json" in sys.argv[1:]:  # stdout stays parseable for a machine reader
+            emit_json(error_json(exc))
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(130)
+    if isinstance(code, int) and code:  # a command's ctx.exit(N) keeps its exit code
+        sys.exit(code)
