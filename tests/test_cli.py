@@ -172,3 +172,23 @@ def test_a_real_process_exit_codes(avrgen_process: Process, project: Path) -> No
     assert invalid.stderr.endswith("6 error(s)\n")
     usage = avrgen_process("render", "--nope", cwd=project)
     assert usage.returncode == 2
+
+
+def test_render_json_of_an_invalid_blueprint_still_parses(avrgen: Avrgen, tmp_path: Path) -> None:
+    result = avrgen(
+        "render", "--json", "-b", "tests/fixtures/invalid/unknown-kind", "-o", str(tmp_path)
+    )
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)
+    assert [(p["line"], p["path"]) for p in data["problems"]] == [(1, "kind"), (6, "kind")]
+    assert "unknown kind 'agnet'" in result.stderr  # a human still reads it on stderr
+
+
+def test_json_user_error_still_parses(avrgen: Avrgen, project: Path) -> None:
+    result = avrgen("render", "--json", "--agent", "suport-line", cwd=project)
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)
+    assert data == {
+        "error": "no agent named 'suport-line' (did you mean 'support-line'?)",
+        "problems": [],
+    }
