@@ -8,6 +8,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from conftest import Avrgen
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -59,7 +60,22 @@ def assert_sane(lock: Lock) -> None:
             assert 6000 <= agent[role] <= 6999
 
 
-def test_adding_an_agent_moves_no_other(avrgen: Avrgen, bundled: Path) -> None:
+@pytest.fixture(params=["wide", "crowded"])
+def ranges(request: pytest.FixtureRequest, bundled: Path) -> Path:
+    """The bundled blueprints with their ranges, or with ranges so small that new ports
+    collide on their hash and probe on: then only the lock keeps survivors in place."""
+    if request.param == "crowded":
+        settings_file = bundled / "settings.yaml"
+        wide = "ports: {core: 5000-5999, http: 7000-7999, providers: 6000-6999}"
+        crowded = "ports: {core: 5000-5014, http: 7000-7014, providers: 6000-6019}"
+        assert wide in settings_file.read_text()
+        settings_file.write_text(settings_file.read_text().replace(wide, crowded))
+        (bundled / "avrgen.lock").unlink()
+    return bundled
+
+
+def test_adding_an_agent_moves_no_other(avrgen: Avrgen, ranges: Path) -> None:
+    bundled = ranges
     before = render(avrgen, bundled)
     agents = bundled / "agents.yaml"
     agents.write_text(agents.read_text() + NEW_AGENT.format(name="newcomer"))
@@ -70,8 +86,9 @@ def test_adding_an_agent_moves_no_other(avrgen: Avrgen, bundled: Path) -> None:
 
 
 def test_removing_an_agent_moves_no_other_and_drops_its_lock_entry(
-    avrgen: Avrgen, bundled: Path
+    avrgen: Avrgen, ranges: Path
 ) -> None:
+    bundled = ranges
     before = render(avrgen, bundled)
     agents = bundled / "agents.yaml"
     agents.write_text(drop_agent(agents.read_text(), "concierge"))
@@ -80,7 +97,8 @@ def test_removing_an_agent_moves_no_other_and_drops_its_lock_entry(
     assert after == {k: v for k, v in before.items() if k != "concierge"}
 
 
-def test_renaming_an_agent_moves_no_other(avrgen: Avrgen, bundled: Path) -> None:
+def test_renaming_an_agent_moves_no_other(avrgen: Avrgen, ranges: Path) -> None:
+    bundled = ranges
     before = render(avrgen, bundled)
     agents = bundled / "agents.yaml"
     agents.write_text(agents.read_text().replace("name: bookings\n", "name: reservations\n"))
@@ -93,7 +111,8 @@ def test_renaming_an_agent_moves_no_other(avrgen: Avrgen, bundled: Path) -> None
     assert_sane(after)
 
 
-def test_many_changes_in_a_row_keep_every_survivor_in_place(avrgen: Avrgen, bundled: Path) -> None:
+def test_many_changes_in_a_row_keep_every_survivor_in_place(avrgen: Avrgen, ranges: Path) -> None:
+    bundled = ranges
     agents = bundled / "agents.yaml"
     first = render(avrgen, bundled)
     for index in range(6):
@@ -128,6 +147,21 @@ def test_pins_win_over_the_lock(avrgen: Avrgen, bundled: Path) -> None:
     for name in before.keys() - {"bookings", "concierge"}:
         assert after[name] == before[name]
     assert_sane(after)
+
+
+def test_a_hand_edited_lock_is_honoured(avrgen: Avrgen, bundled: Path) -> None:
+    """The lock, not the hash, decides an existing agent's ports."""
+    lock_file = bundled / "avrgen.lock"
+    before = read_lock(bundled)
+    free = next(p for p in range(6000, 7000) if p not in all_ports(before))
+    edited = json.loads(lock_file.read_text())
+    edited["agents"]["bookings"]["sts"] = free
+    lock_file.write_text(json.dumps(edited))
+    after = render(avrgen, bundled)
+    assert after["bookings"]["sts"] == free
+    assert {k: v for k, v in after.items() if k != "bookings"} == {
+        k: v for k, v in before.items() if k != "bookings"
+    }
 
 
 def test_a_full_range_is_a_clear_error(avrgen: Avrgen, bundled: Path, tmp_path: Path) -> None:
