@@ -77,6 +77,15 @@ def project_options(func: F) -> F:
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+no_wait_option = click.option(
+    "--no-wait",
+    is_flag=True,
+    help="Fail at once when another avrgen is working on the output folder (default: wait).",
+)
+
+
+def say_waiting(message: str) -> None:
+    click.echo(message, err=True)
 
 
 def emit_json(data: object) -> None:
@@ -136,15 +145,23 @@ def validate(project: Any, as_json: bool) -> None:
     default=None,
     help="compose: docker-compose.yml + env files; swarm: stack.yml (default: settings' target).",
 )
+@no_wait_option
 @json_option
 def render(
-    project: Any, check: bool, agents: tuple[str, ...], target: str | None, as_json: bool
+    project: Any,
+    check: bool,
+    agents: tuple[str, ...],
+    target: str | None,
+    no_wait: bool,
+    as_json: bool,
 ) -> None:
     """Render output/<agent>/ compose and env files, and the lock."""
     from avrgen.errors import StaleOutputError
 
     try:
-        result = project.render(check=check, agents=agents, target=target)
+        result = project.render(
+            check=check, agents=agents, target=target, wait=not no_wait, on_wait=say_waiting
+        )
     except StaleOutputError as exc:
         if as_json:
             emit_json({"stale": True, "message": str(exc)})
@@ -495,6 +512,7 @@ def print_containers(statuses: list[Any]) -> None:
     help="Only the agents `avrgen status` finds drifted or not running (no names).",
 )
 @timeout_option
+@no_wait_option
 def up(
     project: Any,
     names: tuple[str, ...],
@@ -504,6 +522,7 @@ def up(
     no_render: bool,
     changed: bool,
     timeout: int,
+    no_wait: bool,
 ) -> None:
     """Render if stale, create the network, `docker compose up --wait` each agent."""
     from avrgen.errors import ComposeError
@@ -517,6 +536,8 @@ def up(
         "render": not no_render,
         "timeout": timeout,
         "progress": print_progress,
+        "wait": not no_wait,
+        "on_wait": say_waiting,
     }
     if changed:
         from avrgen.status import up_changed

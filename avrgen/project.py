@@ -5,12 +5,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from avrgen import mutex
 from avrgen.catalog import Catalog, load_catalog, settings_catalog
 from avrgen.errors import AvrgenError, ComposeError, Problem, StaleOutputError
 from avrgen.load import LOCK_NAME, Document, load_blueprints, read_lock
@@ -91,9 +92,26 @@ class Project:
         return [output, lock]
 
     def render(
-        self, check: bool = False, agents: Sequence[str] = (), target: TargetName | None = None
+        self,
+        check: bool = False,
+        agents: Sequence[str] = (),
+        target: TargetName | None = None,
+        wait: bool = True,
+        on_wait: Callable[[str], None] | None = None,
     ) -> RenderResult:
-        """Write output/ and the lock; with `check`, write nothing and fail when stale."""
+        """Write output/ and the lock; with `check`, write nothing and fail when stale.
+
+        Holds the output folder's lock (avrgen/mutex.py) from reading the port lock to the
+        last write: a second render waits (`on_wait` hears why) or, without `wait`, fails.
+        """
+        if not check and not self.paths.output.exists():
+            self.plan()  # invalid blueprints fail before the output folder is created
+        with mutex.hold(self.paths.output, wait, on_wait, create=not check):
+            return self._render(check, agents, target)
+
+    def _render(
+        self, check: bool, agents: Sequence[str], target: TargetName | None
+    ) -> RenderResult:
         the_plan, validated = self.plan()
         targets = self.targets(the_plan, agents, target)
         planned = [(target, changes(target)) for target in targets]
@@ -121,9 +139,28 @@ class Project:
         timeout: int = 120,
         environ: Mapping[str, str] | None = None,
         progress: Progress | None = None,
+        wait: bool = True,
+        on_wait: Callable[[str], None] | None = None,
     ) -> UpResult:
         """Render if stale (or refuse, without `render`), check secrets, create the network,
-        then `docker compose up --wait` per agent, `parallel` at a time."""
+        then `docker compose up --wait` per agent, `parallel` at a time. Holds the output
+        folder's lock throughout, as render does: two `up`s on one output take turns."""
+        with mutex.hold(self.paths.output, wait, on_wait):
+            return self._up(
+                names, all_agents, parallel, secrets_file, render, timeout, environ, progress
+            )
+
+    def _up(
+        self,
+        names: Sequence[str],
+        all_agents: bool,
+        parallel: int,
+        secrets_file: Path | None,
+        render: bool,
+        timeout: int,
+        environ: Mapping[str, str] | None,
+        progress: Progress | None,
+    ) -> UpResult:
         from avrgen.compose import Docker
 
         the_plan, rendered = self._fresh_plan(names, all_agents, render)
