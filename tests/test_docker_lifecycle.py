@@ -683,3 +683,46 @@ def test_down_orphans_finds_agents_whose_blueprint_is_gone(
         assert agent_containers("t3-sts") == []
     finally:
         cleanup(("t3-sts",), ("avrgen-t3o",))
+
+
+# -- the bundled blueprints, images resolved to the local stand-ins ------------------------
+
+
+def test_bundled_blueprints_all_healthy(engine: None, tmp_path: Path) -> None:
+    """What the README shows: tests/local_images.py tags the stand-ins under the bundled
+    image names, then `avrgen up --all` on the bundled blueprints, unchanged."""
+    import local_images
+
+    repo = Path(__file__).resolve().parent.parent
+    shutil.copytree(repo / "blueprints", tmp_path / "blueprints")
+    shutil.copytree(repo / "output", tmp_path / "output")
+    plan = Project(Paths(tmp_path / "blueprints", tmp_path / "output")).plan()[0]
+    taken = [c.name for a in plan.agents.values() for c in a.containers if inspect(c.name)]
+    if taken:
+        pytest.skip(f"bundled agents already run on this engine: {', '.join(taken)}")
+    had_network = docker("network", "inspect", plan.network.name).returncode == 0
+    secrets = tmp_path / "demo.env"
+    secrets.write_text(local_images.placeholder_secrets(tmp_path / "blueprints"))
+    tagged = local_images.tag(tmp_path / "blueprints")
+    try:
+        up = avrgen("up", "--all", "--secrets-file", str(secrets), cwd=tmp_path)
+        assert up.returncode == 0, up.stderr
+        ps = avrgen("ps", "--json", cwd=tmp_path)
+        rows = json.loads(ps.stdout)
+        assert sorted({r["agent"] for r in rows}) == sorted(plan.agents)
+        assert len(rows) == sum(len(a.containers) for a in plan.agents.values())
+        assert {(r["state"], r["health"]) for r in rows} == {("running", "healthy")}
+        billing = plan.agents["billing"].core
+
+        def all_three_ok() -> str | None:
+            _, text = http_get(f"http://127.0.0.1:{billing.http_port}/report")
+            return text if text.count(" ok") == 3 else None
+
+        report = wait_for(all_three_ok)
+        assert report and "ASR_URL=http://avr-asr-billing:" in report
+    finally:
+        down = avrgen("down", "--all", *([] if had_network else ["--network"]), cwd=tmp_path)
+        cleanup(tuple(plan.agents), ())
+        local_images.untag(tmp_path / "blueprints")
+    assert down.returncode == 0, down.stderr
+    assert tagged and all(local_images.image_id(i) is None for i in tagged)
