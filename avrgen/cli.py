@@ -599,9 +599,25 @@ def down(
 @cli.command()
 @project_options
 @names_argument
+@click.option(
+    "--target",
+    type=click.Choice(["compose", "swarm"]),
+    default=None,
+    help="compose: containers; swarm: swarm tasks (default: settings' target).",
+)
 @json_option
-def ps(project: Any, names: tuple[str, ...], as_json: bool) -> None:
-    """Containers of the agents: state, health, published ports."""
+def ps(project: Any, names: tuple[str, ...], target: str | None, as_json: bool) -> None:
+    """Containers of the agents: state, health, published ports (target swarm: the agents'
+    swarm tasks: node, state, error)."""
+    if (target or project.target()) == "swarm":
+        tasks = project.tasks(names)
+        if as_json:
+            emit_json([t.as_dict() for t in tasks])
+        elif tasks:
+            print_tasks(tasks)
+        else:
+            click.echo("no avrgen services")
+        return
     statuses = project.ps(names)
     if as_json:
         emit_json([s.as_dict() for s in statuses])
@@ -635,6 +651,117 @@ def restart(project: Any, names: tuple[str, ...], all_agents: bool, timeout: int
         names, all_agents=all_agents, timeout=timeout, progress=print_progress
     )
     print_containers(statuses)
+
+
+# -- the swarm target (issue 7) ---------------------------------------------------------------
+
+
+def print_tasks(tasks: list[Any]) -> None:
+    rows = [("AGENT", "SERVICE", "NODE", "DESIRED", "STATE", "ERROR")]
+    for t in tasks:
+        agent = t.agent + (" (orphan)" if t.orphan else "")
+        rows.append((agent, t.service, t.node or "-", t.desired, t.state, t.error or "-"))
+    echo_table(rows)
+
+
+@cli.command()
+@project_options
+@names_argument
+@all_option
+@click.option(
+    "--parallel",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    help="How many agents to deploy at once.",
+)
+@click.option(
+    "--secrets-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="AVRGEN_SECRETS_FILE",
+    help="dotenv file with secret values (a value in the environment wins).",
+)
+@click.option(
+    "--no-render", is_flag=True, help="Refuse to deploy when output/ is stale (do not render)."
+)
+@click.option(
+    "--resolve-image",
+    type=click.Choice(["always", "changed", "never"]),
+    default="always",
+    show_default=True,
+    help="Ask the registry for image digests (never: images only present on the nodes).",
+)
+@timeout_option
+def deploy(
+    project: Any,
+    names: tuple[str, ...],
+    all_agents: bool,
+    parallel: int,
+    secrets_file: Path | None,
+    no_render: bool,
+    resolve_image: str,
+    timeout: int,
+) -> None:
+    """Render if stale, create the overlay network, `docker stack deploy` each agent and wait
+    until its tasks run (target swarm)."""
+    from avrgen.errors import ComposeError
+
+    require_selection(names, all_agents)
+    result = project.deploy(
+        names,
+        all_agents=all_agents,
+        parallel=parallel,
+        secrets_file=secrets_file,
+        render=not no_render,
+        timeout=timeout,
+        resolve_image=resolve_image,
+        progress=print_progress,
+    )
+    if result.rendered:
+        click.echo(f"rendered {len(result.rendered)} changed file(s) first", err=True)
+    rows = [("AGENT", "RESULT", "TASKS", "NODES", "TIME")]
+    for agent in result.agents:
+        nodes = sorted({t.node for t in agent.tasks if t.node})
+        running = sum(t.ok for t in agent.tasks)
+        rows.append(
+            (
+                agent.agent,
+                agent.status,
+                f"{running}/{len(agent.tasks)} running",
+                ", ".join(nodes) or "-",
+                f"{agent.seconds:.1f}s",
+            )
+        )
+    echo_table(rows)
+    if result.failed:
+        errors = "\n".join(a.error or a.agent for a in result.failed)
+        raise ComposeError(
+            f"{errors}\n{len(result.failed)} of {len(result.agents)} agent(s) failed"
+        )
+
+
+@cli.command()
+@project_options
+@names_argument
+@all_option
+@click.option(
+    "--network", is_flag=True, help="Also remove the shared overlay network if nothing uses it."
+)
+@click.option("--orphans", is_flag=True, help="Also remove agents no longer in the blueprints.")
+def undeploy(
+    project: Any, names: tuple[str, ...], all_agents: bool, network: bool, orphans: bool
+) -> None:
+    """Remove agents' stacks from the swarm and wait until their containers are gone."""
+    require_selection(names, all_agents, allow_none=orphans or network)
+    result = project.undeploy(
+        names, all_agents=all_agents, network=network, orphans=orphans, progress=print_progress
+    )
+    for service in result.removed:
+        click.echo(f"removed service {service}")
+    if not result.removed:
+        click.echo("no services to remove")
+    if result.network:
+        click.echo(result.network)
 
 
 def error_json(exc: AvrgenError) -> dict[str, object]:

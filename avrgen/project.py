@@ -24,6 +24,7 @@ from avrgen.write import Change, Target, apply, changes
 
 if TYPE_CHECKING:  # the compose stage imports python-on-whales: only when used
     from avrgen.compose import AgentUp, ContainerStatus, Docker, LogLine, Progress
+    from avrgen.stack import DeployResult, TaskStatus, UndeployResult
 
 
 @dataclass(frozen=True)
@@ -306,6 +307,122 @@ class Project:
             result += docker.wait_ready(name, timeout)
             docker.say(name, "restarted")
         return result
+
+    # -- the swarm target (swarm stage: avrgen/stack.py) -------------------------------------
+
+    def deploy(
+        self,
+        names: Sequence[str] = (),
+        all_agents: bool = False,
+        parallel: int = 4,
+        secrets_file: Path | None = None,
+        render: bool = True,
+        timeout: int = 120,
+        resolve_image: str = "always",
+        environ: Mapping[str, str] | None = None,
+        progress: Progress | None = None,
+    ) -> DeployResult:
+        """Render the stack files if stale (target swarm, whatever the settings say), check
+        secrets and the swarm, create the overlay network, then `docker stack deploy` per
+        agent and wait until its tasks run."""
+        from avrgen.stack import DeployResult, Swarm
+        from avrgen.swarm import STACK_FILE
+
+        the_plan, rendered = self._fresh_plan(names, all_agents, render, target="swarm")
+        selected = [the_plan.agents[n] for n in _select(the_plan, names, all_agents)]
+        env = os.environ if environ is None else environ
+        secrets = resolve_secrets(selected, env, secrets_file)
+        swarm = Swarm(progress)
+        swarm.check()
+        note = swarm.ensure_network(the_plan.network)
+        if note:
+            swarm.say("network", note)
+        with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+            futures = [
+                pool.submit(
+                    swarm.deploy,
+                    agent,
+                    self.paths.output / agent.name / STACK_FILE,
+                    secrets.for_agent(agent),
+                    secrets.redact,
+                    timeout,
+                    resolve_image,
+                )
+                for agent in selected
+            ]
+            results = [future.result() for future in futures]
+        return DeployResult(rendered, note, results)
+
+    def undeploy(
+        self,
+        names: Sequence[str] = (),
+        all_agents: bool = False,
+        network: bool = False,
+        orphans: bool = False,
+        progress: Progress | None = None,
+    ) -> UndeployResult:
+        """Remove agents' stacks (found by their services' labels) and wait until they are
+        gone; `orphans`: stacks of agents no longer in the blueprints; `network`: remove the
+        shared overlay network when nothing uses it."""
+        from avrgen.stack import Swarm, UndeployResult
+
+        the_plan = self._plan_or_none(required=all_agents or orphans or network)
+        swarm = Swarm(progress)
+        swarm.check()
+        deployed = swarm.deployed_agents()
+        planned = set(the_plan.agents) if the_plan is not None else set()
+        for name in names:
+            if name not in planned | deployed:
+                raise AvrgenError(f"no agent named {name!r}{suggest(name, planned | deployed)}")
+        chosen = list(dict.fromkeys(names))
+        if all_agents:
+            chosen = list(dict.fromkeys([*chosen, *sorted(planned)]))
+        if orphans:
+            chosen += sorted(deployed - planned - set(chosen))
+        if not (chosen or network):
+            raise AvrgenError("name an agent, or use --all / --orphans / --network")
+        removed = swarm.undeploy(chosen)
+        note = None
+        if network and the_plan is not None:
+            name = the_plan.network.name
+            users = swarm.network_users(name)
+            if users is None:
+                note = f"network {name} does not exist"
+            elif users:
+                note = f"network {name} kept: used by {', '.join(users)}"
+            else:
+                swarm.remove_network(name)
+                note = f"removed network {name}"
+        return UndeployResult(chosen, removed, note)
+
+    def target(self) -> TargetName:
+        """The settings' target (compose when the blueprints cannot be read): what `ps` shows."""
+        the_plan = self._plan_or_none()
+        return the_plan.target if the_plan is not None else "compose"
+
+    def tasks(self, names: Sequence[str] = ()) -> list[TaskStatus]:
+        """The swarm tasks of the named agents (of every avrgen agent without names): the
+        newest task of each service, with its node, state and error; planned services that
+        are not deployed are listed with desired state `absent`."""
+        from avrgen.stack import Swarm, TaskStatus
+
+        the_plan = self._plan_or_none()
+        swarm = Swarm()
+        swarm.check()
+        found = swarm.tasks(list(names) if names else None)
+        if the_plan is not None:
+            found = [replace(t, orphan=t.agent not in the_plan.agents) for t in found]
+            services = {t.service for t in found}
+            for name in names or (the_plan.agents if the_plan.target == "swarm" else ()):
+                agent = the_plan.agents.get(name)
+                for c in agent.containers if agent else ():
+                    service = f"{agent.project}_{c.role}"
+                    if service not in services:
+                        found.append(TaskStatus(name, service, c.role, "", "absent", "-"))
+            for name in names:
+                if name not in the_plan.agents and not any(t.agent == name for t in found):
+                    raise AvrgenError(f"no agent named {name!r}{suggest(name, the_plan.agents)}")
+        return sorted(found, key=lambda t: (t.agent, t.service))
 
     def _fresh_plan(
         self,

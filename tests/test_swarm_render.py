@@ -279,3 +279,20 @@ def test_check_stack_rejects_a_dropped_constraint() -> None:
     broken = broken.replace("      placement:\n        constraints:\n", "", 1)
     with pytest.raises(TemplateError, match="placement differs"):
         check_stack(agent, the_plan.network, the_plan.swarm, broken, secret_ref)
+
+
+def test_deploy_names_every_missing_secret_first(
+    avrgen: Avrgen, bundled: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`deploy` renders the stack file (target swarm, though the settings say compose), then
+    checks the secrets before the engine is asked anything (none is needed here)."""
+    for name in SECRETS:
+        monkeypatch.delenv(name, raising=False)
+    result = avrgen("deploy", "billing", "-b", str(bundled), "-o", str(tmp_path / "out"))
+    assert result.exit_code == 1
+    assert "BILLING_WEBHOOK_SECRET (needed by billing)" in result.stderr
+    assert "DEEPGRAM_API_KEY (needed by billing)" in result.stderr
+    assert {p.name for p in (tmp_path / "out" / "billing").iterdir()} == {"stack.yml"}
+    other = str(tmp_path / "other")
+    stale = avrgen("deploy", "billing", "--no-render", "-b", str(bundled), "-o", other)
+    assert stale.exit_code == 1 and "refusing to start agents from stale output" in stale.stderr
