@@ -167,7 +167,7 @@ class Project:
         the_plan, rendered = self._fresh_plan(names, all_agents, render)
         if the_plan.target != "compose":
             raise ComposeError(
-                "the settings' target is swarm: deploy output/ with `docker stack deploy`;"
+                "the settings' target is swarm: `avrgen deploy` runs these agents on a swarm;"
                 " `avrgen up` runs the compose target"
             )
         selected = [the_plan.agents[n] for n in _select(the_plan, names, all_agents)]
