@@ -770,6 +770,62 @@ def error_json(exc: AvrgenError) -> dict[str, object]:
     return {"error": str(exc), "problems": [p.as_dict() for p in problems]}
 
 
+@cli.command()
+@project_options
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@click.option(
+    "--secrets-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="AVRGEN_SECRETS_FILE",
+    help="dotenv file with secret values to compare (a value in the environment wins).",
+)
+@click.option("--exit-code", is_flag=True, help="Exit 1 unless every agent is in sync.")
+@json_option
+def status(
+    project: Any,
+    names: tuple[str, ...],
+    secrets_file: Path | None,
+    exit_code: bool,
+    as_json: bool,
+) -> None:
+    """Compare running agents with the blueprints: in sync, drifted, not running, orphaned."""
+    from avrgen.status import status as agent_status
+
+    report = agent_status(project, names, secrets_file=secrets_file)
+    if as_json:
+        emit_json(report.as_dict())
+    else:
+        print_status(report)
+    if exit_code and not report.in_sync:
+        sys.exit(1)
+
+
+def print_status(report: Any) -> None:
+    rows = [("AGENT", "STATE", "DETAILS")]
+    for agent in report.agents:
+        if agent.state == "orphaned":
+            names = ", ".join(c.name for c in agent.containers)
+            details = [f"{names}: not in the blueprints (`avrgen down --orphans` removes them)"]
+        elif agent.differences and all(d.kind == "missing" for d in agent.differences):
+            details = ["no containers (never started, or removed)"]
+        elif agent.differences:
+            details = [str(d) for d in agent.differences]
+        else:
+            running = sum(c.state == "running" for c in agent.containers)
+            details = [f"{running} container(s) running"]
+        for index, detail in enumerate(details):
+            first = index == 0
+            rows.append((agent.agent if first else "", agent.state if first else "", detail))
+    if len(rows) > 1:
+        echo_table(rows)
+    if report.unchecked_secrets:
+        click.echo(
+            f"note: secret(s) not set here, values not compared: "
+            f"{', '.join(report.unchecked_secrets)}"
+        )
+    click.echo(f"status: {report.summary()}")
+
+
 def main() -> None:
     try:
         code = cli.main(standalone_mode=False)
