@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import queue
 import re
@@ -29,9 +30,10 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from python_on_whales import DockerClient
-from python_on_whales.exceptions import DockerException, NoSuchContainer, NoSuchNetwork
+from python_on_whales.exceptions import DockerException, NoSuchNetwork
 
 from avrgen.errors import ComposeError
 from avrgen.model import NetworkSettings
@@ -314,11 +316,11 @@ class Docker:
     def _port_holder(self, port: int) -> str | None:
         """Who holds host port `port`: a container's name, "another process", or None."""
         try:
-            found = self.client.container.list(filters=[("publish", str(port))])
+            ids = [c.id for c in self.client.container.list(filters=[("publish", str(port))])]
         except DockerException:
-            found = []
-        if found:
-            return f"container {found[0].name}"
+            ids = []
+        for data in self._inspect(ids):
+            return f"container {str(data.get('Name', '')).lstrip('/')}"
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
@@ -384,16 +386,33 @@ class Docker:
         try:
             for each in filters:
                 ids.update(c.id for c in self.client.container.list(all=True, filters=each))
-            try:
-                found = self.client.container.inspect(sorted(ids)) if ids else []
-            except NoSuchContainer:  # one was removed meanwhile: inspect the others
-                found = []
-                for each_id in sorted(ids):
-                    with contextlib.suppress(NoSuchContainer):
-                        found.append(self.client.container.inspect(each_id))
         except DockerException as exc:
             raise ComposeError(f"cannot list containers: {_last_line(exc)}") from None
-        return sorted((_status(c) for c in found), key=role_key)
+        return sorted((_status(data) for data in self._inspect(sorted(ids))), key=role_key)
+
+    def _inspect(self, ids: Sequence[str]) -> list[dict[str, Any]]:
+        """`docker container inspect` as plain data, read once (a container removed since
+        it was listed is left out)."""
+        if not ids:
+            return []
+        proc = subprocess.run(
+            [*map(str, self.client.docker_cmd), "container", "inspect", *ids],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        try:
+            found = json.loads(proc.stdout or "[]")
+        except json.JSONDecodeError:
+            found = None
+        if not isinstance(found, list) or (proc.returncode != 0 and not found and ids):
+            missing = "No such container" in proc.stderr
+            if missing:
+                return []
+            lines = proc.stderr.strip().splitlines()
+            reason = lines[-1] if lines else f"exit status {proc.returncode}"
+            raise ComposeError(f"cannot inspect containers: {reason}")
+        return [data for data in found if isinstance(data, dict)]
 
     def remove(self, statuses: Sequence[ContainerStatus], timeout: int = 10) -> None:
         """Stop (SIGTERM, then SIGKILL after `timeout`) and remove these containers."""
@@ -455,24 +474,51 @@ class Docker:
             stamped.sort(key=lambda item: (item[0], item[1]))
             yield from (line for _, _, line in stamped)
             return
-        lines: queue.Queue[LogLine | None] = queue.Queue()
+        yield from self._follow(statuses, tail)
 
-        def pump(status: ContainerStatus) -> None:
+    def _follow(self, statuses: Sequence[ContainerStatus], tail: int | None) -> Iterator[LogLine]:
+        """`docker logs --follow` of each container, lines interleaved as they come; the
+        processes are ended when the caller stops (Ctrl-C, or closing the iterator)."""
+        lines: queue.Queue[LogLine | None] = queue.Queue()
+        processes: list[subprocess.Popen[str]] = []
+
+        def pump(status: ContainerStatus, process: subprocess.Popen[str]) -> None:
             try:
-                for _, text in self._read_log(status.name, tail, timestamps=False, follow=True):
-                    lines.put(LogLine(status.name, status.role, text))
+                assert process.stdout is not None
+                for raw in process.stdout:
+                    lines.put(LogLine(status.name, status.role, raw.rstrip("\n")))
             finally:
                 lines.put(None)
 
-        for status in statuses:
-            threading.Thread(target=pump, args=(status,), daemon=True).start()
-        open_streams = len(statuses)
-        while open_streams:
-            item = lines.get()
-            if item is None:
-                open_streams -= 1
-            else:
-                yield item
+        try:
+            for status in statuses:
+                command = [*map(str, self.client.docker_cmd), "logs", "--follow"]
+                if tail is not None:
+                    command += ["--tail", str(tail)]
+                process = subprocess.Popen(
+                    [*command, status.id or status.name],
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    text=True,
+                    errors="replace",
+                )
+                processes.append(process)
+                threading.Thread(target=pump, args=(status, process), daemon=True).start()
+            open_streams = len(processes)
+            while open_streams:
+                item = lines.get()
+                if item is None:
+                    open_streams -= 1
+                else:
+                    yield item
+        finally:
+            for process in processes:
+                if process.poll() is None:
+                    process.terminate()
+            for process in processes:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(timeout=5)
 
     def _read_log(
         self, container: str, tail: int | None, timestamps: bool, follow: bool = False
@@ -492,29 +538,31 @@ class Docker:
             raise ComposeError(f"cannot read the logs of {container}: {_last_line(exc)}") from None
 
 
-def _status(c: object) -> ContainerStatus:
-    labels: dict[str, str] = c.config.labels or {}  # type: ignore[attr-defined]
-    state = c.state  # type: ignore[attr-defined]
+def _status(data: dict[str, Any]) -> ContainerStatus:
+    """One container's status from its `docker container inspect` data."""
+    config, state = data.get("Config") or {}, data.get("State") or {}
+    settings = data.get("NetworkSettings") or {}
+    labels: dict[str, str] = config.get("Labels") or {}
     ports: set[str] = set()
-    for spec, bindings in ((c.network_settings.ports or {}) if state.running else {}).items():  # type: ignore[attr-defined]
+    for spec, bindings in (settings.get("Ports") or {}).items() if state.get("Running") else ():
         for binding in bindings or []:
-            host_port = binding.get("HostPort") if isinstance(binding, dict) else None
-            if host_port:
-                ports.add(f"{host_port}->{spec}")
+            if binding.get("HostPort"):
+                ports.add(f"{binding['HostPort']}->{spec}")
     project = labels.get(PROJECT_LABEL, "")
-    agent = labels.get(AGENT_LABEL) or project.removeprefix("avr-")
+    status = str(state.get("Status", "unknown"))
+    started = state.get("StartedAt")
     return ContainerStatus(
-        agent=agent,
-        name=str(c.name),  # type: ignore[attr-defined]
+        agent=labels.get(AGENT_LABEL) or project.removeprefix("avr-"),
+        name=str(data.get("Name", "")).lstrip("/"),
         role=labels.get(ROLE_LABEL) or labels.get("com.docker.compose.service", "?"),
-        state=str(state.status),
-        health=state.health.status if state.health is not None else None,
+        state=status,
+        health=(state.get("Health") or {}).get("Status"),
         ports=tuple(sorted(ports, key=lambda p: (int(p.split("->")[0]), p))),
-        id=str(c.id),  # type: ignore[attr-defined]
-        image=str(c.config.image),  # type: ignore[attr-defined]
-        exit_code=state.exit_code if state.status in ("exited", "restarting", "dead") else None,
-        started_at=state.started_at.isoformat() if state.started_at else None,
-        networks=tuple(sorted(c.network_settings.networks or {})),  # type: ignore[attr-defined]
+        id=str(data.get("Id", "")),
+        image=str(config.get("Image", "")),
+        exit_code=state.get("ExitCode") if status in ("exited", "restarting", "dead") else None,
+        started_at=None if not started or started.startswith("0001-") else started,
+        networks=tuple(sorted(settings.get("Networks") or {})),
     )
 
 

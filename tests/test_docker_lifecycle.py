@@ -17,6 +17,7 @@ import fcntl
 import json
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -458,6 +459,27 @@ def test_logs_of_a_role(
     assert "avr-core-t3-sts" not in proc.stdout
     both = avrgen("logs", "t3-sts", cwd=workdir)
     assert "avr-core-t3-sts | avrgen-test/core" in both.stdout
+    # -f: lines as they come, until interrupted
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("AVRGEN_", "T3_"))}
+    with subprocess.Popen(
+        [sys.executable, "-m", "avrgen", "logs", "t3-sts", "-f", "--tail", "1"],
+        cwd=workdir,
+        env=base,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as follow:
+        assert follow.stdout is not None
+        first = {follow.stdout.readline().split(" | ")[0] for _ in range(2)}
+        assert follow.poll() is None  # still following
+        follow.send_signal(signal.SIGINT)  # Ctrl-C: a message, no traceback
+        _, err = follow.communicate(timeout=10)
+        assert follow.returncode != 0 and "Traceback" not in err
+    assert first == {"avr-sts-t3-sts", "avr-core-t3-sts"}
+    leftover = subprocess.run(
+        ["pgrep", "-f", "logs --follow --tail 1 "], capture_output=True, text=True, check=False
+    )
+    assert leftover.stdout == "", "docker logs --follow processes left behind"
     bad = avrgen("logs", "t3-sts", "--role", "asr", cwd=workdir)
     assert bad.returncode == 1
     assert "has no container with role 'asr' (roles: core, sts)" in bad.stderr
@@ -598,6 +620,12 @@ def test_engine_unreachable(workdir: Path, tmp_path: Path) -> None:
         proc = avrgen(*command, cwd=workdir, env={"DOCKER_HOST": dead})
         assert proc.returncode == 1, command
         assert f"error: no Docker Engine reachable at DOCKER_HOST={dead}: " in proc.stderr
+
+
+def test_docker_cli_missing(workdir: Path) -> None:
+    proc = avrgen("ps", cwd=workdir, env={"PATH": "/nonexistent"})
+    assert proc.returncode == 1
+    assert "error: the docker CLI is not installed (no `docker` on PATH)" in proc.stderr
 
 
 def test_compose_plugin_missing(workdir: Path, tmp_path: Path) -> None:
