@@ -55,6 +55,7 @@ _PORT_TAKEN = re.compile(
 )
 _UNHEALTHY = re.compile(r"container ([\w.-]+) (?:is unhealthy|exited \((\d+)\)|has exited)")
 _CHANGED = re.compile(r"\b(?:Creat|Recreat|Start|Remov|Stopp)")
+_NOT_HEALTHY = re.compile(r"not healthy after (\S+)")
 _TRANSIENT = re.compile(r"\s(?:Creating|Recreate|Starting|Stopping|Removing|Waiting)$")
 
 
@@ -343,14 +344,26 @@ class Docker:
         failing = [s for s in statuses if not s.ok and s.state != "absent"]
         if _UNHEALTHY.search(text) or (failing and "dependency failed" in text):
             return ComposeError(self._crash_message(agent, failing, redact))
+        waited = _NOT_HEALTHY.search(text)
+        if waited:
+            slow = failing or [s for s in statuses if s.state != "absent"]
+            return ComposeError(self._crash_message(agent, slow, redact, waited.group(1)))
         if "No such image" in text or "pull access denied" in text:
             return ComposeError(f"agent {agent.name!r}: an image is missing:\n{_tail(lines, 8)}")
         return ComposeError(f"agent {agent.name!r}: docker compose up failed:\n{_tail(lines, 15)}")
 
     def _crash_message(
-        self, agent: AgentPlan, failing: list[ContainerStatus], redact: Redact
+        self,
+        agent: AgentPlan,
+        failing: list[ContainerStatus],
+        redact: Redact,
+        timeout: str | None = None,
     ) -> str:
-        parts = [f"agent {agent.name!r}: container(s) failed while `up --wait` waited for them:"]
+        if timeout is None:
+            head = "container(s) failed while `up --wait` waited for them:"
+        else:
+            head = f"not healthy after {timeout} (`--timeout` sets how long `up` waits):"
+        parts = [f"agent {agent.name!r}: {head}"]
         for status in failing:
             how = status.state
             if status.exit_code:
