@@ -27,7 +27,7 @@ LOCK_NAME = "avrgen.lock"
 MAX_FILE_BYTES = 8 * 1024 * 1024
 MAX_NODES = 200_000  # per document, counting every alias expansion
 MAX_DEPTH = 64  # nesting of mappings and lists; blueprints need about 6
-MAX_LOCK_BYTES = 1024 * 1024
+MAX_LOCK_BYTES = 16 * 1024 * 1024  # a lock is ~110 bytes an agent: 10,000 agents need 1.1 MB
 
 _CORE = "tag:yaml.org,2002:"
 _ALLOWED_TAGS = {_CORE + t for t in ("str", "int", "float", "bool", "null", "timestamp")}

@@ -7,6 +7,7 @@ live in validate.py; these models check one document at a time.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from ipaddress import IPv4Network
 from typing import Annotated, Any, Literal
 from uuid import UUID, uuid5
@@ -24,6 +25,13 @@ from pydantic import (
 ProviderType = Literal["ASR", "LLM", "TTS", "STS"]
 SLOTS: dict[str, tuple[str, ...]] = {"pipeline": ("asr", "llm", "tts"), "sts": ("sts",)}
 ID_NAMESPACE = UUID("6f1e0d2c-5a3b-4c7d-9e8f-a1b2c3d4e5f6")  # avrgen's uuid5 namespace
+
+
+@lru_cache(maxsize=65536)  # one provider's id is asked for by every agent that uses it
+def derived_id(key: str) -> UUID:
+    """The stable id of a provider or agent that does not set one: uuid5 of kind and name."""
+    return uuid5(ID_NAMESPACE, key)
+
 
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 EnvName = Annotated[str, StringConstraints(pattern=ENV_NAME_RE.pattern)]
@@ -204,7 +212,7 @@ class Provider(Strict):
 
     @property
     def stable_id(self) -> UUID:
-        return self.id or uuid5(ID_NAMESPACE, "provider:" + self.name)
+        return self.id or derived_id("provider:" + self.name)
 
 
 class AgentProviders(Strict):
@@ -243,7 +251,7 @@ class Agent(Strict):
 
     @property
     def stable_id(self) -> UUID:
-        return self.id or uuid5(ID_NAMESPACE, "agent:" + self.name)
+        return self.id or derived_id("agent:" + self.name)
 
 
 KINDS: dict[str, type[Strict]] = {"settings": Settings, "provider": Provider, "agent": Agent}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from avrgen.catalog import AMI_TYPES, DEFAULT_PATHS, Catalog
 from avrgen.errors import PlanError
@@ -45,11 +46,11 @@ class Container:
     provider: str | None = None
     published: tuple[int, ...] = ()
 
-    @property
+    @cached_property  # read by the templates and by the parse-back check
     def literal_env(self) -> EnvItems:
         return tuple((k, v) for k, v in self.env if not isinstance(v, Secret))
 
-    @property
+    @cached_property
     def secret_env(self) -> tuple[tuple[str, str], ...]:
         return tuple((k, v.secret) for k, v in self.env if isinstance(v, Secret))
 

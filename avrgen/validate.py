@@ -14,6 +14,7 @@ import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID
 
 from pydantic import BaseModel, ValidationError
 
@@ -84,6 +85,9 @@ class _Checker:
         self.providers: dict[str, tuple[Provider, Document]] = {}
         self.agents: dict[str, tuple[Agent, Document]] = {}
         self.broken_providers: set[str] = set()
+        # by stable id, so a duplicate id is found without comparing every pair (1,000s of agents)
+        self.provider_ids: dict[UUID, list[tuple[Provider, Document]]] = {}
+        self.agent_ids: dict[UUID, list[tuple[Agent, Document]]] = {}
 
     def report(
         self, doc: Document, path: tuple[Any, ...], message: str, warn: bool = False
@@ -168,14 +172,15 @@ class _Checker:
                 f"(first at {first.file}:{first.line_of(('name',))})",
             )
             return
-        for other, other_doc in self.providers.values():
-            if other.stable_id == provider.stable_id:
-                self.report(
-                    doc,
-                    ("id",),
-                    f"duplicate provider id {provider.stable_id} (also "
-                    f"{other.name!r} at {other_doc.file}:{other_doc.line})",
-                )
+        same_id = self.provider_ids.setdefault(provider.stable_id, [])
+        for other, other_doc in same_id:
+            self.report(
+                doc,
+                ("id",),
+                f"duplicate provider id {provider.stable_id} (also "
+                f"{other.name!r} at {other_doc.file}:{other_doc.line})",
+            )
+        same_id.append((provider, doc))
         self.providers[provider.name] = (provider, doc)
         self._check_env(doc, ("config", "env"), provider.config.env, allow={"AMI_URL"})
         template = self.catalog.get(provider.template) if provider.template else None
@@ -230,14 +235,15 @@ class _Checker:
                 f"(first at {first.file}:{first.line_of(('name',))})",
             )
             return
-        for other, other_doc in self.agents.values():
-            if other.stable_id == agent.stable_id:
-                self.report(
-                    doc,
-                    ("id",),
-                    f"duplicate agent id {agent.stable_id} (also "
-                    f"{other.name!r} at {other_doc.file}:{other_doc.line})",
-                )
+        same_id = self.agent_ids.setdefault(agent.stable_id, [])
+        for other, other_doc in same_id:
+            self.report(
+                doc,
+                ("id",),
+                f"duplicate agent id {agent.stable_id} (also "
+                f"{other.name!r} at {other_doc.file}:{other_doc.line})",
+            )
+        same_id.append((agent, doc))
         self.agents[agent.name] = (agent, doc)
         self._check_env(doc, ("env",), agent.env)
         self._check_env(doc, ("core", "env"), agent.core.env)

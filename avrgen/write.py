@@ -3,6 +3,8 @@
 A file is replaced through a temporary file and os.replace, so a reader (or a crash) sees
 the old bytes or the new ones, never a mix. Every temporary file is written (and synced)
 before the first rename, so a full or read-only disk fails before anything changes.
+A few files are synced one by one; many (a first render of 1,000 agents) with one sync()
+of the file system, which costs about as much as one fsync instead of thousands.
 Files whose bytes are unchanged are not touched (their mtime stays). Files of agents that
 no longer exist are removed, but only files avrgen wrote (they start with its header).
 Nothing is written outside the folder, nor through a symlink inside it. Env files are
@@ -11,8 +13,8 @@ written 0600 (only the owner, who runs docker compose, reads them); the rest 064
 
 from __future__ import annotations
 
-import glob
 import os
+import stat
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +27,7 @@ Action = Literal["create", "update", "delete"]
 FILE_MODE = 0o644
 PRIVATE_MODE = 0o600  # env files: literal values an operator may consider sensitive
 _TEMP_SUFFIX = ".tmp"
+SYNC_EACH_LIMIT = 16  # up to this many files, fsync each one; beyond it, one os.sync()
 
 
 def mode_for(rel: str) -> int:
@@ -57,17 +60,66 @@ def changes(target: Target) -> list[Change]:
 
 
 def _changes(target: Target) -> list[Change]:
+    """One directory listing per folder and one read per existing file (thousands of files)."""
     found: list[Change] = []
+    root = target.root
+    listings: dict[str, _Listing] = {}
     for rel, data in target.files.items():
-        path = _inside(target.root, rel)
-        if not path.exists() and not path.is_symlink():
-            found.append(Change(path.as_posix(), "create"))
-        elif _read(path) != data:
-            found.append(Change(path.as_posix(), "update"))
+        parent, _, name = rel.rpartition("/")
+        plain = _plain(rel)
+        if plain and parent not in listings:
+            listings[parent] = _listing(root, parent)
+        entries = listings[parent] if plain else False
+        if entries is False:  # an unusual path or an unlistable folder: the general rules
+            path = _inside(root, rel)
+            if not path.exists() and not path.is_symlink():
+                found.append(Change(path.as_posix(), "create"))
+            elif _read(path) != data:
+                found.append(Change(path.as_posix(), "update"))
+            continue
+        entry = entries.get(name) if entries is not None else None
+        if entry is None:
+            found.append(Change((root / rel).as_posix(), "create"))
+        elif entry.is_symlink():
+            raise WriteError(f"{root / rel}: refusing to write through a symlink")
+        elif _read(entry.path) != data:
+            found.append(Change((root / rel).as_posix(), "update"))
     if target.prune:
-        for rel in sorted(generated_files(target.root) - set(target.files)):
-            found.append(Change(_inside(target.root, rel).as_posix(), "delete"))
+        wanted = set(target.files)
+        for rel in sorted(_generated(root, listings, wanted) - wanted):
+            found.append(Change(_inside(root, rel).as_posix(), "delete"))
     return sorted(found)
+
+
+def _plain(rel: str) -> bool:
+    """A relative path with no empty, `.` or `..` step (what the renderer produces)."""
+    return not {"", ".", ".."} & set(rel.split("/"))
+
+
+# a folder's entries by name; None: the folder does not exist; False: it cannot be listed
+_Listing = dict[str, os.DirEntry[str]] | None | Literal[False]
+
+
+def _listing(root: Path, parent: str) -> _Listing:
+    """The entries of `root/parent` by name. Refuses a folder reached through a symlink
+    below `root`, as _inside() does.
+    """
+    folder = root
+    for part in parent.split("/") if parent else ():
+        folder = folder / part
+        try:
+            info = os.lstat(folder)
+        except FileNotFoundError:
+            return None
+        if stat.S_ISLNK(info.st_mode):
+            raise WriteError(f"{folder}: refusing to write through a symlink")
+    try:
+        with os.scandir(folder) as found:
+            return {entry.name: entry for entry in found}
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError:
+        return False
 
 
 def apply(target: Target, planned: list[Change]) -> None:
@@ -78,15 +130,23 @@ def apply(target: Target, planned: list[Change]) -> None:
     the old output exactly as it was. Then each temporary file is renamed over its
     target (atomic per file) and the files of removed agents are deleted.
     """
-    _remove_stale_temps(target)
+    _tidy(target)
     staged: list[tuple[Path, Path]] = []
     path = target.root
+    writes = sum(1 for change in planned if change.action != "delete")
+    sync_each = writes <= SYNC_EACH_LIMIT
+    made: set[Path] = set()
     try:
         for change in planned:
             path = Path(change.path)
             if change.action != "delete":
                 rel = path.relative_to(target.root).as_posix()
-                staged.append((_stage(path, target.files[rel], mode_for(rel)), path))
+                if path.parent not in made:  # one mkdir per folder, not per file
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    made.add(path.parent)
+                staged.append((_stage(path, target.files[rel], mode_for(rel), sync_each), path))
+        if staged and not sync_each:
+            os.sync()  # every temporary file is on disk before the first rename
     except OSError as exc:
         for tmp, _ in staged:
             tmp.unlink(missing_ok=True)
@@ -99,9 +159,11 @@ def apply(target: Target, planned: list[Change]) -> None:
             if change.action == "delete":
                 path.unlink(missing_ok=True)
                 _remove_empty_parents(path.parent, target.root)
-        for folder in sorted({p.parent for _, p in staged}):
-            _sync_folder(folder)
-        _tighten_modes(target)
+        if sync_each:
+            for folder in sorted({p.parent for _, p in staged}):
+                _sync_folder(folder)
+        elif planned:
+            os.sync()  # the renames and removals too
     except OSError as exc:
         for tmp, _ in staged:
             tmp.unlink(missing_ok=True)
@@ -110,6 +172,7 @@ def apply(target: Target, planned: list[Change]) -> None:
 
 def write_atomic(path: Path, data: bytes, mode: int = FILE_MODE) -> None:
     """Replace `path` with `data` in one step: readers see old or new bytes, never a mix."""
+    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _stage(path, data, mode)
     try:
         os.replace(tmp, path)
@@ -118,17 +181,20 @@ def write_atomic(path: Path, data: bytes, mode: int = FILE_MODE) -> None:
         raise
 
 
-def _stage(path: Path, data: bytes, mode: int) -> Path:
-    """`data` in a synced temporary file beside `path`, with its final permissions."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+def _stage(path: Path, data: bytes, mode: int, sync: bool = True) -> Path:
+    """`data` in a temporary file beside `path` (whose folder exists), with its final
+    permissions; synced if `sync`, else the caller syncs everything at once.
+    """
     fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=_TEMP_SUFFIX)
     tmp = Path(name)
     try:
         with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), mode)  # mkstemp made it 0600: never readable by others
+            if mode != 0o600:  # mkstemp made it 0600: never readable by others
+                os.fchmod(handle.fileno(), mode)
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if sync:
+                handle.flush()
+                os.fsync(handle.fileno())
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -144,54 +210,83 @@ def _sync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def _remove_stale_temps(target: Target) -> None:
-    """Temporary files left by a render that was killed between its two phases."""
+def _tidy(target: Target) -> None:
+    """Before writing, in each existing folder of `target` (one listing each): remove the
+    temporary files a render killed between its two phases left, and take the extra bits
+    off private files written by an older avrgen (or checked out by git).
+    """
+    by_parent: dict[str, set[str]] = {}
     for rel in target.files:
-        path = target.root / rel
-        if path.parent.is_dir() and not path.parent.is_symlink():
-            for stale in path.parent.glob(f".{glob.escape(path.name)}.*{_TEMP_SUFFIX}"):
-                if stale.is_file() and not stale.is_symlink():
-                    stale.unlink(missing_ok=True)
-
-
-def _tighten_modes(target: Target) -> None:
-    """Private files written by an older avrgen (or checked out by git) lose their extra bits."""
-    for rel in target.files:
-        mode = mode_for(rel)
-        path = target.root / rel
-        if mode != PRIVATE_MODE or path.is_symlink() or not path.is_file():
+        parent, _, name = rel.rpartition("/")
+        by_parent.setdefault(parent, set()).add(name)
+    for parent, names in by_parent.items():
+        folder = target.root / parent
+        try:
+            if not stat.S_ISDIR(os.lstat(folder).st_mode):  # missing, or a symlink
+                continue
+        except FileNotFoundError:
             continue
-        if path.stat().st_mode & 0o777 & ~mode:
-            os.chmod(path, mode)
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                name = entry.name
+                if name.startswith(".") and name.endswith(_TEMP_SUFFIX):
+                    # `.{file}.*.tmp` for one of the target's files (what _stage names them)
+                    if any(
+                        name.startswith(f".{file}.")
+                        and len(name) >= len(file) + 2 + len(_TEMP_SUFFIX)
+                        for file in names
+                    ) and entry.is_file(follow_symlinks=False):
+                        Path(entry.path).unlink(missing_ok=True)
+                elif name in names and mode_for(name) == PRIVATE_MODE:
+                    if not entry.is_file(follow_symlinks=False):
+                        continue
+                    if entry.stat(follow_symlinks=False).st_mode & 0o777 & ~PRIVATE_MODE:
+                        os.chmod(entry.path, PRIVATE_MODE)
 
 
 def generated_files(root: Path) -> set[str]:
     """Files under `root` (one level of agent folders) that avrgen wrote."""
+    return _generated(root, {}, set())
+
+
+def _generated(root: Path, listings: dict[str, _Listing], known: set[str]) -> set[str]:
+    """generated_files() less `known` (whose headers are not read), reusing folder
+    listings already made.
+    """
     found: set[str] = set()
     if not root.is_dir():
         return found
-    for folder in root.iterdir():
-        if not folder.is_dir() or folder.is_symlink():
-            continue
-        for path in folder.iterdir():
-            if path.name.startswith("."):
-                continue  # temporary files of a write in progress (or of a killed one)
-            if path.is_file() and not path.is_symlink() and _is_generated(path):
-                found.add(f"{folder.name}/{path.name}")
+    with os.scandir(root) as folders:
+        for folder in folders:
+            if folder.is_symlink() or not folder.is_dir():
+                continue
+            entries = listings.get(folder.name)
+            if not entries:
+                with os.scandir(folder.path) as scanned:
+                    entries = {entry.name: entry for entry in scanned}
+            for name, entry in entries.items():
+                if name.startswith("."):
+                    continue  # temporary files of a write in progress (or of a killed one)
+                rel = f"{folder.name}/{name}"
+                if rel in known:
+                    continue
+                if not entry.is_symlink() and entry.is_file() and _is_generated(entry.path):
+                    found.add(rel)
     return found
 
 
-def _is_generated(path: Path) -> bool:
+def _is_generated(path: str | Path) -> bool:
     try:
-        with path.open("rb") as handle:
+        with open(path, "rb") as handle:
             return handle.read(len(GENERATED_MARK)) == GENERATED_MARK
     except OSError:  # unreadable: avrgen cannot tell it wrote it, so it is not avrgen's
         return False
 
 
-def _read(path: Path) -> bytes | None:
+def _read(path: str | Path) -> bytes | None:
     try:
-        return path.read_bytes()
+        with open(path, "rb") as handle:
+            return handle.read()
     except OSError:
         return None
 
