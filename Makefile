@@ -32,5 +32,10 @@ format: $(VENV)/.installed-test
 	$(BIN)/ruff check --fix avrgen tests
 	$(BIN)/ruff format avrgen tests
 
+# Whole-process timings against the targets of issue 6 (README "Performance"); BENCH_ARGS=--quick
+# for 1,000 agents only. Prints every figure with its target; writes benchmarks/results/*.json.
+bench: $(VENV)/.installed
+	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) build dist *.egg-info

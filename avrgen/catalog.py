@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from avrgen.errors import AvrgenError, BlueprintError, Problem
-from avrgen.load import Document
+from avrgen.load import Document, SafeLoader
 from avrgen.model import EnvName, ProviderType, Text
 
 BUNDLED = Path(__file__).parent / "catalog"
@@ -160,7 +160,7 @@ def settings_catalog(documents: Iterable[Document], blueprints: Path) -> Path | 
 
 def _read_template(path: Path) -> ProviderTemplate:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=SafeLoader)
         template = ProviderTemplate.model_validate(data)
     except (OSError, yaml.YAMLError, ValidationError) as exc:
         raise AvrgenError(f"{path}: invalid catalog template: {exc}") from None

@@ -22,6 +22,7 @@ try:  # the C parser is several times faster and keeps marks just as well
     from yaml import CSafeLoader as _Loader
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+SafeLoader = _Loader  # for plain YAML elsewhere (the catalog): the C one when there is one
 
 LOCK_NAME = "avrgen.lock"
 MAX_FILE_BYTES = 8 * 1024 * 1024

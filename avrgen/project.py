@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -16,15 +15,16 @@ from avrgen.catalog import Catalog, load_catalog, settings_catalog
 from avrgen.errors import AvrgenError, ComposeError, Problem, StaleOutputError
 from avrgen.load import LOCK_NAME, Document, load_blueprints, read_lock
 from avrgen.model import Target as TargetName
-from avrgen.plan import Plan, plan
-from avrgen.render import Renderer, render_lock
+from avrgen.plan import Lock, Plan, plan
 from avrgen.secrets import resolve_secrets
 from avrgen.validate import Validated, suggest, validate
-from avrgen.write import Change, Target, apply, changes
 
-if TYPE_CHECKING:  # the compose stage imports python-on-whales: only when used
+# imported where used: compose (python-on-whales), and render (jinja2) which validate skips
+if TYPE_CHECKING:
     from avrgen.compose import AgentUp, ContainerStatus, Docker, LogLine, Progress
+    from avrgen.render import Renderer
     from avrgen.stack import DeployResult, TaskStatus, UndeployResult
+    from avrgen.write import Change, Target
 
 
 @dataclass(frozen=True)
@@ -72,12 +72,16 @@ class Project:
         documents = load_blueprints(self.paths.blueprints)
         return validate(documents, self.catalog_for(documents))
 
-    def plan(self) -> tuple[Plan, Validated]:
-        documents = load_blueprints(self.paths.blueprints)
-        catalog = self.catalog_for(documents)
-        validated = validate(documents, catalog)
+    def plan(self, checked: tuple[Validated, Catalog] | None = None) -> tuple[Plan, Validated]:
+        """The plan; `checked` (from _validated()) saves loading and validating again."""
+        validated, catalog = checked or self._validated()
         lock = read_lock(self.paths.blueprints)
         return plan(validated.blueprint, lock, catalog), validated
+
+    def _validated(self) -> tuple[Validated, Catalog]:
+        documents = load_blueprints(self.paths.blueprints)
+        catalog = self.catalog_for(documents)
+        return validate(documents, catalog), catalog
 
     def targets(
         self, the_plan: Plan, agents: Sequence[str] = (), target: TargetName | None = None
@@ -86,11 +90,20 @@ class Project:
 
         `target` (compose or swarm) overrides the settings' `target:`.
         """
+        return self._targets(the_plan, agents, target, check=True)[1]
+
+    def _targets(
+        self, the_plan: Plan, agents: Sequence[str], target: TargetName | None, check: bool
+    ) -> tuple[Renderer, list[Target]]:
+        from avrgen.render import Renderer, render_lock
+        from avrgen.write import Target
+
         only = set(require_agents(the_plan, agents)) if agents else None
-        files = Renderer(self.paths.templates, target or the_plan.target).render(the_plan, only)
+        renderer = Renderer(self.paths.templates, target or the_plan.target)
+        files = renderer.render(the_plan, only, check=check)
         output = Target(self.paths.output, files, prune=only is None)
         lock = Target(self.paths.blueprints, {LOCK_NAME: render_lock(the_plan.lock)}, prune=False)
-        return [output, lock]
+        return renderer, [output, lock]
 
     def render(
         self,
@@ -105,18 +118,39 @@ class Project:
         Holds the output folder's lock (avrgen/mutex.py) from reading the port lock to the
         last write: a second render waits (`on_wait` hears why) or, without `wait`, fails.
         """
+        checked = self._validated()  # the blueprints, read once (the mutex guards the lock)
+        early: tuple[Lock, Plan] | None = None
         if not check and not self.paths.output.exists():
-            self.plan()  # invalid blueprints fail before the output folder is created
+            # invalid blueprints (or a full port range) fail before the output folder is created
+            lock = read_lock(self.paths.blueprints)
+            early = (lock, plan(checked[0].blueprint, lock, checked[1]))
         with mutex.hold(self.paths.output, wait, on_wait, create=not check):
-            return self._render(check, agents, target)
+            return self._render(check, agents, target, checked, early)
 
     def _render(
-        self, check: bool, agents: Sequence[str], target: TargetName | None
+        self,
+        check: bool,
+        agents: Sequence[str],
+        target: TargetName | None,
+        checked: tuple[Validated, Catalog],
+        early: tuple[Lock, Plan] | None = None,
     ) -> RenderResult:
-        the_plan, validated = self.plan()
-        targets = self.targets(the_plan, agents, target)
+        from avrgen.write import apply, changes
+
+        validated, catalog = checked
+        lock = read_lock(self.paths.blueprints)
+        if early is not None and early[0] == lock:  # planned before the mutex, same lock
+            the_plan = early[1]
+        else:
+            the_plan = plan(validated.blueprint, lock, catalog)
+
+        renderer, targets = self._targets(the_plan, agents, target, check=False)
         planned = [(target, changes(target)) for target in targets]
         found = [change for _, target_changes in planned for change in target_changes]
+        # parse back (render.py) what is about to be written; an unchanged file is not
+        output = targets[0]
+        written = [Path(c.path) for c in planned[0][1] if c.action != "delete"]
+        renderer.check(path.relative_to(output.root).as_posix() for path in written)
         if check:
             if found:
                 lines = "\n".join(f"  {c.action}: {c.path}" for c in found)
@@ -180,6 +214,8 @@ class Project:
         note = docker.ensure_network(the_plan.network)
         if note:
             docker.say("network", note)
+        from concurrent.futures import ThreadPoolExecutor  # only here: render need not import it
+
         with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
             futures = [
                 pool.submit(
@@ -337,6 +373,8 @@ class Project:
         note = swarm.ensure_network(the_plan.network)
         if note:
             swarm.say("network", note)
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
             futures = [
                 pool.submit(

@@ -46,7 +46,10 @@ _YAML_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
 
 def _json_string(text: str) -> str:
     """A JSON string literal that is also a YAML scalar reading back as exactly `text`."""
-    return _YAML_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", _json_basestring(text))
+    encoded = _json_basestring(text)
+    if _YAML_UNSAFE.search(encoded) is None:  # nearly always: 4x faster than sub()
+        return encoded
+    return _YAML_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", encoded)
 
 
 def default_templates() -> Path:
