@@ -127,6 +127,7 @@ class Docker:
         self.client = DockerClient()
         self._progress = progress
         self._lock = threading.Lock()
+        self.engine_lost: str | None = None  # set when the engine stops answering mid-`up`
 
     def say(self, agent: str, message: str) -> None:
         if self._progress is not None:
@@ -219,10 +220,21 @@ class Docker:
     ) -> AgentUp:
         """`docker compose up -d --wait --remove-orphans` for one agent; never raises."""
         start = time.monotonic()
+        if self.engine_lost is not None:  # the engine went away: do not try the rest
+            self.say(agent.name, "not attempted")
+            message = f"agent {agent.name!r}: not attempted: {self.engine_lost}"
+            return AgentUp(agent.name, "failed", 0.0, [], message)
         try:
             changed = self._up(agent, compose_file, secrets, redact, timeout)
         except ComposeError as exc:
             message = redact(str(exc))
+            if self._engine_gone():
+                with self._lock:
+                    self.engine_lost = self.engine_lost or (
+                        "the Docker Engine stopped answering during `up`; once it is back, "
+                        "`avrgen up` again brings up what is missing"
+                    )
+                message = f"agent {agent.name!r}: {self.engine_lost}\n  (last: {message})"
             self.say(agent.name, "failed")
             return AgentUp(
                 agent.name, "failed", time.monotonic() - start, self._safe_list(agent), message
@@ -231,6 +243,14 @@ class Docker:
         status = "started" if changed else "unchanged"
         self.say(agent.name, f"{status}: {sum(c.ok for c in containers)} healthy")
         return AgentUp(agent.name, status, time.monotonic() - start, containers)
+
+    def _engine_gone(self) -> bool:
+        """True when the engine does not answer now (after a failure: was it the engine?)."""
+        try:
+            self.client.version()
+        except DockerException:
+            return True
+        return False
 
     def _safe_list(self, agent: AgentPlan) -> list[ContainerStatus]:
         try:

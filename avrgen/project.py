@@ -280,8 +280,9 @@ class Project:
         chosen = self._known(the_plan, docker, names) if names else None
         found = docker.containers(chosen)
         if the_plan is not None:
-            if chosen is None:
-                found = [s for s in found if the_plan.network.name in s.networks]
+            if chosen is None:  # the blueprints' agents, on the network or not (it may be gone)
+                network = the_plan.network.name
+                found = [s for s in found if network in s.networks or s.agent in the_plan.agents]
             found = [replace(s, orphan=s.agent not in the_plan.agents) for s in found]
             existing = {s.name for s in found}
             for name in chosen or ():
