@@ -11,11 +11,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from avrgen.errors import AvrgenError, BlueprintError, Problem
-from avrgen.load import Document, SafeLoader
+from avrgen.load import Document, read_plain_yaml
 from avrgen.model import EnvName, ProviderType, Text
 
 BUNDLED = Path(__file__).parent / "catalog"
@@ -159,11 +158,17 @@ def settings_catalog(documents: Iterable[Document], blueprints: Path) -> Path | 
 
 
 def _read_template(path: Path) -> ProviderTemplate:
+    """A template file, read with the blueprint loader's limits (a `catalog:` folder may be
+    anyone's); errors name fields, never quote values (the file may not be a template)."""
+    data = read_plain_yaml(path)
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=SafeLoader)
         template = ProviderTemplate.model_validate(data)
-    except (OSError, yaml.YAMLError, ValidationError) as exc:
-        raise AvrgenError(f"{path}: invalid catalog template: {exc}") from None
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(step) for step in error['loc']) or '(top)'}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise AvrgenError(f"{path}: invalid catalog template: {problems}") from None
     if template.name != path.stem:
         raise AvrgenError(
             f"{path}: template name {template.name!r} must match the file name ({path.stem!r})"

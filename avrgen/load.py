@@ -153,6 +153,23 @@ def parse_documents(text: str, file: str) -> list[Document]:
     return documents
 
 
+def read_plain_yaml(path: Path) -> Any:
+    """One small YAML file that is not a blueprint (a catalog template), as plain typed data.
+
+    It passes every check a blueprint file does first (size, UTF-8, depth, alias expansion,
+    tags, duplicate and merge keys), so a template folder named by someone else's settings
+    cannot crash, hang or exhaust avrgen either.
+    """
+    name = path.as_posix()
+    text = _read_text(path, name)
+    parse_documents(text, name)
+    try:
+        return yaml.load(text, Loader=_Loader)
+    except yaml.YAMLError as exc:
+        message = getattr(exc, "problem", None) or "invalid YAML"
+        raise BlueprintError([Problem(name, 0, "", f"invalid YAML: {message}")]) from None
+
+
 def _check_depth(text: str) -> None:
     """Walk the parser's events (no recursion, nothing kept) and refuse nesting deeper than
     MAX_DEPTH or more than MAX_NODES values in a document, before anything is composed."""

@@ -145,6 +145,21 @@ def test_second_render_waits_with_a_message(project: tuple[Path, Path]) -> None:
     assert (out / "alpha" / "docker-compose.yml").is_file()
 
 
+def test_up_takes_the_same_lock(project: tuple[Path, Path]) -> None:
+    """`up` holds the lock for its whole run (render + compose); it is checked first, so this
+    needs no engine."""
+    bp, out = project
+    holder = hold_lock(out)
+    try:
+        proc = avrgen("up", "alpha", "--no-wait", "-b", str(bp), "-o", str(out))
+        _, stderr = proc.communicate(timeout=60)
+        assert proc.returncode == 1, stderr
+        assert "another avrgen is working on it (--no-wait given)" in stderr
+        assert not (out / "alpha").exists()
+    finally:
+        holder.communicate("")
+
+
 def test_check_takes_no_lock_on_a_missing_folder(project: tuple[Path, Path]) -> None:
     bp, out = project
     proc = avrgen("render", "--check", "--no-wait", "-b", str(bp), "-o", str(out))

@@ -536,3 +536,42 @@ def test_unwritable_output_as_a_normal_user(world_tmp: Path, avrgen: Avrgen) -> 
     assert "Traceback" not in proc.stderr
     assert "Permission denied; nothing was changed" in proc.stderr
     assert snapshot(out) == before
+
+
+# -- a catalog folder named by the settings ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("name: " + "[" * 10_000 + "]" * 10_000, "nested more than 64 levels"),
+        (LAUGHS, "document too large"),
+        (b"name: caf\xe9\n", "not valid UTF-8"),
+        ("name: !!python/object/apply:os.system ['true']\n", "not allowed"),
+        ("---\nname: a\n---\nname: b\n", "invalid YAML"),
+        ("db_password: hunter2-do-not-print\nname: x\n", "db_password: Extra inputs"),
+    ],
+    ids=["deep", "laughs", "non-utf8", "python-tag", "two-documents", "not-a-template"],
+)
+def test_hostile_catalog_folder_fails_cleanly(
+    content: str | bytes, message: str, tmp_path: Path, avrgen: Avrgen
+) -> None:
+    """`catalog:` may name any folder beside the blueprints: its files get the same limits,
+    and an error names fields, never quotes what the file holds."""
+    folder = blueprints(tmp_path, {"a.yaml": VALID, "settings.yaml": "kind: settings\n"})
+    (folder / "settings.yaml").write_text("kind: settings\ncatalog: ../templates\n")
+    (tmp_path / "templates").mkdir()
+    data = content.encode() if isinstance(content, str) else content
+    (tmp_path / "templates" / "evil.yaml").write_bytes(data)
+    for command in ("validate", "render"):
+        result = avrgen(command, "-b", str(folder), "-o", str(tmp_path / "out"))
+        check_clean_failure(result, "templates/evil.yaml", message)
+        assert "hunter2" not in result.stderr
+
+
+def test_agent_option_cannot_name_a_path(rendered: tuple[Path, Path], avrgen: Avrgen) -> None:
+    folder, out = rendered
+    for name in ("../x", "/etc", "front-desk/../../x"):
+        result = avrgen("render", "--agent", name, "-b", str(folder), "-o", str(out))
+        check_clean_failure(result, "error:", f"no agent named {name!r}")
+    assert sorted(p.name for p in out.iterdir()) == ["front-desk"]
