@@ -125,6 +125,8 @@ def _read_json(source: Path) -> Any:
         raise AvrgenError(f"{source}: not UTF-8 text") from None
     except json.JSONDecodeError as exc:
         raise AvrgenError(f"{source}:{exc.lineno}: invalid JSON: {exc.msg}") from None
+    except RecursionError:  # json recurses per nesting level: `[[[[...` 100,000 deep
+        raise AvrgenError(f"{source}: invalid JSON: nested too deeply") from None
 
 
 def _collect(data: Any, notes: list[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:

@@ -575,3 +575,16 @@ def test_agent_option_cannot_name_a_path(rendered: tuple[Path, Path], avrgen: Av
         result = avrgen("render", "--agent", name, "-b", str(folder), "-o", str(out))
         check_clean_failure(result, "error:", f"no agent named {name!r}")
     assert sorted(p.name for p in out.iterdir()) == ["front-desk"]
+
+
+def test_import_of_hostile_json_fails_cleanly(tmp_path: Path, avrgen: Avrgen) -> None:
+    source = tmp_path / "export.json"
+    for content, message in (
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ('{"agents": [1, "x", null, {"name": {"a": []}}]}', "found no provider or agent"),
+        ('[{"name": "a\\u0000b", "mode": "sts"}]', ""),
+    ):
+        source.write_text(content)
+        result = avrgen("import", str(source), "--dry-run", "-b", str(tmp_path / "bp"))
+        assert result.exit_code == 1 and "Traceback" not in result.stderr, result.stderr
+        assert message in result.stderr

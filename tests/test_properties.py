@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import tempfile
@@ -243,3 +244,28 @@ def test_ports_never_move_and_never_collide(
                 if agent in lock and role in lock[agent]:
                     assert port == lock[agent][role], f"{agent}.{role} moved"
         lock = new
+
+
+JSON_KEYS = st.sampled_from(
+    ["name", "id", "type", "mode", "config", "env", "image", "providers", "agents", "data",
+     "providerSts", "providerAsrId", "OPENAI_API_KEY", "items", "x"]
+)  # fmt: skip
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.sampled_from(TRICKY) | VALUES,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(JSON_KEYS, inner, max_size=5),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=JSON)
+def test_arbitrary_dashboard_json_never_gives_a_traceback(data: Any, tmp_path_factory: Any) -> None:
+    """`avrgen import` reads JSON from elsewhere: whatever its shape, an AvrgenError at most."""
+    from avrgen.catalog import load_catalog
+    from avrgen.importer import import_dashboard
+
+    root = tmp_path_factory.mktemp("import")
+    source = root / "export.json"
+    source.write_text(json.dumps(data))
+    with contextlib.suppress(AvrgenError):
+        import_dashboard(source, root / "bp", load_catalog(), root / "s.env", dry_run=True)
