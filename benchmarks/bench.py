@@ -288,21 +288,27 @@ class Report:
 
     def row(self, f: Figure) -> str:
         verdict = "" if f.ok is None else ("PASS" if f.ok else "FAIL")
-        spread = ""
+        spread = cpu = ""
         if "min_s" in f.detail:
             spread = f"({f.detail['min_s']:.3f}-{f.detail['max_s']:.3f})"
-        return f"{f.name:<44} {self.fmt(f.value, f.unit):>10} {spread:<14} {f.target:<16} {verdict}"
+            cpu = f"{f.detail['cpu_median_s']:.3f}"
+        value = self.fmt(f.value, f.unit)
+        return f"{f.name:<44} {value:>10} {spread:<14} {cpu:>6} {f.target:<10} {verdict}"
 
     def markdown(self) -> str:
-        lines = ["| measurement | median (min-max) | target | |", "|---|---|---|---|"]
+        lines = [
+            "| measurement | median (min-max), wall | CPU (median) | target | |",
+            "|---|---|---|---|---|",
+        ]
         for f in self.figures:
-            value = self.fmt(f.value, f.unit)
+            value, cpu = self.fmt(f.value, f.unit), ""
             if "min_s" in f.detail:
                 value += f" ({f.detail['min_s']:.3f}-{f.detail['max_s']:.3f})"
+                cpu = f"{f.detail['cpu_median_s']:.3f} s"
             verdict = "" if f.ok is None else ("PASS" if f.ok else "**FAIL**")
-            lines.append(f"| {f.name} | {value} | {f.target} | {verdict} |")
+            lines.append(f"| {f.name} | {value} | {cpu} | {f.target} | {verdict} |")
         for reason in self.skipped:
-            lines.append(f"| skipped: {reason} | | | |")
+            lines.append(f"| skipped: {reason} | | | | |")
         return "\n".join(lines)
 
     @property
@@ -476,8 +482,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     work.mkdir(parents=True, exist_ok=True)
     report = Report()
     bench = Bench(work, options.repeat, report)
-    print(f"avrgen benchmark: {options.repeat} cold runs each, median (min-max)", flush=True)
-    print(f"{'measurement':<44} {'median':>10} {'(spread)':<14} {'target':<16}", flush=True)
+    print(
+        f"avrgen benchmark: {options.repeat} cold runs each; wall median (min-max),"
+        " CPU (user+sys) median",
+        flush=True,
+    )
+    print(f"{'measurement':<44} {'median':>10} {'(spread)':<14} {'cpu':>6} target", flush=True)
     started = time.perf_counter()
     load_before = os.getloadavg()
     bench.help()
