@@ -362,6 +362,8 @@ class Docker:
                     return ComposeError(_port_message(agent, container, port, holder))
         statuses = self._safe_list(agent)
         failing = [s for s in statuses if not s.ok and s.state != "absent"]
+        if _UNHEALTHY.search(text) and any(s.state == "running" for s in failing):
+            failing = self._settle(agent, failing)
         if _UNHEALTHY.search(text) or (failing and "dependency failed" in text):
             return ComposeError(self._crash_message(agent, failing, redact))
         waited = _NOT_HEALTHY.search(text)
@@ -371,6 +373,20 @@ class Docker:
         if "No such image" in text or "pull access denied" in text:
             return ComposeError(f"agent {agent.name!r}: an image is missing:\n{_tail(lines, 8)}")
         return ComposeError(f"agent {agent.name!r}: docker compose up failed:\n{_tail(lines, 15)}")
+
+    def _settle(
+        self, agent: AgentPlan, failing: list[ContainerStatus], seconds: float = 3.0
+    ) -> list[ContainerStatus]:
+        """A crash-looping container caught between two crashes reads `running, starting`;
+        give it a moment to crash again, so the message shows `restarting, exit code N`."""
+        names = {s.name for s in failing}
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            time.sleep(0.25)
+            again = [s for s in self._safe_list(agent) if s.name in names]
+            if again and not any(s.state == "running" for s in again):
+                return again
+        return failing
 
     def _crash_message(
         self,
