@@ -135,7 +135,7 @@ class Project:
         checked: tuple[Validated, Catalog],
         early: tuple[Lock, Plan] | None = None,
     ) -> RenderResult:
-        from avrgen.write import apply, changes
+        from avrgen.write import apply, changes, written
 
         validated, catalog = checked
         lock = read_lock(self.paths.blueprints)
@@ -148,9 +148,7 @@ class Project:
         planned = [(target, changes(target)) for target in targets]
         found = [change for _, target_changes in planned for change in target_changes]
         # parse back (render.py) what is about to be written; an unchanged file is not
-        output = targets[0]
-        written = [Path(c.path) for c in planned[0][1] if c.action != "delete"]
-        renderer.check(path.relative_to(output.root).as_posix() for path in written)
+        renderer.check(written(*planned[0]))
         if check:
             if found:
                 lines = "\n".join(f"  {c.action}: {c.path}" for c in found)

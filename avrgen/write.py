@@ -13,9 +13,11 @@ written 0600 (only the owner, who runs docker compose, reads them); the rest 064
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -63,6 +65,7 @@ def _changes(target: Target) -> list[Change]:
     """One directory listing per folder and one read per existing file (thousands of files)."""
     found: list[Change] = []
     root = target.root
+    prefix = _prefix(root)
     listings: dict[str, _Listing] = {}
     for rel, data in target.files.items():
         parent, _, name = rel.rpartition("/")
@@ -79,16 +82,36 @@ def _changes(target: Target) -> list[Change]:
             continue
         entry = entries.get(name) if entries is not None else None
         if entry is None:
-            found.append(Change((root / rel).as_posix(), "create"))
+            found.append(Change(prefix + rel, "create"))
         elif entry.is_symlink():
             raise WriteError(f"{root / rel}: refusing to write through a symlink")
         elif _read(entry.path) != data:
-            found.append(Change((root / rel).as_posix(), "update"))
+            found.append(Change(prefix + rel, "update"))
     if target.prune:
         wanted = set(target.files)
         for rel in sorted(_generated(root, listings, wanted) - wanted):
             found.append(Change(_inside(root, rel).as_posix(), "delete"))
     return sorted(found)
+
+
+def written(target: Target, planned: list[Change]) -> list[str]:
+    """The files of `target` (keys of `target.files`) that `planned` creates or updates."""
+    prefix = _prefix(target.root)
+    return [_rel(target, c.path, prefix) for c in planned if c.action != "delete"]
+
+
+def _prefix(root: Path) -> str:
+    """What `(root / rel).as_posix()` puts before a plain `rel` (string joins, no Path)."""
+    text = root.as_posix()
+    return "" if text == "." else text if text.endswith("/") else text + "/"
+
+
+def _rel(target: Target, path: str, prefix: str) -> str:
+    """The inverse: the key in `target.files` of a change's path."""
+    rel = path[len(prefix) :]
+    if path.startswith(prefix) and rel in target.files:
+        return rel
+    return Path(path).relative_to(target.root).as_posix()
 
 
 def _plain(rel: str) -> bool:
@@ -131,43 +154,50 @@ def apply(target: Target, planned: list[Change]) -> None:
     target (atomic per file) and the files of removed agents are deleted.
     """
     _tidy(target)
-    staged: list[tuple[Path, Path]] = []
-    path = target.root
+    staged: list[tuple[str, str]] = []  # (temporary file, target), as strings: 1,000s of files
+    path = target.root.as_posix()
+    prefix = _prefix(target.root)
     writes = sum(1 for change in planned if change.action != "delete")
     sync_each = writes <= SYNC_EACH_LIMIT
-    made: set[Path] = set()
+    made: set[str] = set()
     try:
         for change in planned:
-            path = Path(change.path)
+            path = change.path
             if change.action != "delete":
-                rel = path.relative_to(target.root).as_posix()
-                if path.parent not in made:  # one mkdir per folder, not per file
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    made.add(path.parent)
-                staged.append((_stage(path, target.files[rel], mode_for(rel), sync_each), path))
+                rel = _rel(target, path, prefix)
+                folder = os.path.dirname(path)
+                if folder not in made:  # one mkdir per folder, not per file
+                    Path(folder or ".").mkdir(parents=True, exist_ok=True)
+                    made.add(folder)
+                tmp = _stage_file(path, target.files[rel], mode_for(rel), sync_each)
+                staged.append((tmp, path))
         if staged and not sync_each:
             os.sync()  # every temporary file is on disk before the first rename
     except OSError as exc:
-        for tmp, _ in staged:
-            tmp.unlink(missing_ok=True)
+        _unlink_all(tmp for tmp, _ in staged)
         raise WriteError(f"{path}: {exc.strerror or exc}; nothing was changed") from None
     try:
         for tmp, path in staged:
             os.replace(tmp, path)
         for change in planned:
-            path = Path(change.path)
+            path = change.path
             if change.action == "delete":
-                path.unlink(missing_ok=True)
-                _remove_empty_parents(path.parent, target.root)
+                Path(path).unlink(missing_ok=True)
+                _remove_empty_parents(Path(path).parent, target.root)
         if sync_each:
-            for folder in sorted({p.parent for _, p in staged}):
+            for folder in sorted({Path(p).parent for _, p in staged}):
                 _sync_folder(folder)
         elif planned:
             os.sync()  # the renames and removals too
     except OSError as exc:
-        for tmp, _ in staged:
-            tmp.unlink(missing_ok=True)
+        _unlink_all(tmp for tmp, _ in staged)
         raise WriteError(f"{path}: {exc.strerror or exc}; run `avrgen render` again") from None
+
+
+def _unlink_all(paths: Iterable[str]) -> None:
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
 
 
 def write_atomic(path: Path, data: bytes, mode: int = FILE_MODE) -> None:
@@ -185,8 +215,13 @@ def _stage(path: Path, data: bytes, mode: int, sync: bool = True) -> Path:
     """`data` in a temporary file beside `path` (whose folder exists), with its final
     permissions; synced if `sync`, else the caller syncs everything at once.
     """
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=_TEMP_SUFFIX)
-    tmp = Path(name)
+    return Path(_stage_file(path.as_posix(), data, mode, sync))
+
+
+def _stage_file(path: str, data: bytes, mode: int, sync: bool = True) -> str:
+    """_stage() on string paths."""
+    folder, name = os.path.split(path)
+    fd, tmp = tempfile.mkstemp(dir=folder or ".", prefix=f".{name}.", suffix=_TEMP_SUFFIX)
     try:
         with os.fdopen(fd, "wb") as handle:
             if mode != 0o600:  # mkstemp made it 0600: never readable by others
@@ -196,7 +231,7 @@ def _stage(path: Path, data: bytes, mode: int, sync: bool = True) -> Path:
                 handle.flush()
                 os.fsync(handle.fileno())
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        _unlink_all([tmp])
         raise
     return tmp
 
