@@ -41,7 +41,7 @@ def read_secrets_file(path: Path) -> dict[str, str]:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise SecretsError(f"{path}: cannot read the secrets file: {reason}") from None
     values: dict[str, str] = {}
-    lines = text.splitlines()
+    lines = text.replace("\r\n", "\n").split("\n")  # not splitlines(): \u2028 may be in a value
     index = 0
     while index < len(lines):
         number, line = index + 1, lines[index].strip()
