@@ -460,6 +460,22 @@ timeout_option = click.option(
     show_default=True,
     help="Seconds to wait for an agent's containers to run (healthy, where checked).",
 )
+parallel_option = click.option(
+    "--parallel",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    help="How many agents to handle at once.",
+)
+secrets_file_option = click.option(
+    "--secrets-file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="AVRGEN_SECRETS_FILE",
+    help="dotenv file with secret values (a value in the environment wins).",
+)
+no_render_option = click.option(
+    "--no-render", is_flag=True, help="Refuse to start when output/ is stale (do not render)."
+)
 
 
 def require_selection(names: tuple[str, ...], all_agents: bool, allow_none: bool = False) -> None:
@@ -491,22 +507,9 @@ def print_containers(statuses: list[Any]) -> None:
 @project_options
 @names_argument
 @all_option
-@click.option(
-    "--parallel",
-    type=click.IntRange(1, 64),
-    default=4,
-    show_default=True,
-    help="How many agents to bring up at once.",
-)
-@click.option(
-    "--secrets-file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    envvar="AVRGEN_SECRETS_FILE",
-    help="dotenv file with secret values (a value in the environment wins).",
-)
-@click.option(
-    "--no-render", is_flag=True, help="Refuse to start when output/ is stale (do not render)."
-)
+@parallel_option
+@secrets_file_option
+@no_render_option
 @click.option(
     "--changed",
     is_flag=True,
@@ -669,22 +672,9 @@ def print_tasks(tasks: list[Any]) -> None:
 @project_options
 @names_argument
 @all_option
-@click.option(
-    "--parallel",
-    type=click.IntRange(1, 64),
-    default=4,
-    show_default=True,
-    help="How many agents to deploy at once.",
-)
-@click.option(
-    "--secrets-file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    envvar="AVRGEN_SECRETS_FILE",
-    help="dotenv file with secret values (a value in the environment wins).",
-)
-@click.option(
-    "--no-render", is_flag=True, help="Refuse to deploy when output/ is stale (do not render)."
-)
+@parallel_option
+@secrets_file_option
+@no_render_option
 @click.option(
     "--resolve-image",
     type=click.Choice(["always", "changed", "never"]),
@@ -774,12 +764,7 @@ def error_json(exc: AvrgenError) -> dict[str, object]:
 @cli.command()
 @project_options
 @click.argument("names", nargs=-1, metavar="[NAME]...")
-@click.option(
-    "--secrets-file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    envvar="AVRGEN_SECRETS_FILE",
-    help="dotenv file with secret values to compare (a value in the environment wins).",
-)
+@secrets_file_option
 @click.option("--exit-code", is_flag=True, help="Exit 1 unless every agent is in sync.")
 @json_option
 def status(
