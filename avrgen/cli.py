@@ -145,6 +145,11 @@ def validate(project: Any, as_json: bool) -> None:
     default=None,
     help="compose: docker-compose.yml + env files; swarm: stack.yml (default: settings' target).",
 )
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Run the whole pipeline even when nothing changed (also: AVRGEN_NO_CACHE=1).",
+)
 @no_wait_option
 @json_option
 def render(
@@ -152,6 +157,7 @@ def render(
     check: bool,
     agents: tuple[str, ...],
     target: str | None,
+    no_cache: bool,
     no_wait: bool,
     as_json: bool,
 ) -> None:
@@ -160,7 +166,12 @@ def render(
 
     try:
         result = project.render(
-            check=check, agents=agents, target=target, wait=not no_wait, on_wait=say_waiting
+            check=check,
+            agents=agents,
+            target=target,
+            wait=not no_wait,
+            on_wait=say_waiting,
+            use_cache=not no_cache,
         )
     except StaleOutputError as exc:
         if as_json:

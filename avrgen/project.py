@@ -5,26 +5,67 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from avrgen import mutex
-from avrgen.catalog import Catalog, load_catalog, settings_catalog
 from avrgen.errors import AvrgenError, ComposeError, Problem, StaleOutputError
 from avrgen.load import LOCK_NAME, Document, load_blueprints, read_lock
-from avrgen.model import Target as TargetName
-from avrgen.plan import Lock, Plan, plan
-from avrgen.secrets import resolve_secrets
-from avrgen.validate import Validated, suggest, validate
 
-# imported where used: compose (python-on-whales), and render (jinja2) which validate skips
+# imported where used: compose (python-on-whales), render (jinja2) which validate skips, and
+# the pydantic stages (catalog, validate, plan, secrets: 0.15 s) which a cached render skips
 if TYPE_CHECKING:
+    from avrgen.cache import PlanView
+    from avrgen.catalog import Catalog
     from avrgen.compose import AgentUp, ContainerStatus, Docker, LogLine, Progress
+    from avrgen.model import Blueprint
+    from avrgen.model import Target as TargetName
+    from avrgen.plan import AgentPlan, Lock, Plan
     from avrgen.render import Renderer
+    from avrgen.secrets import Secrets
     from avrgen.stack import DeployResult, TaskStatus, UndeployResult
+    from avrgen.validate import Validated
     from avrgen.write import Change, Target
+
+
+def load_catalog(folders: tuple[Path, ...]) -> Catalog:
+    from avrgen.catalog import load_catalog
+
+    return load_catalog(folders)
+
+
+def settings_catalog(documents: list[Document], blueprints: Path) -> Path | None:
+    from avrgen.catalog import settings_catalog
+
+    return settings_catalog(documents, blueprints)
+
+
+def validate(documents: list[Document], catalog: Catalog) -> Validated:
+    from avrgen.validate import validate
+
+    return validate(documents, catalog)
+
+
+def plan(blueprint: Blueprint, lock: Lock, catalog: Catalog) -> Plan:
+    from avrgen.plan import plan
+
+    return plan(blueprint, lock, catalog)
+
+
+def suggest(name: str, known: Iterable[str]) -> str:
+    from avrgen.validate import suggest
+
+    return suggest(name, known)
+
+
+def resolve_secrets(
+    agents: Iterable[AgentPlan], environ: Mapping[str, str], secrets_file: Path | None = None
+) -> Secrets:
+    from avrgen.secrets import resolve_secrets
+
+    return resolve_secrets(agents, environ, secrets_file)
 
 
 @dataclass(frozen=True)
@@ -41,7 +82,7 @@ class Paths:
 
 @dataclass
 class RenderResult:
-    plan: Plan
+    plan: Plan | PlanView  # PlanView: from the render cache (what the CLI prints of a plan)
     changes: list[Change]
     warnings: list[Problem] = field(default_factory=list)
     checked: bool = False  # --check: nothing was written
@@ -53,6 +94,7 @@ class Project:
     def __init__(self, paths: Paths) -> None:
         self.paths = paths
         self._catalogs: dict[tuple[Path, ...], Catalog] = {}
+        self._settings_catalog: Path | None = None  # the last catalog_for()'s `catalog:`
 
     @property
     def catalog(self) -> Catalog:
@@ -63,6 +105,7 @@ class Project:
     def catalog_for(self, documents: list[Document]) -> Catalog:
         """The catalog for these documents (the settings document may name a folder)."""
         own = settings_catalog(documents, self.paths.blueprints)
+        self._settings_catalog = own
         folders = (*((own,) if own else ()), *self.paths.catalogs)
         if folders not in self._catalogs:
             self._catalogs[folders] = load_catalog(folders)
@@ -112,12 +155,30 @@ class Project:
         target: TargetName | None = None,
         wait: bool = True,
         on_wait: Callable[[str], None] | None = None,
+        use_cache: bool = False,
     ) -> RenderResult:
         """Write output/ and the lock; with `check`, write nothing and fail when stale.
 
         Holds the output folder's lock (avrgen/mutex.py) from reading the port lock to the
         last write: a second render waits (`on_wait` hears why) or, without `wait`, fails.
+        With `use_cache` (and no `agents`), a render whose inputs and output files are as
+        the last one left them is answered from the render cache (avrgen/cache.py); its
+        `plan` is then a PlanView (what the CLI prints), so only the CLI asks for it.
         """
+        from avrgen import cache
+
+        key: str | None = None
+        if use_cache and not agents and cache.enabled():
+            paths, options = self.paths, {"target": target}
+            with mutex.hold(paths.output, wait, on_wait, create=False):
+                key = cache.key(
+                    paths.blueprints, paths.output, paths.templates, paths.catalogs, options
+                )
+                hit = None
+                if key is not None and paths.output.is_dir():
+                    hit = cache.lookup(key, paths.output, paths.lock)
+            if hit is not None:
+                return RenderResult(hit.plan, [], hit.warnings, checked=check)
         checked = self._validated()  # the blueprints, read once (the mutex guards the lock)
         early: tuple[Lock, Plan] | None = None
         if not check and not self.paths.output.exists():
@@ -125,7 +186,25 @@ class Project:
             lock = read_lock(self.paths.blueprints)
             early = (lock, plan(checked[0].blueprint, lock, checked[1]))
         with mutex.hold(self.paths.output, wait, on_wait, create=not check):
-            return self._render(check, agents, target, checked, early)
+            result, targets = self._render(check, agents, target, checked, early)
+            from avrgen.plan import Plan
+
+            if key is not None and isinstance(result.plan, Plan):
+                # stored only when the inputs after the render are those hashed before it
+                after = cache.key(
+                    paths.blueprints, paths.output, paths.templates, paths.catalogs, options
+                )
+                if after == key:
+                    cache.store(
+                        key,
+                        paths.output,
+                        self._settings_catalog,
+                        targets[0].files,
+                        targets[1].files[LOCK_NAME],
+                        result.plan.agents,
+                        result.warnings,
+                    )
+            return result
 
     def _render(
         self,
@@ -134,7 +213,7 @@ class Project:
         target: TargetName | None,
         checked: tuple[Validated, Catalog],
         early: tuple[Lock, Plan] | None = None,
-    ) -> RenderResult:
+    ) -> tuple[RenderResult, list[Target]]:
         from avrgen.write import apply, changes, written
 
         validated, catalog = checked
@@ -158,7 +237,7 @@ class Project:
         else:
             for target, target_changes in planned:
                 apply(target, target_changes)
-        return RenderResult(the_plan, found, validated.warnings, checked=check)
+        return RenderResult(the_plan, found, validated.warnings, checked=check), targets
 
     # -- the lifecycle on a Docker Engine (compose stage: avrgen/compose.py) ----------------
 
@@ -469,9 +548,12 @@ class Project:
         target: TargetName | None = None,
     ) -> tuple[Plan, list[Change]]:
         """The plan, with output/ rendered when stale (or an error, without `render`)."""
+        from avrgen.plan import Plan
+
         agents = () if all_agents else names
         if render:
             result = self.render(agents=agents, target=target)
+            assert isinstance(result.plan, Plan)  # no use_cache: always the full plan
             return result.plan, result.changes
         try:
             result = self.render(check=True, agents=agents, target=target)
@@ -479,6 +561,7 @@ class Project:
             raise StaleOutputError(
                 f"{exc}\n--no-render: refusing to start agents from stale output"
             ) from None
+        assert isinstance(result.plan, Plan)
         return result.plan, []
 
     def _plan_or_none(self, required: bool = False) -> Plan | None:

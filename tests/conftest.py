@@ -22,7 +22,13 @@ REPO = Path(__file__).resolve().parent.parent
 BUNDLED_BLUEPRINTS = REPO / "blueprints"
 BUNDLED_OUTPUT = REPO / "output"
 # environment variables that would change what the CLI reads; cleared for every run
-AVRGEN_ENV = ("AVRGEN_BLUEPRINTS", "AVRGEN_OUTPUT", "AVRGEN_TEMPLATES", "AVRGEN_CATALOG")
+AVRGEN_ENV = (
+    "AVRGEN_BLUEPRINTS",
+    "AVRGEN_OUTPUT",
+    "AVRGEN_TEMPLATES",
+    "AVRGEN_CATALOG",
+    "AVRGEN_NO_CACHE",
+)
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,20 @@ def _exit_code(code: object) -> int:
     if code is None:
         return 0
     return code if isinstance(code, int) else 1
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _render_cache_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The render cache (avrgen/cache.py) of every test run, in-process or as a process,
+    lives in the session's temporary folder, never in the user's ~/.cache."""
+    folder = tmp_path_factory.mktemp("xdg-cache")
+    before = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(folder)
+    yield
+    if before is None:
+        del os.environ["XDG_CACHE_HOME"]
+    else:
+        os.environ["XDG_CACHE_HOME"] = before
 
 
 @pytest.fixture
