@@ -16,9 +16,16 @@ permissions: a hand-edited or deleted output is found and repaired by the full p
 On any doubt (unreadable input, corrupt entry, version change) the answer is a miss.
 An entry is stored only when the inputs hashed after the render equal those before it.
 
-Where: `$XDG_CACHE_HOME/avrgen/` (default `~/.cache/avrgen/`), one small JSON file per
-output folder, named by a hash of the folder's absolute path, written atomically; never in
-output/ (which is committed). `AVRGEN_NO_CACHE=1` (or `render --no-cache`) turns it off.
+When the pipeline does run (one agent changed), two finer layers save most of its work:
+DocumentCache gives the parsed documents of a blueprint file whose name and text hash as
+before (so only edited files are parsed), and AgentReuse gives the files of an agent whose
+plan hashes as before and whose files on disk still hold the recorded bytes (so only
+changed agents go through the templates).
+
+Where: `$XDG_CACHE_HOME/avrgen/` (default `~/.cache/avrgen/`): per output folder one JSON
+file, per blueprint folder one `docs-` file, each named by a hash of the folder's absolute
+path and written atomically; never in output/ (which is committed). `AVRGEN_NO_CACHE=1` (or
+`render --no-cache`) turns all of it off.
 """
 
 from __future__ import annotations
@@ -37,7 +44,7 @@ from pathlib import Path
 from typing import Any
 
 from avrgen.errors import AvrgenError, Problem
-from avrgen.load import LOCK_NAME, blueprint_files
+from avrgen.load import LOCK_NAME, Document, blueprint_files
 
 FORMAT = 1
 PACKAGE = Path(__file__).resolve().parent
@@ -169,6 +176,26 @@ def _key(
     options: Mapping[str, object],
 ) -> str:
     h = _Hasher()
+    h.add("code", _code(templates).encode())
+    for index, catalog in enumerate(catalogs):
+        h.add(f"catalog:{index}", str(catalog).encode("utf-8", "surrogateescape"))
+        h.tree(f"catalog:{index}", catalog)
+    h.add("cwd", os.getcwd().encode("utf-8", "surrogateescape"))
+    h.add("blueprints", str(blueprints).encode("utf-8", "surrogateescape"))
+    h.add("output", str(output).encode("utf-8", "surrogateescape"))
+    h.add("output:abs", str(output.resolve()).encode("utf-8", "surrogateescape"))
+    h.add("options", json.dumps(dict(options), sort_keys=True).encode())
+    for path in blueprint_files(blueprints):
+        h.add("blueprint:" + path.relative_to(blueprints).as_posix(), _read(path))
+    lock = blueprints / LOCK_NAME
+    h.add("lock", _read(lock) if lock.exists() or lock.is_symlink() else b"\x00absent")
+    return h.hexdigest()
+
+
+def _code(templates: Path | None) -> str:
+    """The hash of what turns a plan into bytes: avrgen's files, the libraries' versions,
+    Python's, and the templates folder."""
+    h = _Hasher()
     h.add("format", str(FORMAT).encode())
     h.add("python", sys.version.encode())
     h.tree("avrgen", PACKAGE)
@@ -182,18 +209,6 @@ def _key(
         if version.is_file():
             h.add(f"lib:{name}:version", _read(version))
     h.tree("templates", templates if templates is not None else default_templates())
-    for index, catalog in enumerate(catalogs):
-        h.add(f"catalog:{index}", str(catalog).encode("utf-8", "surrogateescape"))
-        h.tree(f"catalog:{index}", catalog)
-    h.add("cwd", os.getcwd().encode("utf-8", "surrogateescape"))
-    h.add("blueprints", str(blueprints).encode("utf-8", "surrogateescape"))
-    h.add("output", str(output).encode("utf-8", "surrogateescape"))
-    h.add("output:abs", str(output.resolve()).encode("utf-8", "surrogateescape"))
-    h.add("options", json.dumps(dict(options), sort_keys=True).encode())
-    for path in blueprint_files(blueprints):
-        h.add("blueprint:" + path.relative_to(blueprints).as_posix(), _read(path))
-    lock = blueprints / LOCK_NAME
-    h.add("lock", _read(lock) if lock.exists() or lock.is_symlink() else b"\x00absent")
     return h.hexdigest()
 
 
@@ -210,8 +225,7 @@ def catalog_hash(catalog: Path | None) -> str:
 
 
 def _entry_path(output: Path) -> Path:
-    name = hashlib.sha256(str(output.resolve()).encode("utf-8", "surrogateescape")).hexdigest()
-    return folder() / f"{name[:32]}.json"
+    return folder() / f"{_name(output)}.json"
 
 
 def lookup(the_key: str, output: Path, lock: Path) -> Hit | None:
@@ -313,11 +327,12 @@ def store(
     lock: bytes,
     agents: Mapping[str, Any],
     warnings: list[Problem],
+    reuse: AgentReuse | None = None,
 ) -> None:
     """Record a render's result for `output` (atomically; a failure is silently skipped).
 
     `files`: the output folder's files by relative path (all one level deep, as rendered);
-    `agents`: the plan's AgentPlan objects by name.
+    `agents`: the plan's AgentPlan objects by name; `reuse`: the render's per-agent keys.
     """
     if any(rel.count("/") != 1 for rel in files):
         return  # not the shape _outputs_match() checks: do not cache
@@ -329,6 +344,8 @@ def store(
         "lock": hashlib.sha256(lock).hexdigest(),
         "files": {rel: hashlib.sha256(data).hexdigest() for rel, data in files.items()},
         "warnings": [p.as_dict() for p in warnings],
+        "code": reuse.code if reuse is not None else "",
+        "agent_keys": reuse.keys if reuse is not None else {},
         "agents": {
             name: {
                 "mode": agent.mode,
@@ -348,18 +365,166 @@ def store(
             for name, agent in agents.items()
         },
     }
-    path = _entry_path(output)
     try:
         entry["catalog_hash"] = catalog_hash(catalog)
+    except (_Doubt, OSError):
+        return
+    _write(_entry_path(output), json.dumps(entry, separators=(",", ":")).encode())
+
+
+# -- per agent: the files of an agent whose plan is as the last render's, read from disk -----
+
+
+class AgentReuse:
+    """For a render that runs the pipeline: an agent whose plan (and everything else that
+    shapes its files: target, network, swarm settings, avrgen's code, libraries, templates)
+    hashes as in the last render, and whose files on disk still hold the bytes that render
+    produced, is not rendered again: its files are those bytes (read, hashed, compared).
+    """
+
+    def __init__(
+        self, output: Path, templates: Path | None, target: str, shared: tuple[object, ...]
+    ) -> None:
+        self.output = output
+        self.keys: dict[str, str] = {}
+        self.reused = 0
+        self.code = ""
+        self._known: dict[str, str] = {}
+        self._files: dict[str, dict[str, str]] = {}
+        try:
+            self.code = _code(templates)
+        except (_Doubt, OSError, ValueError):
+            return
+        self._shared = repr((FORMAT, self.code, target, *shared)).encode()
+        try:
+            with open(_entry_path(output), "rb") as handle:
+                entry = json.loads(handle.read())
+            if entry.get("format") != FORMAT or entry.get("code") != self.code:
+                return
+            known, files = entry["agent_keys"], entry["files"]
+            if not isinstance(known, dict) or not isinstance(files, dict):
+                return
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+            return
+        self._known = known
+        for rel, digest in files.items():
+            agent, _, _ = str(rel).partition("/")
+            self._files.setdefault(agent, {})[str(rel)] = str(digest)
+
+    def __call__(self, agent: Any) -> dict[str, bytes] | None:
+        """The agent's files as on disk, when they are what its plan renders to; else None."""
+        if not self.code:
+            return None
+        sha = hashlib.sha256(self._shared)
+        sha.update(repr(agent).encode("utf-8", "surrogateescape"))
+        key = self.keys[agent.name] = sha.hexdigest()
+        expected = self._files.get(agent.name)
+        if self._known.get(agent.name) != key or not expected:
+            return None
+        found: dict[str, bytes] = {}
+        try:
+            for rel, digest in sorted(expected.items()):
+                path = os.path.join(self.output, rel)
+                if not stat.S_ISREG(os.lstat(path).st_mode):
+                    return None
+                with open(path, "rb") as handle:
+                    data = handle.read()
+                if hashlib.sha256(data).hexdigest() != digest:
+                    return None
+                found[rel] = data
+        except OSError:
+            return None
+        self.reused += 1
+        return found
+
+
+# -- per blueprint file: its parsed documents, by a hash of its text -------------------------
+
+
+class DocumentCache:
+    """parse_documents() for load_blueprints(), answered from the last run's documents of a
+    file whose name and text (and avrgen's code, libraries) hash the same. Only files that
+    parsed without error are kept; save() writes the documents of this run's files only."""
+
+    def __init__(self, blueprints: Path) -> None:
+        self.path = folder() / f"docs-{_name(blueprints)}.json"
+        self.code = ""
+        self.known: dict[str, Any] = {}
+        self.used: dict[str, Any] = {}
+        self.parsed = 0
+        try:
+            self.code = _code(None)
+            with open(self.path, "rb") as handle:
+                entry = json.loads(handle.read())
+            if entry.get("format") == FORMAT and entry.get("code") == self.code:
+                known = entry["files"]
+                if isinstance(known, dict):
+                    self.known = known
+        except (_Doubt, OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+            pass
+
+    def __call__(self, text: str, name: str) -> list[Document]:
+        from avrgen.load import parse_documents
+
+        sha = hashlib.sha256()
+        for part in (self.code, name, text):
+            data = part.encode("utf-8", "surrogatepass")
+            sha.update(len(data).to_bytes(8, "big") + data)
+        digest = sha.hexdigest()
+        stored = self.known.get(digest)
+        if stored is not None:
+            try:
+                documents = [_document(d) for d in stored]
+                if all(d.file == name for d in documents):
+                    self.used[digest] = stored
+                    return documents
+            except (ValueError, KeyError, TypeError, AttributeError):
+                pass
+        documents = parse_documents(text, name)
+        self.parsed += 1
+        self.used[digest] = [
+            {
+                "file": d.file,
+                "line": d.line,
+                "data": d.data,
+                "lines": [[list(path), line] for path, line in d.lines.items()],
+            }
+            for d in documents
+        ]
+        return documents
+
+    def save(self) -> None:
+        """Write this run's files' documents, when any was parsed (atomic; errors ignored)."""
+        if not self.code or (not self.parsed and len(self.used) == len(self.known)):
+            return
+        entry = {"format": FORMAT, "code": self.code, "files": self.used}
+        _write(self.path, json.dumps(entry, separators=(",", ":")).encode())
+
+
+def _document(stored: dict[str, Any]) -> Document:
+    data = stored["data"]
+    if not isinstance(data, dict):
+        raise TypeError("not a mapping")
+    lines = {tuple(path): int(line) for path, line in stored["lines"]}
+    return Document(str(stored["file"]), int(stored["line"]), data, lines)
+
+
+def _name(path: Path) -> str:
+    return hashlib.sha256(str(path.resolve()).encode("utf-8", "surrogateescape")).hexdigest()[:32]
+
+
+def _write(path: Path, data: bytes) -> None:
+    """`data` into `path` atomically (a temporary file and a rename); errors ignored."""
+    try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(entry, handle, ensure_ascii=False, separators=(",", ":"))
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
             os.replace(tmp, path)
         except BaseException:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
             raise
-    except (_Doubt, OSError):
+    except OSError:
         return

@@ -9,7 +9,7 @@ foreign tags are errors here, each with its file and line.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -259,14 +259,19 @@ def _walk(folder: Path, root: Path, seen: set[Path], problems: list[Problem]) ->
             yield entry
 
 
-def load_blueprints(folder: Path) -> list[Document]:
-    """Load every blueprint document under `folder`; reports the problems of all files at once."""
+def load_blueprints(
+    folder: Path, parse: Callable[[str, str], list[Document]] | None = None
+) -> list[Document]:
+    """Load every blueprint document under `folder`; reports the problems of all files at once.
+
+    `parse` (text, file name) -> documents stands in for parse_documents (cache.DocumentCache).
+    """
     documents: list[Document] = []
     problems: list[Problem] = []
     for path in blueprint_files(folder):
         name = path.as_posix()
         try:
-            documents.extend(parse_documents(_read_text(path, name), name))
+            documents.extend((parse or parse_documents)(_read_text(path, name), name))
         except BlueprintError as exc:
             problems.extend(exc.problems)
     if problems:

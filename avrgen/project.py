@@ -17,7 +17,7 @@ from avrgen.load import LOCK_NAME, Document, load_blueprints, read_lock
 # imported where used: compose (python-on-whales), render (jinja2) which validate skips, and
 # the pydantic stages (catalog, validate, plan, secrets: 0.15 s) which a cached render skips
 if TYPE_CHECKING:
-    from avrgen.cache import PlanView
+    from avrgen.cache import AgentReuse, PlanView
     from avrgen.catalog import Catalog
     from avrgen.compose import AgentUp, ContainerStatus, Docker, LogLine, Progress
     from avrgen.model import Blueprint
@@ -121,8 +121,16 @@ class Project:
         lock = read_lock(self.paths.blueprints)
         return plan(validated.blueprint, lock, catalog), validated
 
-    def _validated(self) -> tuple[Validated, Catalog]:
-        documents = load_blueprints(self.paths.blueprints)
+    def _validated(self, use_cache: bool = False) -> tuple[Validated, Catalog]:
+        """`use_cache`: a blueprint file whose text is unchanged is not parsed again."""
+        if not use_cache:
+            documents = load_blueprints(self.paths.blueprints)
+        else:
+            from avrgen.cache import DocumentCache
+
+            parsed = DocumentCache(self.paths.blueprints)
+            documents = load_blueprints(self.paths.blueprints, parsed)
+            parsed.save()
         catalog = self.catalog_for(documents)
         return validate(documents, catalog), catalog
 
@@ -136,14 +144,19 @@ class Project:
         return self._targets(the_plan, agents, target, check=True)[1]
 
     def _targets(
-        self, the_plan: Plan, agents: Sequence[str], target: TargetName | None, check: bool
+        self,
+        the_plan: Plan,
+        agents: Sequence[str],
+        target: TargetName | None,
+        check: bool,
+        reuse: AgentReuse | None = None,
     ) -> tuple[Renderer, list[Target]]:
         from avrgen.render import Renderer, render_lock
         from avrgen.write import Target
 
         only = set(require_agents(the_plan, agents)) if agents else None
         renderer = Renderer(self.paths.templates, target or the_plan.target)
-        files = renderer.render(the_plan, only, check=check)
+        files = renderer.render(the_plan, only, check=check, reuse=reuse)
         output = Target(self.paths.output, files, prune=only is None)
         lock = Target(self.paths.blueprints, {LOCK_NAME: render_lock(the_plan.lock)}, prune=False)
         return renderer, [output, lock]
@@ -179,14 +192,17 @@ class Project:
                     hit = cache.lookup(key, paths.output, paths.lock)
             if hit is not None:
                 return RenderResult(hit.plan, [], hit.warnings, checked=check)
-        checked = self._validated()  # the blueprints, read once (the mutex guards the lock)
+        # the blueprints, read once (the mutex guards the lock)
+        checked = self._validated(use_cache=key is not None)
         early: tuple[Lock, Plan] | None = None
         if not check and not self.paths.output.exists():
             # invalid blueprints (or a full port range) fail before the output folder is created
             lock = read_lock(self.paths.blueprints)
             early = (lock, plan(checked[0].blueprint, lock, checked[1]))
         with mutex.hold(self.paths.output, wait, on_wait, create=not check):
-            result, targets = self._render(check, agents, target, checked, early)
+            result, targets, reuse = self._render(
+                check, agents, target, checked, early, use_cache=key is not None
+            )
             from avrgen.plan import Plan
 
             if key is not None and isinstance(result.plan, Plan):
@@ -203,6 +219,7 @@ class Project:
                         targets[1].files[LOCK_NAME],
                         result.plan.agents,
                         result.warnings,
+                        reuse,
                     )
             return result
 
@@ -213,7 +230,8 @@ class Project:
         target: TargetName | None,
         checked: tuple[Validated, Catalog],
         early: tuple[Lock, Plan] | None = None,
-    ) -> tuple[RenderResult, list[Target]]:
+        use_cache: bool = False,
+    ) -> tuple[RenderResult, list[Target], AgentReuse | None]:
         from avrgen.write import apply, changes, written
 
         validated, catalog = checked
@@ -223,7 +241,15 @@ class Project:
         else:
             the_plan = plan(validated.blueprint, lock, catalog)
 
-        renderer, targets = self._targets(the_plan, agents, target, check=False)
+        reuse = None
+        if use_cache and self.paths.output.is_dir():  # a first render has nothing to reuse
+            from avrgen.cache import AgentReuse
+
+            shared = (the_plan.network, the_plan.swarm)
+            reuse = AgentReuse(
+                self.paths.output, self.paths.templates, target or the_plan.target, shared
+            )
+        renderer, targets = self._targets(the_plan, agents, target, check=False, reuse=reuse)
         planned = [(target, changes(target)) for target in targets]
         found = [change for _, target_changes in planned for change in target_changes]
         # parse back (render.py) what is about to be written; an unchanged file is not
@@ -237,7 +263,7 @@ class Project:
         else:
             for target, target_changes in planned:
                 apply(target, target_changes)
-        return RenderResult(the_plan, found, validated.warnings, checked=check), targets
+        return RenderResult(the_plan, found, validated.warnings, checked=check), targets, reuse
 
     # -- the lifecycle on a Docker Engine (compose stage: avrgen/compose.py) ----------------
 

@@ -133,17 +133,25 @@ class Renderer:
         self.pending: dict[str, tuple[Callable[[str], None], bytes]] = {}
 
     def render(
-        self, plan: Plan, only: set[str] | None = None, check: bool = True
+        self,
+        plan: Plan,
+        only: set[str] | None = None,
+        check: bool = True,
+        reuse: Callable[[AgentPlan], dict[str, bytes] | None] | None = None,
     ) -> dict[str, bytes]:
         """Every output file, by path relative to the output folder, in sorted order.
 
         Each file is parsed back and checked against the plan; with `check=False` the
         checks wait in `pending` until check() runs them (on the files to be written).
+        `reuse` (cache.AgentReuse) may give an agent's files as the last render made them.
         """
         files: dict[str, bytes] = {}
         for name, agent in plan.agents.items():
             if only is None or name in only:
-                if self.target == "swarm":
+                reused = reuse(agent) if reuse is not None else None
+                if reused is not None:
+                    files.update(reused)
+                elif self.target == "swarm":
                     files.update(self.render_stack(agent, plan.network, plan.swarm))
                 else:
                     files.update(self.render_agent(agent, plan.network))

@@ -75,7 +75,7 @@ def test_hit_writes_nothing_and_prints_the_same(
     first = render_cli(avrgen, project)
     assert first.exit_code == 0, first.stderr
     assert len(runs) == 1
-    assert len(list((cache_home / "avrgen").glob("*.json"))) == 1
+    assert len(list((cache_home / "avrgen").glob("[!d]*.json"))) == 1
     before = state(project)
     for extra in ((), ("--json",), ("--check",), ("--check", "--json")):
         full = render_cli(avrgen, project, "--no-cache", *extra)
@@ -250,7 +250,7 @@ def test_a_corrupt_cache_file_is_ignored(
     avrgen: Avrgen, project: Path, cache_home: Path, runs: list[int], garbage: bytes
 ) -> None:
     assert render_cli(avrgen, project).exit_code == 0
-    (entry,) = (cache_home / "avrgen").glob("*.json")
+    (entry,) = (cache_home / "avrgen").glob("[!d]*.json")
     entry.write_bytes(garbage)
     full = render_cli(avrgen, project, "--no-cache")
     calls = len(runs)
@@ -267,7 +267,7 @@ def test_a_tampered_entry_with_the_right_key_is_still_verified(
     """An entry whose hashes do not match the files (e.g. written by another avrgen for
     other outputs) is not trusted: the files themselves are compared."""
     assert render_cli(avrgen, project).exit_code == 0
-    (entry,) = (cache_home / "avrgen").glob("*.json")
+    (entry,) = (cache_home / "avrgen").glob("[!d]*.json")
     text = entry.read_text(encoding="utf-8")
     entry.write_text(text.replace('"billing/core.env":"', '"billing/core.env":"0'))
     calls = len(runs)
@@ -312,3 +312,109 @@ def test_nothing_is_written_into_the_output_folder(avrgen: Avrgen, project: Path
 
 def test_templates_folder_is_the_renderers() -> None:
     assert cache.default_templates().resolve() == render.default_templates().resolve()
+
+
+# -- per agent and per blueprint file (a render that runs the pipeline) -----------------------
+
+
+@pytest.fixture
+def rendered_agents(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The agents the renderer ran its templates for (a spy: it calls through)."""
+    names: list[str] = []
+    real = render.Renderer.render_agent
+
+    def spy(self: render.Renderer, agent: object, network: object) -> dict[str, bytes]:
+        names.append(agent.name)  # type: ignore[attr-defined]
+        return real(self, agent, network)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(render.Renderer, "render_agent", spy)
+    return names
+
+
+def _edit_billing(project: Path, text: str) -> None:
+    agents = project / "blueprints" / "agents.yaml"
+    source = agents.read_text(encoding="utf-8")
+    old = "Billing desk: how can I help?"
+    assert source.count(old) == 1
+    agents.write_text(source.replace(old, f"Billing desk ({text})"), encoding="utf-8")
+
+
+def test_one_agent_changed_renders_only_it_and_the_same_bytes(
+    avrgen: Avrgen, project: Path, tmp_path: Path, rendered_agents: list[str]
+) -> None:
+    assert render_cli(avrgen, project).exit_code == 0
+    assert len(rendered_agents) == 5
+    _edit_billing(project, "one")
+    rendered_agents.clear()
+    result = render_cli(avrgen, project)
+    assert result.exit_code == 0, result.stderr
+    assert rendered_agents == ["billing"]
+    assert "wrote 0 new, 1 changed" in result.stdout
+    # the same bytes as a render without any cache, into a fresh folder
+    fresh = avrgen("render", "--no-cache", "-b", "blueprints", "-o", "fresh", cwd=project)
+    assert fresh.exit_code == 0, fresh.stderr
+    ours = {k: v[3] for k, v in state(project / "output").items()}
+    assert ours == {k: v[3] for k, v in state(project / "fresh").items()}
+
+
+def test_a_hand_edited_file_of_an_unchanged_agent_is_rendered_again(
+    avrgen: Avrgen, project: Path, rendered_agents: list[str]
+) -> None:
+    assert render_cli(avrgen, project).exit_code == 0
+    good = (project / "output" / "bookings" / "docker-compose.yml").read_bytes()
+    (project / "output" / "bookings" / "docker-compose.yml").write_bytes(good + b"# edit\n")
+    _edit_billing(project, "two")
+    rendered_agents.clear()
+    result = render_cli(avrgen, project)
+    assert result.exit_code == 0, result.stderr
+    assert sorted(rendered_agents) == ["billing", "bookings"]
+    assert (project / "output" / "bookings" / "docker-compose.yml").read_bytes() == good
+
+
+def test_a_template_change_renders_every_agent(
+    avrgen: Avrgen, project: Path, rendered_agents: list[str]
+) -> None:
+    options = ("--templates", "templates")
+    folder = _templates(project)
+    assert render_cli(avrgen, project, *options).exit_code == 0
+    _append(folder / "service.env.j2", "# {{ container.role }}\n")
+    rendered_agents.clear()
+    result = render_cli(avrgen, project, *options)
+    assert result.exit_code == 0, result.stderr
+    assert len(rendered_agents) == 5
+    assert "# core" in (project / "output" / "billing" / "core.env").read_text()
+
+
+def test_parsed_documents_are_reused_with_their_lines(
+    avrgen: Avrgen, project: Path, cache_home: Path
+) -> None:
+    """An unchanged file's documents come from the cache, an edited one is parsed again;
+    the error of a later edit names the same line with and without the cache."""
+    assert render_cli(avrgen, project).exit_code == 0
+    assert list((cache_home / "avrgen").glob("docs-*.json"))
+    providers = project / "blueprints" / "providers.yaml"
+    text = providers.read_text(encoding="utf-8")
+    providers.write_text(text.replace("type: ", "type: NOPE", 1), encoding="utf-8")
+    for extra in ((), ("--no-cache",)):
+        result = render_cli(avrgen, project, *extra)
+        assert result.exit_code == 1
+        expected = result.stderr if not extra else expected  # noqa: F821
+    assert result.stderr == expected
+    _append(project / "blueprints" / "agents.yaml", "---\nkind: agent\nname: [x\n")
+    first = render_cli(avrgen, project)
+    second = render_cli(avrgen, project, "--no-cache")
+    assert first.exit_code == second.exit_code == 1
+    assert first.stderr == second.stderr
+
+
+def test_a_corrupt_documents_cache_is_ignored(
+    avrgen: Avrgen, project: Path, cache_home: Path, runs: list[int]
+) -> None:
+    assert render_cli(avrgen, project).exit_code == 0
+    (docs,) = (cache_home / "avrgen").glob("docs-*.json")
+    good = render_cli(avrgen, project, "--no-cache").stdout
+    for garbage in (b"{", b'{"format": 1, "code": "x", "files": []}', b"\x00"):
+        docs.write_bytes(garbage)
+        _append(project / "blueprints" / "agents.yaml", "# edit\n")  # a miss: the pipeline runs
+        result = render_cli(avrgen, project)
+        assert (result.exit_code, result.stdout) == (0, good)
