@@ -157,7 +157,8 @@ class Project:
         only = set(require_agents(the_plan, agents)) if agents else None
         renderer = Renderer(self.paths.templates, target or the_plan.target)
         files = renderer.render(the_plan, only, check=check, reuse=reuse)
-        output = Target(self.paths.output, files, prune=only is None)
+        same = frozenset(reuse.same) if reuse is not None else frozenset()
+        output = Target(self.paths.output, files, prune=only is None, same=same)
         lock = Target(self.paths.blueprints, {LOCK_NAME: render_lock(the_plan.lock)}, prune=False)
         return renderer, [output, lock]
 

@@ -50,6 +50,9 @@ class Target:
     root: Path
     files: dict[str, bytes]
     prune: bool = True  # remove generated files that are no longer wanted
+    # files just read from this folder and found to hold these bytes (cache.AgentReuse,
+    # under the output mutex): listed and checked for symlinks, but not read again
+    same: frozenset[str] = frozenset()
 
 
 def changes(target: Target) -> list[Change]:
@@ -85,7 +88,7 @@ def _changes(target: Target) -> list[Change]:
             found.append(Change(prefix + rel, "create"))
         elif entry.is_symlink():
             raise WriteError(f"{root / rel}: refusing to write through a symlink")
-        elif _read(entry.path) != data:
+        elif rel not in target.same and _read(entry.path) != data:
             found.append(Change(prefix + rel, "update"))
     if target.prune:
         wanted = set(target.files)
