@@ -480,24 +480,29 @@ class AgentReuse:
 class DocumentCache:
     """parse_documents() for load_blueprints(), answered from the last run's documents of a
     file whose name and text (and avrgen's code, libraries) hash the same. Only files that
-    parsed without error are kept; save() writes the documents of this run's files only."""
+    parsed without error are kept; save() writes the documents of this run's files only.
+
+    The file: a JSON header line (format, code hash), then one line per blueprint file:
+    its digest, a space, its documents as JSON (kept as text: save() copies it unparsed).
+    """
 
     def __init__(self, blueprints: Path) -> None:
         self.path = folder() / f"docs-{_name(blueprints)}.json"
         self.code = ""
-        self.known: dict[str, Any] = {}
-        self.used: dict[str, Any] = {}
+        self.known: dict[str, bytes] = {}
+        self.used: dict[str, bytes] = {}
         self.parsed = 0
         try:
             self.code = _code(None)
             with open(self.path, "rb") as handle:
-                entry = json.loads(handle.read())
-            if entry.get("format") == FORMAT and entry.get("code") == self.code:
-                known = entry["files"]
-                if isinstance(known, dict):
-                    self.known = known
-        except (_Doubt, OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
-            pass
+                header, *lines = handle.read().split(b"\n")
+            if json.loads(header) == {"format": FORMAT, "code": self.code}:
+                for line in lines:
+                    digest, _, text = line.partition(b" ")
+                    if len(digest) == 64 and text:
+                        self.known[digest.decode("ascii")] = text
+        except (_Doubt, OSError, ValueError, TypeError):
+            self.known = {}
 
     def __call__(self, text: str, name: str) -> list[Document]:
         from avrgen.load import parse_documents
@@ -510,31 +515,35 @@ class DocumentCache:
         stored = self.known.get(digest)
         if stored is not None:
             try:
-                documents = [_document(d) for d in stored]
+                documents = [_document(d) for d in json.loads(stored)]
                 if all(d.file == name for d in documents):
                     self.used[digest] = stored
                     return documents
-            except (ValueError, KeyError, TypeError, AttributeError):
+            except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
                 pass
         documents = parse_documents(text, name)
         self.parsed += 1
-        self.used[digest] = [
-            {
-                "file": d.file,
-                "line": d.line,
-                "data": d.data,
-                "lines": [[list(path), line] for path, line in d.lines.items()],
-            }
-            for d in documents
-        ]
+        self.used[digest] = json.dumps(
+            [
+                {
+                    "file": d.file,
+                    "line": d.line,
+                    "data": d.data,
+                    "lines": [[list(path), line] for path, line in d.lines.items()],
+                }
+                for d in documents
+            ],
+            separators=(",", ":"),
+        ).encode()  # ASCII, one line: json escapes every control character
         return documents
 
     def save(self) -> None:
         """Write this run's files' documents, when any was parsed (atomic; errors ignored)."""
         if not self.code or (not self.parsed and len(self.used) == len(self.known)):
             return
-        entry = {"format": FORMAT, "code": self.code, "files": self.used}
-        _write(self.path, json.dumps(entry, separators=(",", ":")).encode())
+        header = json.dumps({"format": FORMAT, "code": self.code}).encode()
+        lines = [header, *(digest.encode() + b" " + text for digest, text in self.used.items())]
+        _write(self.path, b"\n".join(lines) + b"\n")
 
 
 def _document(stored: dict[str, Any]) -> Document:
