@@ -34,6 +34,7 @@ import contextlib
 import hashlib
 import importlib.util
 import json
+import marshal
 import os
 import stat
 import sys
@@ -379,7 +380,7 @@ def store(
 # -- per agent: the files of an agent whose plan is as the last render's, read from disk -----
 
 
-# Every field of AgentPlan and Container, in order; _agent_text() lists them by hand (3x
+# Every field of AgentPlan and Container, in order; _agent_bytes() lists them by hand (2x
 # faster than the dataclasses' repr) and falls back to repr() if the classes ever differ.
 _AGENT_FIELDS = ("name", "id", "mode", "tenant", "containers", "constraints")
 _CONTAINER_FIELDS = (
@@ -388,8 +389,11 @@ _CONTAINER_FIELDS = (
 _fields_match: bool | None = None
 
 
-def _agent_text(agent: Any) -> str:
-    """A text that differs whenever anything of the agent's plan differs."""
+def _agent_bytes(agent: Any) -> bytes:
+    """Bytes that differ whenever anything of the agent's plan differs: its fields as plain
+    tuples (a Secret as a 1-tuple of its name) in marshal's version 0 format, which has
+    neither back-references nor interning flags (the same value, the same bytes); anything
+    unusual: its repr."""
     global _fields_match
     if _fields_match is None:
         import dataclasses
@@ -400,13 +404,30 @@ def _agent_text(agent: Any) -> str:
             tuple(f.name for f in dataclasses.fields(AgentPlan)) == _AGENT_FIELDS
             and tuple(f.name for f in dataclasses.fields(Container)) == _CONTAINER_FIELDS
         )
-    if not _fields_match or type(agent).__name__ != "AgentPlan":
-        return repr(agent)
-    containers = tuple(
-        (c.role, c.name, c.image, c.env, c.port, c.labels, c.http_port, c.provider, c.published)
-        for c in agent.containers
-    )
-    return repr((agent.name, agent.id, agent.mode, agent.tenant, containers, agent.constraints))
+    if _fields_match and type(agent).__name__ == "AgentPlan":
+        try:
+            containers = tuple(
+                (
+                    c.role,
+                    c.name,
+                    c.image,
+                    tuple(
+                        (key, value) if value.__class__ is str else (key, (value.secret,))
+                        for key, value in c.env
+                    ),
+                    c.port,
+                    c.labels,
+                    c.http_port,
+                    c.provider,
+                    c.published,
+                )
+                for c in agent.containers
+            )
+            fields = (agent.name, agent.id, agent.mode, agent.tenant, containers)
+            return b"m" + marshal.dumps((*fields, agent.constraints), 0)
+        except (ValueError, AttributeError):  # a value marshal cannot write
+            pass
+    return b"r" + repr(agent).encode("utf-8", "surrogateescape")
 
 
 class AgentReuse:
@@ -451,7 +472,7 @@ class AgentReuse:
         if not self.code:
             return None
         sha = hashlib.sha256(self._shared)
-        sha.update(_agent_text(agent).encode("utf-8", "surrogateescape"))
+        sha.update(_agent_bytes(agent))
         key = self.keys[agent.name] = sha.hexdigest()
         expected = self._files.get(agent.name)
         if self._known.get(agent.name) != key or not expected:

@@ -5,9 +5,11 @@ Exit codes live here and only here: 0 ok, 1 a user error (AvrgenError), 2 usage 
 
 from __future__ import annotations
 
+import gc
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
 from typing import Any, TypeVar
@@ -84,6 +86,20 @@ no_wait_option = click.option(
 )
 
 
+@contextmanager
+def no_cycle_collection() -> Iterator[None]:
+    """For a command that builds a large tree of objects (1,000s of agents) and ends: the
+    cyclic garbage collector would scan it again and again (~10% of a render) to find
+    next to no cycles; reference counting still frees everything as usual."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def say_waiting(message: str) -> None:
     click.echo(message, err=True)
 
@@ -109,7 +125,8 @@ def cli() -> None:
 def validate(project: Any, as_json: bool) -> None:
     """Load and check every blueprint; print every problem."""
     try:
-        result = project.validate()
+        with no_cycle_collection():
+            result = project.validate()
     except BlueprintError as exc:
         if as_json:
             emit_json({"valid": False, "problems": [p.as_dict() for p in exc.problems]})
@@ -165,14 +182,15 @@ def render(
     from avrgen.errors import StaleOutputError
 
     try:
-        result = project.render(
-            check=check,
-            agents=agents,
-            target=target,
-            wait=not no_wait,
-            on_wait=say_waiting,
-            use_cache=not no_cache,
-        )
+        with no_cycle_collection():
+            result = project.render(
+                check=check,
+                agents=agents,
+                target=target,
+                wait=not no_wait,
+                on_wait=say_waiting,
+                use_cache=not no_cache,
+            )
     except StaleOutputError as exc:
         if as_json:
             emit_json({"stale": True, "message": str(exc)})

@@ -424,3 +424,29 @@ def test_a_corrupt_documents_cache_is_ignored(
         _append(project / "blueprints" / "agents.yaml", "# edit\n")  # a miss: the pipeline runs
         result = render_cli(avrgen, project)
         assert (result.exit_code, result.stdout) == (0, good)
+
+
+def test_agent_keys_tell_every_field_apart(project: Path) -> None:
+    """A literal value and a {secret: ...} of the same text, or any one field changed, give
+    other bytes; the same plan built twice gives the same bytes."""
+    from dataclasses import replace
+
+    from avrgen.model import Secret
+
+    paths = Paths(project / "blueprints", project / "output")
+    agent = Project(paths).plan()[0].agents["billing"]
+    again = Project(paths).plan()[0].agents["billing"]
+    assert cache._agent_bytes(agent) == cache._agent_bytes(again)
+    core = agent.containers[-1]
+    secret = next(k for k, v in core.env if isinstance(v, Secret))
+    name = dict(core.env)[secret].secret  # type: ignore[union-attr]
+    literal = tuple((k, name if k == secret else v) for k, v in core.env)
+    variants = [
+        replace(agent, containers=(*agent.containers[:-1], replace(core, env=literal))),
+        replace(agent, containers=(*agent.containers[:-1], replace(core, port=core.port + 1))),
+        replace(agent, containers=(*agent.containers[:-1], replace(core, labels=()))),
+        replace(agent, tenant="other"),
+        replace(agent, constraints=("node.hostname == x",)),
+    ]
+    found = {cache._agent_bytes(v) for v in variants} | {cache._agent_bytes(agent)}
+    assert len(found) == len(variants) + 1
