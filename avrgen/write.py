@@ -18,7 +18,7 @@ import os
 import stat
 import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -53,6 +53,8 @@ class Target:
     # files just read from this folder and found to hold these bytes (cache.AgentReuse,
     # under the output mutex): listed and checked for symlinks, but not read again
     same: frozenset[str] = frozenset()
+    # the folder listings of the last changes(), for the apply() that follows it (taken once)
+    listings: dict[str, _Listing] = field(default_factory=dict, compare=False, repr=False)
 
 
 def changes(target: Target) -> list[Change]:
@@ -94,6 +96,8 @@ def _changes(target: Target) -> list[Change]:
         wanted = set(target.files)
         for rel in sorted(_generated(root, listings, wanted) - wanted):
             found.append(Change(_inside(root, rel).as_posix(), "delete"))
+    target.listings.clear()
+    target.listings.update(listings)
     return sorted(found)
 
 
@@ -257,7 +261,15 @@ def _tidy(target: Target) -> None:
     for rel in target.files:
         parent, _, name = rel.rpartition("/")
         by_parent.setdefault(parent, set()).add(name)
+    listed = dict(target.listings)  # from the changes() just before: no second listing
+    target.listings.clear()
     for parent, names in by_parent.items():
+        known = listed.get(parent, False)
+        if known is None:
+            continue  # the folder did not exist
+        if known is not False:
+            _tidy_folder(known.values(), names)
+            continue
         folder = target.root / parent
         try:
             if not stat.S_ISDIR(os.lstat(folder).st_mode):  # missing, or a symlink
@@ -265,21 +277,25 @@ def _tidy(target: Target) -> None:
         except FileNotFoundError:
             continue
         with os.scandir(folder) as entries:
-            for entry in entries:
-                name = entry.name
-                if name.startswith(".") and name.endswith(_TEMP_SUFFIX):
-                    # `.{file}.*.tmp` for one of the target's files (what _stage names them)
-                    if any(
-                        name.startswith(f".{file}.")
-                        and len(name) >= len(file) + 2 + len(_TEMP_SUFFIX)
-                        for file in names
-                    ) and entry.is_file(follow_symlinks=False):
-                        Path(entry.path).unlink(missing_ok=True)
-                elif name in names and mode_for(name) == PRIVATE_MODE:
-                    if not entry.is_file(follow_symlinks=False):
-                        continue
-                    if entry.stat(follow_symlinks=False).st_mode & 0o777 & ~PRIVATE_MODE:
-                        os.chmod(entry.path, PRIVATE_MODE)
+            _tidy_folder(entries, names)
+
+
+def _tidy_folder(entries: Iterable[os.DirEntry[str]], names: set[str]) -> None:
+    """_tidy() in one folder: its entries and the names of the target's files in it."""
+    for entry in entries:
+        name = entry.name
+        if name.startswith(".") and name.endswith(_TEMP_SUFFIX):
+            # `.{file}.*.tmp` for one of the target's files (what _stage names them)
+            if any(
+                name.startswith(f".{file}.") and len(name) >= len(file) + 2 + len(_TEMP_SUFFIX)
+                for file in names
+            ) and entry.is_file(follow_symlinks=False):
+                Path(entry.path).unlink(missing_ok=True)
+        elif name in names and mode_for(name) == PRIVATE_MODE:
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            if entry.stat(follow_symlinks=False).st_mode & 0o777 & ~PRIVATE_MODE:
+                os.chmod(entry.path, PRIVATE_MODE)
 
 
 def generated_files(root: Path) -> set[str]:
