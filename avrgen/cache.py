@@ -341,13 +341,16 @@ def store(
     """
     if any(rel.count("/") != 1 for rel in files):
         return  # not the shape _outputs_match() checks: do not cache
+    known = reuse.digests if reuse is not None else {}  # of the bytes reused: hashed already
     entry = {
         "format": FORMAT,
         "key": the_key,
         "catalog": str(catalog) if catalog is not None else "",
         "catalog_hash": "",
         "lock": hashlib.sha256(lock).hexdigest(),
-        "files": {rel: hashlib.sha256(data).hexdigest() for rel, data in files.items()},
+        "files": {
+            rel: known.get(rel) or hashlib.sha256(data).hexdigest() for rel, data in files.items()
+        },
         "warnings": [p.as_dict() for p in warnings],
         "code": reuse.code if reuse is not None else "",
         "agent_keys": reuse.keys if reuse is not None else {},
@@ -444,6 +447,7 @@ class AgentReuse:
         self.keys: dict[str, str] = {}
         self.reused = 0
         self.same: set[str] = set()  # the files given from disk (write.Target.same)
+        self.digests: dict[str, str] = {}  # their sha256
         self.code = ""
         self._known: dict[str, str] = {}
         self._files: dict[str, dict[str, str]] = {}
@@ -492,6 +496,7 @@ class AgentReuse:
             return None
         self.reused += 1
         self.same.update(found)
+        self.digests.update(expected)
         return found
 
 
