@@ -8,7 +8,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from avrgen import mutex
 from avrgen.errors import AvrgenError, ComposeError, Problem, StaleOutputError
@@ -25,9 +25,11 @@ if TYPE_CHECKING:
     from avrgen.plan import AgentPlan, Lock, Plan
     from avrgen.render import Renderer
     from avrgen.secrets import Secrets
-    from avrgen.stack import DeployResult, TaskStatus, UndeployResult
+    from avrgen.stack import DeployResult, Swarm, TaskStatus, UndeployResult
     from avrgen.validate import Validated
     from avrgen.write import Change, Target
+
+R = TypeVar("R")
 
 
 def load_catalog(folders: tuple[Path, ...]) -> Catalog:
@@ -311,28 +313,19 @@ class Project:
         selected = [the_plan.agents[n] for n in _select(the_plan, names, all_agents)]
         if rendered and progress is not None:
             progress("render", f"output/ was stale: rendered {len(rendered)} changed file(s)")
-        env = os.environ if environ is None else environ
-        secrets = resolve_secrets(selected, env, secrets_file)
         docker = Docker(progress)
-        docker.check()
-        note = docker.ensure_network(the_plan.network)
-        if note:
-            docker.say("network", note)
-        from concurrent.futures import ThreadPoolExecutor  # only here: render need not import it
-
-        with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-            futures = [
-                pool.submit(
-                    docker.up,
-                    agent,
-                    self.paths.output / agent.name / "docker-compose.yml",
-                    secrets.for_agent(agent),
-                    secrets.redact,
-                    timeout,
-                )
-                for agent in selected
-            ]
-            results = [future.result() for future in futures]
+        secrets, note = _prepare_engine(docker, the_plan, selected, environ, secrets_file)
+        results = _each_agent(
+            parallel,
+            selected,
+            lambda agent: docker.up(
+                agent,
+                self.paths.output / agent.name / "docker-compose.yml",
+                secrets.for_agent(agent),
+                secrets.redact,
+                timeout,
+            ),
+        )
         return UpResult(rendered, note, results)
 
     def down(
@@ -471,29 +464,20 @@ class Project:
 
         the_plan, rendered = self._fresh_plan(names, all_agents, render, target="swarm")
         selected = [the_plan.agents[n] for n in _select(the_plan, names, all_agents)]
-        env = os.environ if environ is None else environ
-        secrets = resolve_secrets(selected, env, secrets_file)
         swarm = Swarm(progress)
-        swarm.check()
-        note = swarm.ensure_network(the_plan.network)
-        if note:
-            swarm.say("network", note)
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-            futures = [
-                pool.submit(
-                    swarm.deploy,
-                    agent,
-                    self.paths.output / agent.name / STACK_FILE,
-                    secrets.for_agent(agent),
-                    secrets.redact,
-                    timeout,
-                    resolve_image,
-                )
-                for agent in selected
-            ]
-            results = [future.result() for future in futures]
+        secrets, note = _prepare_engine(swarm, the_plan, selected, environ, secrets_file)
+        results = _each_agent(
+            parallel,
+            selected,
+            lambda agent: swarm.deploy(
+                agent,
+                self.paths.output / agent.name / STACK_FILE,
+                secrets.for_agent(agent),
+                secrets.redact,
+                timeout,
+                resolve_image,
+            ),
+        )
         return DeployResult(rendered, note, results)
 
     def undeploy(
@@ -636,6 +620,33 @@ class DownResult:
 def _orphan(status: ContainerStatus, the_plan: Plan) -> bool:
     """A container of this blueprint set (on its network) whose agent is gone from it."""
     return status.agent not in the_plan.agents and the_plan.network.name in status.networks
+
+
+def _prepare_engine(
+    engine: Docker | Swarm,
+    the_plan: Plan,
+    selected: Sequence[AgentPlan],
+    environ: Mapping[str, str] | None,
+    secrets_file: Path | None,
+) -> tuple[Secrets, str | None]:
+    """Secrets first (a missing one fails before the engine is touched), then the engine,
+    then the shared network; returns the secrets and any note about the network."""
+    secrets = resolve_secrets(selected, os.environ if environ is None else environ, secrets_file)
+    engine.check()
+    note = engine.ensure_network(the_plan.network)
+    if note:
+        engine.say("network", note)
+    return secrets, note
+
+
+def _each_agent(
+    parallel: int, agents: Sequence[AgentPlan], run: Callable[[AgentPlan], R]
+) -> list[R]:
+    """`run` for every agent, `parallel` at a time; results in the agents' order."""
+    from concurrent.futures import ThreadPoolExecutor  # only here: render need not import it
+
+    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        return list(pool.map(run, agents))
 
 
 def _select(the_plan: Plan, names: Sequence[str], all_agents: bool) -> list[str]:
