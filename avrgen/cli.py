@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import click
 
 from avrgen import __version__
-from avrgen.errors import AvrgenError, BlueprintError, Problem
+from avrgen.errors import AvrgenError, BlueprintError, ComposeError, Problem
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -507,6 +507,15 @@ no_render_option = click.option(
 )
 
 
+def raise_failures(result: Any) -> None:
+    """After the table of an `up` or `deploy`: exit 1 naming each agent that failed."""
+    if result.failed:
+        errors = "\n".join(a.error or a.agent for a in result.failed)
+        raise ComposeError(
+            f"{errors}\n{len(result.failed)} of {len(result.agents)} agent(s) failed"
+        )
+
+
 def require_selection(names: tuple[str, ...], all_agents: bool, allow_none: bool = False) -> None:
     if names and all_agents:
         raise click.UsageError("name agents or use --all, not both")
@@ -558,8 +567,6 @@ def up(
     no_wait: bool,
 ) -> None:
     """Render if stale, create the network, `docker compose up --wait` each agent."""
-    from avrgen.errors import ComposeError
-
     if changed and (names or all_agents):
         raise click.UsageError("--changed picks the agents itself: give no names and no --all")
     require_selection(names, all_agents, allow_none=changed)
@@ -602,11 +609,7 @@ def up(
             )
         )
     echo_table(rows)
-    if result.failed:
-        errors = "\n".join(a.error or a.agent for a in result.failed)
-        raise ComposeError(
-            f"{errors}\n{len(result.failed)} of {len(result.agents)} agent(s) failed"
-        )
+    raise_failures(result)
 
 
 @cli.command()
@@ -724,8 +727,6 @@ def deploy(
 ) -> None:
     """Render if stale, create the overlay network, `docker stack deploy` each agent and wait
     until its tasks run (target swarm)."""
-    from avrgen.errors import ComposeError
-
     require_selection(names, all_agents)
     result = project.deploy(
         names,
@@ -753,11 +754,7 @@ def deploy(
             )
         )
     echo_table(rows)
-    if result.failed:
-        errors = "\n".join(a.error or a.agent for a in result.failed)
-        raise ComposeError(
-            f"{errors}\n{len(result.failed)} of {len(result.agents)} agent(s) failed"
-        )
+    raise_failures(result)
 
 
 @cli.command()
