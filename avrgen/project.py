@@ -354,15 +354,7 @@ class Project:
         docker.remove(statuses)
         note = None
         if network and the_plan is not None:
-            name = the_plan.network.name
-            users = docker.network_users(name)
-            if users is None:
-                note = f"network {name} does not exist"
-            elif users:
-                note = f"network {name} kept: used by {', '.join(users)}"
-            else:
-                docker.remove_network(name)
-                note = f"removed network {name}"
+            note = _remove_network_if_unused(docker, the_plan.network.name)
         return DownResult(chosen, statuses, note)
 
     def ps(self, names: Sequence[str] = ()) -> list[ContainerStatus]:
@@ -511,15 +503,7 @@ class Project:
         removed = swarm.undeploy(chosen)
         note = None
         if network and the_plan is not None:
-            name = the_plan.network.name
-            users = swarm.network_users(name)
-            if users is None:
-                note = f"network {name} does not exist"
-            elif users:
-                note = f"network {name} kept: used by {', '.join(users)}"
-            else:
-                swarm.remove_network(name)
-                note = f"removed network {name}"
+            note = _remove_network_if_unused(swarm, the_plan.network.name)
         return UndeployResult(chosen, removed, note)
 
     def target(self) -> TargetName:
@@ -620,6 +604,17 @@ class DownResult:
 def _orphan(status: ContainerStatus, the_plan: Plan) -> bool:
     """A container of this blueprint set (on its network) whose agent is gone from it."""
     return status.agent not in the_plan.agents and the_plan.network.name in status.networks
+
+
+def _remove_network_if_unused(engine: Docker | Swarm, name: str) -> str:
+    """Remove the shared network unless something still uses it; say what happened."""
+    users = engine.network_users(name)
+    if users is None:
+        return f"network {name} does not exist"
+    if users:
+        return f"network {name} kept: used by {', '.join(users)}"
+    engine.remove_network(name)
+    return f"removed network {name}"
 
 
 def _prepare_engine(

@@ -539,10 +539,7 @@ class Swarm:
         return sorted(users)
 
     def remove_network(self, name: str) -> None:
-        try:
-            self.client.network.remove(name)
-        except DockerException as exc:
-            raise ComposeError(f"cannot remove network {name!r}: {_last_line(exc)}") from None
+        self.docker.remove_network(name)
 
 
 def _newest_fault(tasks: list[_Task], started: datetime, current: _Task) -> _Task | None:
