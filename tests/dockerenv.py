@@ -23,11 +23,15 @@ Typical use, in a conftest::
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import filecmp
 import functools
 import os
 import shutil
 import subprocess
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -126,3 +130,23 @@ def ensure_test_images(*, rebuild: bool = False) -> None:
             shutil.copyfile(busybox, copy)
             copy.chmod(0o755)
         _build(context, tag)
+
+
+@contextlib.contextmanager
+def exclusive(lock_file: Path, minutes: int) -> Iterator[None]:
+    """Hold `lock_file` (flock) for the block: one test session at a time uses what it guards
+    on this machine's engine; a second waits, and fails after `minutes`."""
+    with lock_file.open("a+") as lock:
+        deadline = time.monotonic() + minutes * 60
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"{lock_file} held by another test session for {minutes} minutes")
+                time.sleep(1)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)

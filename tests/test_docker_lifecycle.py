@@ -13,7 +13,6 @@ an operator sees, and a traceback fails the test.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
@@ -237,20 +236,8 @@ def engine() -> Iterator[None]:
     (two would share the same agent names, network and ports)."""
     dockerenv.require_engine()
     dockerenv.ensure_test_images()
-    with open(LOCK_FILE, "a+") as lock:
-        deadline = time.monotonic() + 600
-        while True:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"another run of this module held {LOCK_FILE} for 10 minutes")
-                time.sleep(1)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    with dockerenv.exclusive(LOCK_FILE, minutes=10):
+        yield
 
 
 @pytest.fixture(scope="module")

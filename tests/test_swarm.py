@@ -14,7 +14,6 @@ by the services' network aliases, with `endpoint_mode: dnsrr`.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import subprocess
 import sys
@@ -136,20 +135,8 @@ def engine() -> Iterator[None]:
     second test session running this module on the same engine waits here for the first."""
     dockerenv.require_engine(compose=False)
     dockerenv.ensure_test_images()
-    with LOCK_FILE.open("a+") as lock:
-        deadline = time.monotonic() + 900
-        while True:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"{LOCK_FILE} held by another test session for 15 minutes")
-                time.sleep(1)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    with dockerenv.exclusive(LOCK_FILE, minutes=15):
+        yield
 
 
 @pytest.fixture(scope="module")
