@@ -150,3 +150,19 @@ def exclusive(lock_file: Path, minutes: int) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def run_compose(
+    binary: Path, folder: Path, *args: str, secrets: dict[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """The compose CLI in `folder` with a clean environment: only PATH, HOME and `secrets`."""
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(folder), **secrets}
+    return subprocess.run(
+        [str(binary), *args],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )

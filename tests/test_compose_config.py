@@ -5,11 +5,10 @@ accepts (`docker compose config`, which needs no engine), with the shape the pla
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
 from pathlib import Path
 
+import dockerenv
 import pytest
 from conftest import BUNDLED_OUTPUT
 
@@ -21,20 +20,7 @@ def secrets_of(folder: Path) -> list[str]:
     return sorted(set(SECRET_REF.findall((folder / "docker-compose.yml").read_text())))
 
 
-def compose(
-    binary: Path, folder: Path, *args: str, secrets: dict[str, str]
-) -> subprocess.CompletedProcess[str]:
-    """The compose CLI in `folder` with a clean environment: only PATH, HOME and `secrets`."""
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(folder), **secrets}
-    return subprocess.run(
-        [str(binary), *args],
-        cwd=folder,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+compose = dockerenv.run_compose
 
 
 def test_the_bundled_output_has_agents() -> None:

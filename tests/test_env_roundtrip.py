@@ -11,6 +11,7 @@ import subprocess
 import textwrap
 from pathlib import Path
 
+import dockerenv
 import pytest
 from conftest import Avrgen, run_process
 
@@ -139,16 +140,7 @@ def unescape_compose(value: str) -> str:
 def compose_config(
     binary: Path, folder: Path, secrets: dict[str, str]
 ) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(folder), **secrets}
-    return subprocess.run(
-        [str(binary), "config", "--format", "json"],
-        cwd=folder,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    return dockerenv.run_compose(binary, folder, "config", "--format", "json", secrets=secrets)
 
 
 @pytest.fixture(scope="module")
