@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from avrgen.write import Change, Target
 
 R = TypeVar("R")
+# a first render, planned, rendered and checked before the output folder exists: the lock it
+# was planned with, the plan, the renderer and targets, the render cache's reuse (Project.render)
+Early = tuple["Lock", "Plan", tuple["Renderer", list["Target"]], "AgentReuse | None"]
 
 
 def load_catalog(folders: tuple[Path, ...]) -> Catalog:
@@ -164,6 +167,15 @@ class Project:
         lock = Target(self.paths.blueprints, {LOCK_NAME: render_lock(the_plan.lock)}, prune=False)
         return renderer, [output, lock]
 
+    def _reuse(self, the_plan: Plan, target: TargetName | None) -> AgentReuse:
+        """The render cache's per-agent reuse (avrgen/cache.py) for this plan."""
+        from avrgen.cache import AgentReuse
+
+        shared = (the_plan.network, the_plan.swarm)
+        return AgentReuse(
+            self.paths.output, self.paths.templates, target or the_plan.target, shared
+        )
+
     def render(
         self,
         check: bool = False,
@@ -197,11 +209,16 @@ class Project:
                 return RenderResult(hit.plan, [], hit.warnings, checked=check)
         # the blueprints, read once (the mutex guards the lock)
         checked = self._validated(use_cache=key is not None)
-        early: tuple[Lock, Plan] | None = None
+        early: Early | None = None
         if not check and not self.paths.output.exists():
-            # invalid blueprints (or a full port range) fail before the output folder is created
+            # a first render writes every file, so all of it is planned, rendered and parsed
+            # back here: invalid blueprints, a full port range or a template whose output
+            # differs from the plan fail before the output folder is created
             lock = read_lock(self.paths.blueprints)
-            early = (lock, plan(checked[0].blueprint, lock, checked[1]))
+            the_plan = plan(checked[0].blueprint, lock, checked[1])
+            reuse = self._reuse(the_plan, target) if key is not None else None
+            rendered = self._targets(the_plan, agents, target, check=True, reuse=reuse)
+            early = (lock, the_plan, rendered, reuse)
         with mutex.hold(self.paths.output, wait, on_wait, create=not check):
             result, targets, reuse = self._render(
                 check, agents, target, checked, early, use_cache=key is not None
@@ -232,27 +249,19 @@ class Project:
         agents: Sequence[str],
         target: TargetName | None,
         checked: tuple[Validated, Catalog],
-        early: tuple[Lock, Plan] | None = None,
+        early: Early | None = None,
         use_cache: bool = False,
     ) -> tuple[RenderResult, list[Target], AgentReuse | None]:
         from avrgen.write import apply, changes, written
 
         validated, catalog = checked
         lock = read_lock(self.paths.blueprints)
-        if early is not None and early[0] == lock:  # planned before the mutex, same lock
-            the_plan = early[1]
+        if early is not None and early[0] == lock:  # rendered before the mutex, same lock
+            the_plan, (renderer, targets), reuse = early[1], early[2], early[3]
         else:
             the_plan = plan(validated.blueprint, lock, catalog)
-
-        reuse = None
-        if use_cache and self.paths.output.is_dir():  # a first render has nothing to reuse
-            from avrgen.cache import AgentReuse
-
-            shared = (the_plan.network, the_plan.swarm)
-            reuse = AgentReuse(
-                self.paths.output, self.paths.templates, target or the_plan.target, shared
-            )
-        renderer, targets = self._targets(the_plan, agents, target, check=False, reuse=reuse)
+            reuse = self._reuse(the_plan, target) if use_cache else None
+            renderer, targets = self._targets(the_plan, agents, target, check=False, reuse=reuse)
         planned = [(target, changes(target)) for target in targets]
         found = [change for _, target_changes in planned for change in target_changes]
         # parse back (render.py) what is about to be written; an unchanged file is not

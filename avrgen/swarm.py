@@ -13,8 +13,6 @@ import json
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from avrgen.errors import TemplateError
 from avrgen.model import NetworkSettings, Placement, Resources, Secret, SwarmSettings
 
@@ -63,7 +61,9 @@ def check_stack(
     """Parse the rendered stack file back and compare it with the plan."""
     where = f"agent {agent.name!r}: {STACK_FILE}"
     try:
-        data = yaml.safe_load(text)
+        from avrgen.render import read_rendered  # render imports this module
+
+        data = read_rendered(text)
         services = data["services"]
         assert set(services) == {c.role for c in agent.containers}, "services differ"
         for c in agent.containers:
@@ -94,7 +94,7 @@ def check_stack(
         assert data["networks"][network.name] == {"name": network.name, "external": True}, (
             "network is not external"
         )
-    except (yaml.YAMLError, KeyError, TypeError, AssertionError) as exc:
+    except (ValueError, KeyError, TypeError, AssertionError) as exc:  # YAMLDecodeError too
         raise TemplateError(f"{where}: the rendered file does not match the plan ({exc})") from None
 
 
