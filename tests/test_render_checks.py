@@ -114,3 +114,24 @@ def test_read_rendered_reads_yaml_1_2_like_compose() -> None:
         "c": 123,
         "d": True,
     }
+
+
+def test_a_filter_given_an_unhashable_value_still_escapes_it(
+    avrgen: Avrgen, bundled: Path, tmp_path: Path
+) -> None:
+    """The filters remember their results by value; a list from a custom template is not
+    hashable, so it is escaped without being remembered (no traceback)."""
+    templates = _templates(
+        tmp_path,
+        COMPOSE,
+        lambda t: t.replace(
+            "name: {{ agent.project | compose }}",
+            "# roles: {{ agent.containers | map(attribute='role') | list | yaml }}\n"
+            "name: {{ agent.project | compose }}",
+        ),
+    )
+    output = tmp_path / "output"
+    result = avrgen("render", "-b", str(bundled), "-o", str(output), "--templates", str(templates))
+    assert result.exit_code == 0, result.stderr
+    text = (output / "billing" / "docker-compose.yml").read_text(encoding="utf-8")
+    assert "# roles: \"['asr', 'llm', 'tts', 'core']\"\n" in text, text
