@@ -1,8 +1,10 @@
 """Write stage: rendered files -> the output folder, atomically and only where bytes changed.
 
 A file is replaced through a temporary file and os.replace, so a reader (or a crash) sees
-the old bytes or the new ones, never a mix. Every temporary file is written (and synced)
-before the first rename, so a full or read-only disk fails before anything changes.
+the old bytes or the new ones, never a mix. An agent folder that does not exist yet is
+written whole as a temporary folder beside it and renamed into place (one rename, not one
+per file). Every temporary file and folder is written (and synced) before the first rename,
+so a full or read-only disk fails before anything changes.
 A few files are synced one by one; many (a first render of 1,000 agents) with one sync()
 of the file system, which costs about as much as one fsync instead of thousands.
 Files whose bytes are unchanged are not touched (their mtime stays). Files of agents that
@@ -15,6 +17,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import secrets
 import stat
 import tempfile
 from collections.abc import Iterable
@@ -30,6 +34,10 @@ FILE_MODE = 0o644
 PRIVATE_MODE = 0o600  # env files: literal values an operator may consider sensitive
 _TEMP_SUFFIX = ".tmp"
 SYNC_EACH_LIMIT = 16  # up to this many files, fsync each one; beyond it, one os.sync()
+# `.{folder}.{16 hex}.tmp`: a new folder being written whole (what _staging_folder names)
+_STAGING_FOLDER = re.compile(r"\.(.+)\.[0-9a-f]{16}" + re.escape(_TEMP_SUFFIX) + r"\Z")
+# a file in a staging folder: created, never opened if something is there, nor through a link
+_CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
 
 
 def mode_for(rel: str) -> int:
@@ -134,9 +142,9 @@ def _listing(root: Path, parent: str) -> _Listing:
     """The entries of `root/parent` by name. Refuses a folder reached through a symlink
     below `root`, as _inside() does.
     """
-    folder = root
+    folder = root.as_posix()  # strings, not Path: one call per agent folder
     for part in parent.split("/") if parent else ():
-        folder = folder / part
+        folder = part if folder == "." else os.path.join(folder, part)  # as Path joins
         try:
             info = os.lstat(folder)
         except FileNotFoundError:
@@ -155,35 +163,58 @@ def _listing(root: Path, parent: str) -> _Listing:
 def apply(target: Target, planned: list[Change]) -> None:
     """Carry out `planned` (from changes()) in two phases.
 
-    First every new file is written to a temporary file beside its target and synced;
-    a failure here (disk full, read-only folder) removes the temporary files and leaves
-    the old output exactly as it was. Then each temporary file is renamed over its
-    target (atomic per file) and the files of removed agents are deleted.
+    First every new file is written to a temporary file beside its target and synced
+    (a new agent folder: to a temporary folder beside it); a failure here (disk full,
+    read-only folder) removes the temporary files and folders and leaves the old output
+    exactly as it was. Then each temporary file is renamed over its target (atomic per
+    file), each temporary folder to its name, and the files of removed agents are deleted.
     """
+    prefix = _prefix(target.root)
+    fresh = _fresh_folders(target, prefix)
     _tidy(target)
     staged: list[tuple[str, str]] = []  # (temporary file, target), as strings: 1,000s of files
+    folders: list[tuple[str, str]] = []  # (temporary folder, target folder): new folders
     path = target.root.as_posix()
-    prefix = _prefix(target.root)
     writes = sum(1 for change in planned if change.action != "delete")
     sync_each = writes <= SYNC_EACH_LIMIT
     made: set[str] = set()
+    umask = _umask() if fresh else None
     try:
+        if fresh:
+            os.makedirs(path, exist_ok=True)
         for change in planned:
             path = change.path
             if change.action != "delete":
                 rel = _rel(target, path, prefix)
+                parent, _, name = rel.rpartition("/")
+                if parent in fresh:  # a new folder, written whole
+                    tmp_folder = fresh[parent]
+                    if not tmp_folder:
+                        tmp_folder = fresh[parent] = _staging_folder(prefix + parent)
+                        folders.append((tmp_folder, prefix + parent))
+                    data, mode = target.files[rel], mode_for(rel)
+                    _create_file(f"{tmp_folder}/{name}", data, mode, sync_each, umask)
+                    continue
                 folder = os.path.dirname(path)
                 if folder not in made:  # one mkdir per folder, not per file
                     Path(folder or ".").mkdir(parents=True, exist_ok=True)
                     made.add(folder)
                 tmp = _stage_file(path, target.files[rel], mode_for(rel), sync_each)
                 staged.append((tmp, path))
-        if staged and not sync_each:
+        if sync_each:
+            for tmp_folder, _ in folders:
+                _sync_folder(tmp_folder)
+        elif staged or folders:
             os.sync()  # every temporary file is on disk before the first rename
     except OSError as exc:
         _unlink_all(tmp for tmp, _ in staged)
+        _remove_staging_folders(tmp for tmp, _ in folders)
         raise WriteError(f"{path}: {exc.strerror or exc}; nothing was changed") from None
     try:
+        for tmp, path in folders:
+            # onto nothing (checked above); made since then: an empty folder is replaced,
+            # anything else refuses (ENOTEMPTY, ENOTDIR: never followed)
+            os.rename(tmp, path)
         for tmp, path in staged:
             os.replace(tmp, path)
         for change in planned:
@@ -192,13 +223,100 @@ def apply(target: Target, planned: list[Change]) -> None:
                 Path(path).unlink(missing_ok=True)
                 _remove_empty_parents(Path(path).parent, target.root)
         if sync_each:
-            for folder in sorted({Path(p).parent for _, p in staged}):
+            for folder in sorted({Path(p).parent for _, p in [*staged, *folders]}):
                 _sync_folder(folder)
         elif planned:
             os.sync()  # the renames and removals too
     except OSError as exc:
         _unlink_all(tmp for tmp, _ in staged)
+        _remove_staging_folders(tmp for tmp, _ in folders)
         raise WriteError(f"{path}: {exc.strerror or exc}; run `avrgen render` again") from None
+
+
+def _fresh_folders(target: Target, prefix: str) -> dict[str, str]:
+    """The agent folders (one level below the root) that changes() found missing and that
+    are still missing, each to be written whole; values are filled in as they are staged.
+    A symlink planted there since changes() is refused; a folder made since then gets
+    the per-file path.
+    """
+    missing = [parent for parent, entries in target.listings.items() if entries is None]
+    if not missing:
+        return {}
+    nested = {rel.partition("/")[0] for rel in target.files if rel.count("/") > 1}
+    fresh: dict[str, str] = {}
+    for parent in missing:
+        if not parent or "/" in parent or parent in nested:
+            continue  # the root, a deeper folder, or a folder with folders of its own
+        path = prefix + parent
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            fresh[parent] = ""  # staged when its first file is (none may be planned)
+            continue
+        except OSError:
+            continue  # the per-file path reports it in phase one
+        if stat.S_ISLNK(info.st_mode):
+            raise WriteError(f"{path}: refusing to write through a symlink")
+    return fresh
+
+
+def _staging_folder(path: str) -> str:
+    """A new empty folder beside `path`, named for it (`.{name}.{16 hex}.tmp`), with the
+    permissions a plain mkdir gives (mkdtemp would make it 0700)."""
+    parent, name = os.path.split(path)
+    while True:
+        tmp = os.path.join(parent, f".{name}.{secrets.token_hex(8)}{_TEMP_SUFFIX}")
+        try:
+            os.mkdir(tmp)
+        except FileExistsError:
+            continue
+        return tmp
+
+
+def _create_file(path: str, data: bytes, mode: int, sync: bool, umask: int | None) -> None:
+    """A new file `path` (in a staging folder: nothing else is there) holding `data`, with
+    exactly `mode` whatever the umask."""
+    fd = os.open(path, _CREATE_FLAGS, mode)
+    try:
+        if umask is None or mode & umask:
+            os.fchmod(fd, mode)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+        if sync:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _umask() -> int | None:
+    """The process's umask, read without changing it (os.umask() would, for every thread);
+    None where it cannot be read (then every new file gets an explicit chmod)."""
+    try:
+        with open("/proc/self/status", "rb") as handle:
+            for line in handle:
+                if line.startswith(b"Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _remove_staging_folders(folders: Iterable[str]) -> None:
+    """Remove temporary folders and the files in them (never following a link)."""
+    for folder in folders:
+        try:
+            with os.scandir(folder) as entries:
+                names = [entry.name for entry in entries]
+        except FileNotFoundError:
+            continue
+        except OSError:
+            names = []
+        for name in names:
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(folder, name))
+        with contextlib.suppress(OSError):
+            os.rmdir(folder)
 
 
 def _unlink_all(paths: Iterable[str]) -> None:
@@ -263,6 +381,8 @@ def _tidy(target: Target) -> None:
         by_parent.setdefault(parent, set()).add(name)
     listed = dict(target.listings)  # from the changes() just before: no second listing
     target.listings.clear()
+    if any(parent and "/" not in parent for parent in by_parent):
+        _tidy_staging_folders(target, by_parent, listed.get("", False))
     for parent, names in by_parent.items():
         known = listed.get(parent, False)
         if known is None:
@@ -278,6 +398,27 @@ def _tidy(target: Target) -> None:
             continue
         with os.scandir(folder) as entries:
             _tidy_folder(entries, names)
+
+
+def _tidy_staging_folders(target: Target, by_parent: dict[str, set[str]], root: _Listing) -> None:
+    """Remove the temporary folders a killed render left in the root: those of the
+    target's folders, or any when the target owns the whole root (prune). `root`: the
+    root's listing if changes() made one (a render that prunes)."""
+    if root is False:
+        try:
+            with os.scandir(target.root) as scanned:
+                root = {entry.name: entry for entry in scanned}
+        except (FileNotFoundError, NotADirectoryError):
+            return
+    leftovers = [
+        entry.path
+        for name, entry in (root or {}).items()
+        if name.startswith(".")
+        and (found := _STAGING_FOLDER.match(name))
+        and (target.prune or found[1] in by_parent)
+        and entry.is_dir(follow_symlinks=False)
+    ]
+    _remove_staging_folders(leftovers)
 
 
 def _tidy_folder(entries: Iterable[os.DirEntry[str]], names: set[str]) -> None:
@@ -310,22 +451,24 @@ def _generated(root: Path, listings: dict[str, _Listing], known: set[str]) -> se
     found: set[str] = set()
     if not root.is_dir():
         return found
-    with os.scandir(root) as folders:
-        for folder in folders:
-            if folder.is_symlink() or not folder.is_dir():
+    with os.scandir(root) as scanned:
+        folders = {entry.name: entry for entry in scanned}
+    listings.setdefault("", folders)  # the root's listing, for _tidy() after it
+    for folder in folders.values():
+        if folder.is_symlink() or not folder.is_dir() or _STAGING_FOLDER.match(folder.name):
+            continue  # not an agent's (a staging folder: a write in progress or killed)
+        entries = listings.get(folder.name)
+        if not entries:
+            with os.scandir(folder.path) as scanned:
+                entries = {entry.name: entry for entry in scanned}
+        for name, entry in entries.items():
+            if name.startswith("."):
+                continue  # temporary files of a write in progress (or of a killed one)
+            rel = f"{folder.name}/{name}"
+            if rel in known:
                 continue
-            entries = listings.get(folder.name)
-            if not entries:
-                with os.scandir(folder.path) as scanned:
-                    entries = {entry.name: entry for entry in scanned}
-            for name, entry in entries.items():
-                if name.startswith("."):
-                    continue  # temporary files of a write in progress (or of a killed one)
-                rel = f"{folder.name}/{name}"
-                if rel in known:
-                    continue
-                if not entry.is_symlink() and entry.is_file() and _is_generated(entry.path):
-                    found.add(rel)
+            if not entry.is_symlink() and entry.is_file() and _is_generated(entry.path):
+                found.add(rel)
     return found
 
 
