@@ -1,7 +1,7 @@
 """Load stage: blueprint files -> plain documents that remember where each field was written.
 
 Every scalar stays the text the user wrote (no YAML 1.1 `no` -> False, `0123` -> 83): we
-compose YAML nodes and build the data ourselves, so pydantic coerces only where a field
+build the data ourselves from the parser's events, so pydantic coerces only where a field
 really is a number or a bool. Duplicate keys, merge keys, anchors that explode and
 foreign tags are errors here, each with its file and line.
 """
@@ -9,10 +9,10 @@ foreign tags are errors here, each with its file and line.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 
@@ -33,6 +33,7 @@ MAX_LOCK_BYTES = 16 * 1024 * 1024  # a lock is ~110 bytes an agent: 10,000 agent
 _CORE = "tag:yaml.org,2002:"
 _ALLOWED_TAGS = {_CORE + t for t in ("str", "int", "float", "bool", "null", "timestamp")}
 _MAP_TAG, _SEQ_TAG, _MERGE_TAG = _CORE + "map", _CORE + "seq", _CORE + "merge"
+_NULL_TAG = _CORE + "null"
 
 Path_ = tuple[str | int, ...]
 
@@ -63,59 +64,208 @@ class Document:
 class _Problem(Exception):
     def __init__(self, line: int, message: str, path: Path_ = ()) -> None:
         self.line, self.message, self.path = line, message, path
+        self.document = 0  # the index of the document it is in (empty ones included)
 
 
-class _Builder:
-    """Turns a composed node tree into plain data, recording the line of each path."""
+# The plain scalars SafeLoader's resolver tags outside _ALLOWED_TAGS (`<<` merge, `=` value,
+# and the never-plain `!`, `&`, `*`); every other plain scalar resolves to an allowed tag.
+_ODD_PLAIN = frozenset(("<<", "=", "!", "&", "*"))
+_TOO_LARGE = f"document too large (more than {MAX_NODES} values, aliases expanded)"
+_TOO_DEEP = f"nested more than {MAX_DEPTH} levels deep"
+_MERGE = "merge keys (<<) are not supported; write the keys out"
+_NOT_A_MAPPING = "a document must be a mapping with a `kind`"
+_COLLECTION_TAGS = (None, "!", _MAP_TAG, _SEQ_TAG)  # None and `!`: resolved to map or seq
+_KEY, _VALUE, _ITEM, _ROOT, _DONE = range(5)  # where the next node goes
 
-    def __init__(self) -> None:
-        self.lines: dict[Path_, int] = {}
-        self.count = 0
 
-    def build(self, node: yaml.Node, path: Path_, active: frozenset[int]) -> Any:
-        self.count += 1
-        line = node.start_mark.line + 1
-        if self.count > MAX_NODES:
-            message = f"document too large (more than {MAX_NODES} values, aliases expanded)"
-            raise _Problem(line, message)
-        if id(node) in active:
-            raise _Problem(line, "recursive alias")
-        if len(active) >= MAX_DEPTH:  # aliases can nest deeper than the text does
-            raise _Problem(line, f"nested more than {MAX_DEPTH} levels deep")
-        if isinstance(node, yaml.ScalarNode):
-            if node.tag not in _ALLOWED_TAGS:
-                raise _Problem(line, f"tag {node.tag!r} is not allowed (plain values only)", path)
-            if "\x00" in node.value:
-                raise _Problem(line, "NUL character in a value", path)
-            return node.value
-        if node.tag not in (_MAP_TAG, _SEQ_TAG):
-            raise _Problem(line, f"tag {node.tag!r} is not allowed (plain values only)", path)
-        inner = active | {id(node)}
-        if isinstance(node, yaml.SequenceNode):
-            items = []
-            for index, item in enumerate(node.value):
-                self.lines[(*path, index)] = item.start_mark.line + 1
-                items.append(self.build(item, (*path, index), inner))
-            return items
-        return self._mapping(node, path, inner)
+def _read_documents(loader: Any, file: str, documents: list[Document]) -> None:
+    """The parser's events -> plain documents, in one pass with an explicit stack (no recursion).
 
-    def _mapping(self, node: yaml.MappingNode, path: Path_, active: frozenset[int]) -> Any:
-        result: dict[str, Any] = {}
-        for key_node, value_node in node.value:
-            key_line = key_node.start_mark.line + 1
-            if key_node.tag == _MERGE_TAG:
-                message = "merge keys (<<) are not supported; write the keys out"
-                raise _Problem(key_line, message, path)
-            if not isinstance(key_node, yaml.ScalarNode):
-                raise _Problem(key_line, "a key must be plain text")
-            key = self.build(key_node, path, active)
-            if key in result:
-                first = self.lines[(*path, key)]
-                message = f"duplicate key {key!r} (first written on line {first})"
-                raise _Problem(key_line, message, (*path, key))
-            self.lines[(*path, key)] = key_line
-            result[key] = self.build(value_node, (*path, key), active)
-        return result
+    It refuses what composing the node tree and building from it refused, at the same node
+    and in the same order (tags, keys, duplicates, NUL, MAX_NODES, MAX_DEPTH). An alias
+    replays the events recorded for its anchor, so its copy is counted, nested and located
+    (lines of the anchored text) exactly like a composed alias node was.
+    """
+    get_event, resolve = loader.get_event, loader.resolve
+    scalar_event, alias_event = yaml.ScalarEvent, yaml.AliasEvent
+    mapping_start, sequence_start = yaml.MappingStartEvent, yaml.SequenceStartEvent
+    mapping_end, sequence_end = yaml.MappingEndEvent, yaml.SequenceEndEvent
+    allowed, collection_tags, odd = _ALLOWED_TAGS, _COLLECTION_TAGS, _ODD_PLAIN
+    index = -1
+    count = depth = root_line = 0
+    mode, key, path = _DONE, "", ()
+    container: Any = None
+    anchor: str | None = None  # the anchor of the open collection, while its events are recorded
+    stack: list[tuple[Any, Path_, int, str | None]] = []
+    lines: dict[Path_, int] = {}
+    anchors: dict[str, list[yaml.Event]] = {}
+    open_anchors: dict[str, int] = {}  # anchor -> line, while its collection is being read
+    recording: list[list[yaml.Event]] = []
+    replay: list[Iterator[yaml.Event]] = []
+    try:
+        while True:
+            if replay:
+                event = next(replay[-1], None)
+                if event is None:
+                    replay.pop()
+                    continue
+                raw = False
+            else:
+                event = get_event()
+                raw = True
+                if recording:
+                    for events in recording:
+                        events.append(event)
+            cls = event.__class__
+            if cls is scalar_event:
+                value, tag = event.value, event.tag
+                if tag is None or tag == "!":
+                    tag = None  # resolved: allowed, unless it is one of the odd plain scalars
+                    if value in odd and event.implicit[0]:
+                        tag = resolve(yaml.ScalarNode, value, event.implicit)
+                if (
+                    mode == _ROOT
+                    and not value
+                    and (tag == _NULL_TAG or (not tag and event.implicit[0]))
+                ):
+                    mode = _DONE  # an empty document (`---` followed by nothing) is skipped
+                    continue
+                if mode == _KEY and tag == _MERGE_TAG:
+                    raise _Problem(event.start_mark.line + 1, _MERGE, path)
+                count += 1
+                if (
+                    count > MAX_NODES
+                    or depth >= MAX_DEPTH
+                    or (tag is not None and tag not in allowed)
+                    or "\x00" in value
+                ):
+                    where = _where(mode, path, key, container)
+                    _refuse(event, count, depth, tag, allowed, where)
+                if mode == _KEY:
+                    line = event.start_mark.line + 1
+                    if value in container:
+                        first = lines[(*path, value)]
+                        message = f"duplicate key {value!r} (first written on line {first})"
+                        raise _Problem(line, message, (*path, value))
+                    lines[(*path, value)] = line
+                    key, mode = value, _VALUE
+                elif mode == _VALUE:
+                    container[key] = value
+                    mode = _KEY
+                elif mode == _ITEM:
+                    lines[(*path, len(container))] = event.start_mark.line + 1
+                    container.append(value)
+                else:
+                    raise _Problem(event.start_mark.line + 1, _NOT_A_MAPPING)
+                if raw and event.anchor is not None:
+                    _anchor(event, anchors)
+                    anchors[event.anchor] = [event]
+            elif cls is mapping_start or cls is sequence_start:
+                tag, line = event.tag, event.start_mark.line + 1
+                if mode == _KEY:
+                    if tag == _MERGE_TAG:
+                        raise _Problem(line, _MERGE, path)
+                    raise _Problem(line, "a key must be plain text")
+                count += 1
+                if count > MAX_NODES or depth >= MAX_DEPTH or tag not in collection_tags:
+                    where = _where(mode, path, key, container)
+                    _refuse(event, count, depth, tag, collection_tags, where)
+                new: Any = {} if cls is mapping_start else []
+                stack.append((container, path, _KEY if mode == _VALUE else mode, anchor))
+                if mode == _VALUE:
+                    path = (*path, key)
+                    container[key] = new
+                elif mode == _ITEM:
+                    path = (*path, len(container))
+                    lines[path] = line
+                    container.append(new)
+                else:
+                    root_line = line
+                container, mode, depth, anchor = (
+                    new,
+                    _KEY if cls is mapping_start else _ITEM,
+                    depth + 1,
+                    None,
+                )
+                if raw and event.anchor is not None:
+                    _anchor(event, anchors)
+                    anchor = event.anchor
+                    anchors[anchor] = events = [event]
+                    open_anchors[anchor] = line
+                    recording.append(events)
+            elif cls is mapping_end or cls is sequence_end:
+                if anchor is not None:  # its recording is complete: aliases may replay it
+                    recording.pop()
+                    del open_anchors[anchor]
+                done = container
+                container, path, mode, anchor = stack.pop()
+                depth -= 1
+                if mode == _ROOT:
+                    if done.__class__ is not dict:
+                        raise _Problem(root_line, _NOT_A_MAPPING)
+                    documents.append(Document(file, root_line, done, lines))
+                    mode = _DONE
+            elif cls is alias_event:
+                name = event.anchor
+                if name not in anchors:
+                    raise _Problem(event.start_mark.line + 1, "invalid YAML: found undefined alias")
+                line = open_anchors.get(name, 0)
+                if not line:
+                    replay.append(iter(anchors[name]))
+                    continue
+                # an alias inside its own anchor: the composed node was its own ancestor
+                if mode == _KEY:
+                    raise _Problem(line, "a key must be plain text")
+                if count >= MAX_NODES:
+                    raise _Problem(line, _TOO_LARGE)
+                raise _Problem(line, "recursive alias")
+            elif cls is yaml.DocumentStartEvent:
+                index += 1
+                count = depth = 0
+                mode, path, container, anchor = _ROOT, (), None, None
+                lines, anchors, open_anchors = {}, {}, {}
+            elif cls is yaml.StreamEndEvent:
+                return
+    except _Problem as exc:
+        exc.document = index
+        raise
+
+
+def _anchor(event: yaml.NodeEvent, anchors: dict[str, list[yaml.Event]]) -> None:
+    """Refuse a second anchor of the same name in a document, as the composer does."""
+    if event.anchor in anchors:
+        line = event.start_mark.line + 1
+        message = "invalid YAML: found duplicate anchor; first occurrence second occurrence"
+        raise _Problem(line, message)
+
+
+def _where(mode: int, path: Path_, key: str, container: Any) -> Path_:
+    """The path of the node about to be read (a key's problems name its mapping)."""
+    if mode == _VALUE:
+        return (*path, key)
+    if mode == _ITEM:
+        return (*path, len(container))
+    return path
+
+
+def _refuse(
+    event: yaml.NodeEvent,
+    count: int,
+    depth: int,
+    tag: str | None,
+    allowed: Collection[str | None],
+    where: Path_,
+) -> NoReturn:
+    """Raise the first problem of a node, in the order building from composed nodes met them
+    (the last one left, when none of the others holds, is a NUL character in the value)."""
+    line = event.start_mark.line + 1
+    if count > MAX_NODES:
+        raise _Problem(line, _TOO_LARGE)
+    if depth >= MAX_DEPTH:  # aliases can nest deeper than the text does
+        raise _Problem(line, _TOO_DEEP)
+    if tag is not None and tag not in allowed:
+        raise _Problem(line, f"tag {tag!r} is not allowed (plain values only)", where)
+    raise _Problem(line, "NUL character in a value", where)
 
 
 def parse_documents(text: str, file: str) -> list[Document]:
@@ -123,17 +273,14 @@ def parse_documents(text: str, file: str) -> list[Document]:
     documents: list[Document] = []
     loader = _Loader(text)
     try:
-        _check_depth(text)  # before composing: the composers recurse (the C one can crash)
-        while loader.check_node():
-            node = loader.get_node()
-            if node is None or _is_empty(node):
-                continue  # an empty document (`---` followed by nothing) is skipped
-            builder = _Builder()
-            data = builder.build(node, (), frozenset())
-            line = node.start_mark.line + 1
-            if not isinstance(data, dict):
-                raise _Problem(line, "a document must be a mapping with a `kind`")
-            documents.append(Document(file, line, data, builder.lines))
+        try:
+            _read_documents(loader, file, documents)
+        except _Problem as exc:
+            # Read in one pass, but report what reading in steps did: first the parser's
+            # errors and limits anywhere in the file, then the composer's in this document.
+            _check_depth(text)
+            _compose(text, exc.document)
+            raise
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 0
@@ -172,7 +319,8 @@ def read_plain_yaml(path: Path) -> Any:
 
 def _check_depth(text: str) -> None:
     """Walk the parser's events (no recursion, nothing kept) and refuse nesting deeper than
-    MAX_DEPTH or more than MAX_NODES values in a document, before anything is composed."""
+    MAX_DEPTH or more than MAX_NODES values (aliases not expanded) in a document. Run only
+    once the one pass found a problem: these came first when reading took two steps."""
     parser = _Loader(text)
     depth = count = 0
     try:
@@ -196,9 +344,16 @@ def _check_depth(text: str) -> None:
         parser.dispose()
 
 
-def _is_empty(node: yaml.Node) -> bool:
-    """A document with no content at all (not even `~`)."""
-    return isinstance(node, yaml.ScalarNode) and node.tag == _CORE + "null" and node.value == ""
+def _compose(text: str, document: int) -> None:
+    """Compose the documents up to `document` (depth already checked), for the composer's
+    own error in it (an undefined alias, a duplicate anchor), in the composer's words."""
+    loader = _Loader(text)
+    try:
+        for _ in range(document + 1):
+            if loader.check_node():
+                loader.get_node()
+    finally:
+        loader.dispose()
 
 
 def _line_at(text: str, position: int) -> int:
