@@ -245,6 +245,9 @@ for path, data in files.items():
 """
 
 
+LIBRARY_IMPORTS = "import click, jinja2, pydantic, yaml, yaml_rs; from pydantic import BaseModel"
+
+
 # -- the report ----------------------------------------------------------------------------------
 
 
@@ -327,6 +330,7 @@ class Bench:
         self.state: dict[str, tuple[int, int]] = {}  # the output before a timed render
         self.trash = work / "trash"  # outputs moved aside by fresh()
         self.cache = work / "cache"  # avrgen's render cache ($XDG_CACHE_HOME), set by main()
+        self.floor_argv: list[str] = []  # the floor script and its files, made by thousand()
 
     def args(self, command: str, blueprints: Path, output: Path, *extra: str) -> list[str]:
         return [AVRGEN, command, "-b", str(blueprints), "-o", str(output), *extra]
@@ -335,15 +339,25 @@ class Bench:
         """From scratch: no output folder, no lock, an empty render cache.
 
         The old output is moved aside, not deleted: on this machine's ext4 (mounted with
-        `discard`) creating thousands of files right after deleting thousands costs the kernel
-        ~1.4 s, which would time the file system's cleanup, not the render (or the floor).
-        The moved trees are deleted when the series is done (`tidy`).
+        `discard`) creating thousands of files in the minute after deleting thousands costs
+        the kernel up to ~1.4 s, which would time the file system's cleanup, not the render
+        (or the floor). The moved trees are deleted after the last measurement (`tidy`).
         """
 
         def before(_: int) -> None:
             if output.exists():
                 self.trash.mkdir(exist_ok=True)
                 output.rename(self.trash / f"{output.name}-{time.time_ns()}")
+            (blueprints / "avrgen.lock").unlink(missing_ok=True)
+            shutil.rmtree(self.cache, ignore_errors=True)
+
+        return before
+
+    def deleted(self, blueprints: Path, output: Path) -> Callable[[int], None]:
+        """From scratch the way `rm -rf output` gets there: the old output deleted."""
+
+        def before(_: int) -> None:
+            shutil.rmtree(output, ignore_errors=True)
             (blueprints / "avrgen.lock").unlink(missing_ok=True)
             shutil.rmtree(self.cache, ignore_errors=True)
 
@@ -390,6 +404,7 @@ class Bench:
         blob.write_bytes(marshal.dumps(everything))
         script = self.work / "floor.py"
         script.write_text(FLOOR_SCRIPT, encoding="utf-8")
+        self.floor_argv = [sys.executable, str(script), str(blob)]
         floor = measure(
             n, [sys.executable, str(script), str(blob)], self.work,
             before=self.fresh(blueprints, output),
@@ -408,7 +423,6 @@ class Bench:
         run(render_argv, self.work)  # leave avrgen's own output (and lock) in place
         if read_tree(output) != files:
             raise SystemExit("render from scratch is not deterministic")
-        self.tidy()
 
         report.add(
             f"render {label} from scratch", scratch.median, "s", "< 1.000 s",
@@ -421,6 +435,15 @@ class Bench:
         ratio = scratch.median / floor.median
         report.add("render from scratch / floor", ratio, "x", "< 2.00x", ratio < 2.0)
         report.add("peak memory, render 1,000 agents", scratch.maxrss_mb, "MB")
+
+        # What bounds that ratio from below: a Python process importing the libraries avrgen
+        # is built on (pydantic, jinja2, click, PyYAML, yaml-rs) and doing nothing else.
+        imports = measure(n * 2, [sys.executable, "-c", LIBRARY_IMPORTS], self.work)
+        report.add(
+            "imports alone (pydantic, jinja2, click, yaml)", imports.median, "s", "", None,
+            **imports.summary(),
+        )  # fmt: skip
+        report.add("imports alone / floor", imports.median / floor.median, "x")
 
         # Nothing changed: nothing may be written.
         def unchanged(_: int, result: Run) -> None:
@@ -462,6 +485,25 @@ class Bench:
         )  # fmt: skip
         return scratch
 
+    def after_delete(self) -> None:
+        """Render and floor again, each with the old output deleted right before it (as
+        `rm -rf output` would): this file system charges its cleanup of the deleted files to
+        whoever creates files next. Informational; run last, as it slows what follows."""
+        n, report = self.repeat, self.report
+        blueprints, output = self.work / "bp-1000", self.work / "out-1000"
+        render_argv = self.args("render", blueprints, output)
+        deleted = self.deleted(blueprints, output)
+        render = measure(n, render_argv, self.work, before=deleted)
+        floor = measure(n, self.floor_argv, self.work, before=deleted)
+        report.add(
+            "render 1,000 agents, old output deleted first", render.median, "s", "", None,
+            **render.summary(),
+        )  # fmt: skip
+        report.add(
+            "floor, old output deleted first", floor.median, "s", "", None, **floor.summary()
+        )
+        report.add("render / floor, old output deleted first", render.median / floor.median, "x")
+
     def ten_thousand(self, thousand: Series) -> None:
         report = self.report
         blueprints, output = self.scale(10_000)
@@ -470,7 +512,6 @@ class Bench:
             times, self.args("render", blueprints, output), self.work,
             before=self.fresh(blueprints, output),
         )  # fmt: skip
-        self.tidy()
         report.add("render 10,000 agents from scratch", big.median, "s", "", None, **big.summary())
         ratio = big.median / thousand.median
         report.add("10,000 / 1,000 agents", ratio, "x", "< 11.00x", ratio < 11.0)
@@ -510,7 +551,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     bench = Bench(work, options.repeat, report)
     shutil.rmtree(bench.cache, ignore_errors=True)
     os.environ["XDG_CACHE_HOME"] = str(bench.cache)
-    bench.tidy()  # what an interrupted run left
     print(
         f"avrgen benchmark: {options.repeat} cold runs each; wall median (min-max),"
         " CPU (user+sys) median",
@@ -525,6 +565,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         bench.ten_thousand(thousand)
     if not (options.quick or options.no_up):
         up_measurement(bench)
+    bench.after_delete()
+    bench.tidy()
     elapsed = time.perf_counter() - started
 
     load_after = os.getloadavg()
