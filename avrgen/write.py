@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Literal
 
 from avrgen.errors import WriteError
+from avrgen.load import read_regular
 from avrgen.render import GENERATED_MARK
 
 Action = Literal["create", "update", "delete"]
@@ -481,9 +482,10 @@ def _is_generated(path: str | Path) -> bool:
 
 
 def _read(path: str | Path) -> bytes | None:
+    """A file's bytes; None when it is not a regular file (a FIFO in its place must not
+    hang the render: it is replaced like any file whose bytes differ) or cannot be read."""
     try:
-        with open(path, "rb") as handle:
-            return handle.read()
+        return read_regular(os.fspath(path))
     except OSError:
         return None
 

@@ -421,6 +421,34 @@ def test_stale_temp_files_of_a_killed_render_are_cleaned(
     assert not stale.exists()
 
 
+@pytest.mark.parametrize("cache", ["cache", "no-cache"])
+@pytest.mark.parametrize("where", ["output file", "lock"])
+def test_a_fifo_in_a_files_place_never_hangs_a_render(
+    where: str, cache: str, rendered: tuple[Path, Path]
+) -> None:
+    """Opening a FIFO for reading blocks until a writer comes: render, its cache and
+    --check must never do that. A FIFO where a file goes is replaced like a changed file."""
+    folder, out = rendered
+    fifo = out / "front-desk" / "sts.env" if where == "output file" else folder / "avrgen.lock"
+    want = fifo.read_bytes()
+    fifo.unlink()
+    os.mkfifo(fifo)
+    args = ["-b", str(folder), "-o", str(out)] + (["--no-cache"] if cache == "no-cache" else [])
+
+    def avrgen(*command: str) -> subprocess.CompletedProcess[str]:
+        run = [sys.executable, "-m", "avrgen", *command, *args]
+        return subprocess.run(run, capture_output=True, text=True, timeout=30, check=False)
+
+    check = avrgen("render", "--check")
+    assert check.returncode == 1, check.stderr
+    assert "Traceback" not in check.stderr
+    result = avrgen("render")
+    assert result.returncode == 0, result.stderr
+    assert stat.S_ISREG(fifo.lstat().st_mode)
+    assert fifo.read_bytes() == want
+    assert avrgen("render", "--check").returncode == 0
+
+
 # -- read-only and full output folders ---------------------------------------------------------
 
 
