@@ -8,6 +8,11 @@ same bytes into the same files, timed in the same run), the ratios and the peak 
 each child, from os.wait4), prints every figure beside its target with PASS/FAIL, and writes a
 JSON result to benchmarks/results/. Benchmarks are not tests: this prints figures; the test suite
 checks behaviour. Exit status: 0 when every target is met, 1 otherwise.
+
+From scratch: no output folder, no lock, an empty render cache. Old outputs are moved aside,
+not deleted, until the last measurement (see Bench.fresh: on this machine's file system,
+deleting thousands of files slows whoever creates files next); the last step times render
+and floor with the old output deleted first, for the record.
 """
 
 from __future__ import annotations
