@@ -30,9 +30,18 @@ if TYPE_CHECKING:
     from avrgen.write import Change, Target
 
 R = TypeVar("R")
-# a first render, planned, rendered and checked before the output folder exists: the lock it
-# was planned with, the plan, the renderer and targets, the render cache's reuse (Project.render)
-Early = tuple["Lock", "Plan", tuple["Renderer", list["Target"]], "AgentReuse | None"]
+
+
+@dataclass(frozen=True)
+class _FirstRender:
+    """A first render, planned, rendered and parsed back before the output folder exists,
+    and the lock it was planned with (Project.render)."""
+
+    lock: Lock
+    plan: Plan
+    renderer: Renderer
+    targets: list[Target]
+    reuse: AgentReuse | None
 
 
 def load_catalog(folders: tuple[Path, ...]) -> Catalog:
@@ -209,7 +218,7 @@ class Project:
                 return RenderResult(hit.plan, [], hit.warnings, checked=check)
         # the blueprints, read once (the mutex guards the lock)
         checked = self._validated(use_cache=key is not None)
-        early: Early | None = None
+        early: _FirstRender | None = None
         if not check and not self.paths.output.exists():
             # a first render writes every file, so all of it is planned, rendered and parsed
             # back here: invalid blueprints, a full port range or a template whose output
@@ -217,8 +226,8 @@ class Project:
             lock = read_lock(self.paths.blueprints)
             the_plan = plan(checked[0].blueprint, lock, checked[1])
             reuse = self._reuse(the_plan, target) if key is not None else None
-            rendered = self._targets(the_plan, agents, target, check=True, reuse=reuse)
-            early = (lock, the_plan, rendered, reuse)
+            renderer, targets = self._targets(the_plan, agents, target, check=True, reuse=reuse)
+            early = _FirstRender(lock, the_plan, renderer, targets, reuse)
         with mutex.hold(self.paths.output, wait, on_wait, create=not check):
             result, targets, reuse = self._render(
                 check, agents, target, checked, early, use_cache=key is not None
@@ -249,15 +258,16 @@ class Project:
         agents: Sequence[str],
         target: TargetName | None,
         checked: tuple[Validated, Catalog],
-        early: Early | None = None,
+        early: _FirstRender | None = None,
         use_cache: bool = False,
     ) -> tuple[RenderResult, list[Target], AgentReuse | None]:
         from avrgen.write import apply, changes, written
 
         validated, catalog = checked
         lock = read_lock(self.paths.blueprints)
-        if early is not None and early[0] == lock:  # rendered before the mutex, same lock
-            the_plan, (renderer, targets), reuse = early[1], early[2], early[3]
+        if early is not None and early.lock == lock:  # rendered before the mutex, same lock
+            the_plan, reuse = early.plan, early.reuse
+            renderer, targets = early.renderer, early.targets
         else:
             the_plan = plan(validated.blueprint, lock, catalog)
             reuse = self._reuse(the_plan, target) if use_cache else None
