@@ -115,6 +115,28 @@ def avrgen_process() -> Callable[..., subprocess.CompletedProcess[str]]:
 
 
 @pytest.fixture
+def tmpfs(tmp_path: Path) -> Iterator[Path]:
+    """A 512 KiB tmpfs of our own, for full and read-only disks (root only; skipped where
+    mounting is not permitted)."""
+    mount = tmp_path / "mnt"
+    mount.mkdir()
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a tmpfs needs root")
+    proc = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=512k,mode=0755", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+@pytest.fixture
 def bundled(tmp_path: Path) -> Path:
     """A private copy of the bundled blueprints (with their lock) under tmp_path/blueprints."""
     target = tmp_path / "blueprints"

@@ -452,27 +452,6 @@ def test_a_fifo_in_a_files_place_never_hangs_a_render(
 # -- read-only and full output folders ---------------------------------------------------------
 
 
-@pytest.fixture
-def tmpfs(tmp_path: Path) -> Iterator[Path]:
-    """A small tmpfs of our own (root only; skipped where mounting is not permitted)."""
-    mount = tmp_path / "mnt"
-    mount.mkdir()
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("mounting a tmpfs needs root")
-    proc = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=512k,mode=0755", "tmpfs", str(mount)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip()}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
 def change_every_agent(folder: Path) -> None:
     text = (folder / "a.yaml").read_text()
     (folder / "a.yaml").write_text(text + "env: {GREETING: " + "x" * 4000 + "}\n")

@@ -351,27 +351,6 @@ def test_a_killed_first_render_leaves_nothing_the_next_one_keeps(tmp_path: Path)
     assert sorted(p.name for p in out.iterdir()) == ["agent-0", "agent-1"]
 
 
-@pytest.fixture
-def tmpfs(tmp_path: Path) -> Iterator[Path]:
-    """A small tmpfs of our own (root only; skipped where mounting is not permitted)."""
-    mount = tmp_path / "mnt"
-    mount.mkdir()
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("mounting a tmpfs needs root")
-    proc = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=512k,mode=0755", "tmpfs", str(mount)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if proc.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {proc.stderr.strip()}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
 def test_a_full_disk_during_a_first_render_leaves_nothing(tmpfs: Path) -> None:
     out = tmpfs / "out"
     out.mkdir()
