@@ -191,6 +191,12 @@ def test_concurrent_renders_all_succeed_and_agree(tmp_path: Path) -> None:
 # -- SIGKILL at random moments ---------------------------------------------------------------
 
 
+def temporary(path: str) -> bool:
+    """A render's temporary file (`.name.XXXX.tmp`), or a file in a new agent folder it was
+    staging (`.agent.XXXX.tmp/name`): hidden, never taken for output."""
+    return any(part.startswith(".") and part.endswith(".tmp") for part in Path(path).parts)
+
+
 def test_killed_render_leaves_each_file_old_or_new(tmp_path: Path) -> None:
     """Kill `render` at random points between its start and its end, again and again."""
     bp, out = tmp_path / "bp", tmp_path / "out"
@@ -226,12 +232,12 @@ def test_killed_render_leaves_each_file_old_or_new(tmp_path: Path) -> None:
         proc.wait(30)
         now = state(out, bp)
         for path in set(old) | set(new) | set(now):
-            if Path(path).name.startswith(".") and path.endswith(".tmp"):
-                continue  # a temporary file of the killed render: ignored, cleaned below
+            if temporary(path):
+                continue  # a temporary file or staging folder of the killed render: cleaned below
             assert now.get(path) in (old.get(path), new.get(path)), (
                 f"{path} is neither old nor new (seed {seed})"
             )
-        visible = {p: b for p, b in now.items() if not Path(p).name.startswith(".")}
+        visible = {p: b for p, b in now.items() if not temporary(p)}
         key = "old" if visible == old else "new" if visible == new else "between"
         outcomes[key] += 1
         # the next render completes the job, and leaves no temporary file behind
