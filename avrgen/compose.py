@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from python_on_whales import DockerClient
+from python_on_whales import DockerClient, Network
 from python_on_whales.exceptions import DockerException, NoSuchNetwork
 
 from avrgen.errors import ComposeError
@@ -159,12 +159,20 @@ class Docker:
 
     # -- the shared network ------------------------------------------------------------------
 
+    def inspect_network(self, name: str) -> Network | None:
+        """The network `name`; None when it does not exist."""
+        try:
+            return self.client.network.inspect(name)
+        except NoSuchNetwork:
+            return None
+        except DockerException as exc:
+            raise ComposeError(f"cannot inspect network {name!r}: {_last_line(exc)}") from None
+
     def ensure_network(self, settings: NetworkSettings) -> str | None:
         """Create the shared network when missing; a note for the user, or None."""
         name = settings.name
-        try:
-            network = self.client.network.inspect(name)
-        except NoSuchNetwork:
+        network = self.inspect_network(name)
+        if network is None:
             subnet = str(settings.subnet) if settings.subnet is not None else None
             try:
                 self.client.network.create(
@@ -179,8 +187,6 @@ class Docker:
                     + f": {_last_line(exc)}"
                 ) from None
             return f"created network {name}" + (f" (subnet {subnet})" if subnet else "")
-        except DockerException as exc:
-            raise ComposeError(f"cannot inspect network {name!r}: {_last_line(exc)}") from None
         if settings.subnet is None:
             return None
         subnets = [str(c.get("Subnet")) for c in (network.ipam.config or []) if c.get("Subnet")]
@@ -194,12 +200,9 @@ class Docker:
 
     def network_users(self, name: str) -> list[str] | None:
         """Names of the containers on network `name`; None when it does not exist."""
-        try:
-            network = self.client.network.inspect(name)
-        except NoSuchNetwork:
+        network = self.inspect_network(name)
+        if network is None:
             return None
-        except DockerException as exc:
-            raise ComposeError(f"cannot inspect network {name!r}: {_last_line(exc)}") from None
         return sorted(str(c.name) for c in (network.containers or {}).values())
 
     def remove_network(self, name: str) -> None:

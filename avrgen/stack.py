@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from python_on_whales import DockerClient
-from python_on_whales.exceptions import DockerException, NoSuchNetwork
+from python_on_whales.exceptions import DockerException
 
 from avrgen.compose import (
     AGENT_LABEL,
@@ -164,9 +164,8 @@ class Swarm:
         """Create the shared attachable overlay network when missing; a note, or None."""
         name = settings.name
         subnet = str(settings.subnet) if settings.subnet is not None else None
-        try:
-            network = self.client.network.inspect(name)
-        except NoSuchNetwork:
+        network = self.docker.inspect_network(name)
+        if network is None:
             try:
                 self.client.network.create(
                     name,
@@ -182,8 +181,6 @@ class Swarm:
                     + f": {_last_line(exc)}"
                 ) from None
             return f"created overlay network {name}" + (f" (subnet {subnet})" if subnet else "")
-        except DockerException as exc:
-            raise ComposeError(f"cannot inspect network {name!r}: {_last_line(exc)}") from None
         if network.driver != "overlay" or network.scope != "swarm":
             raise ComposeError(
                 f"network {name!r} exists as a {network.driver} network ({network.scope} scope), "
@@ -526,12 +523,9 @@ class Swarm:
 
     def network_users(self, name: str) -> list[str] | None:
         """Services (swarm-wide) and containers (here) on network `name`; None if missing."""
-        try:
-            network = self.client.network.inspect(name)
-        except NoSuchNetwork:
+        network = self.docker.inspect_network(name)
+        if network is None:
             return None
-        except DockerException as exc:
-            raise ComposeError(f"cannot inspect network {name!r}: {_last_line(exc)}") from None
         users = {str(c.name) for c in (network.containers or {}).values()}
         for service in self._services([]):
             if network.id in service.networks or name in service.networks:

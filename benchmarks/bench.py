@@ -380,9 +380,12 @@ class Bench:
             **series.summary(),
         )  # fmt: skip
 
+    def paths(self, agents: int) -> tuple[Path, Path]:
+        """The blueprint and output folders of the `agents` set."""
+        return self.work / f"bp-{agents}", self.work / f"out-{agents}"
+
     def scale(self, agents: int) -> tuple[Path, Path]:
-        blueprints = self.work / f"bp-{agents}"
-        output = self.work / f"out-{agents}"
+        blueprints, output = self.paths(agents)
         generate(blueprints, agents)
         return blueprints, output
 
@@ -495,7 +498,7 @@ class Bench:
         `rm -rf output` would): this file system charges its cleanup of the deleted files to
         whoever creates files next. Informational; run last, as it slows what follows."""
         n, report = self.repeat, self.report
-        blueprints, output = self.work / "bp-1000", self.work / "out-1000"
+        blueprints, output = self.paths(1000)
         render_argv = self.args("render", blueprints, output)
         deleted = self.deleted(blueprints, output)
         render = measure(n, render_argv, self.work, before=deleted)
