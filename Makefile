@@ -1,41 +1,84 @@
 # Two commands on a fresh machine: `make demo` and `make test`.
+# Both install from the committed locks in requirements/ (exact versions, hashes), with
+# plain pip: nothing beyond Python 3.11+, make and git is needed. `make lock` refreshes them.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# uv resolves the locks (`make lock`, `make test-lowest`); pinned so a new uv cannot change them
+UV_VERSION := 0.13.9
+UV := $(VENV)-tools/bin/uv
+LOCK_FLAGS := --generate-hashes --universal --python-version 3.11 --custom-compile-command 'make lock' -q
+PIP_LOCKED := --require-hashes --no-deps -q
 
-.PHONY: demo test lint format bench clean
+.PHONY: demo test lint format typecheck contracts bench lock test-latest test-lowest clean
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: requirements/runtime.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e .
+	$(BIN)/pip install $(PIP_LOCKED) -r requirements/runtime.lock
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
 	touch $@
 
-$(VENV)/.installed-test: $(VENV)/.installed pyproject.toml
-	$(BIN)/pip install -q -e '.[test]'
+$(VENV)/.installed-test: $(VENV)/.installed requirements/dev.lock
+	$(BIN)/pip install $(PIP_LOCKED) -r requirements/dev.lock
 	touch $@
+
+$(UV):
+	$(PYTHON) -m venv $(VENV)-tools
+	$(VENV)-tools/bin/pip install -q uv==$(UV_VERSION)
 
 demo: $(VENV)/.installed
 	$(BIN)/avrgen validate
 	$(BIN)/avrgen render
 
-test: $(VENV)/.installed-test
-	$(BIN)/ruff check avrgen tests
-	$(BIN)/ruff format --check avrgen tests
+test: lint typecheck contracts
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check avrgen tests
-	$(BIN)/ruff format --check avrgen tests
+	$(BIN)/ruff check avrgen tests benchmarks
+	$(BIN)/ruff format --check avrgen tests benchmarks
+
+typecheck: $(VENV)/.installed-test
+	$(BIN)/mypy
+
+contracts: $(VENV)/.installed-test
+	$(BIN)/lint-imports
 
 format: $(VENV)/.installed-test
-	$(BIN)/ruff check --fix avrgen tests
-	$(BIN)/ruff format avrgen tests
+	$(BIN)/ruff check --fix avrgen tests benchmarks
+	$(BIN)/ruff format avrgen tests benchmarks
 
-# Whole-process timings against the targets of issue 6 (README "Performance"); BENCH_ARGS=--quick
+# Re-resolve both locks from pyproject.toml's ranges (the newest releases they allow).
+# The runtime lock is constrained by the dev lock, so `make demo` and `make test` agree.
+lock: $(UV)
+	$(UV) pip compile pyproject.toml requirements/build.in --extra test --extra dev \
+		$(LOCK_FLAGS) -o requirements/dev.lock
+	$(UV) pip compile pyproject.toml requirements/build.in -c requirements/dev.lock \
+		$(LOCK_FLAGS) -o requirements/runtime.lock
+
+# Drift seen before users see it: the suite against the newest releases of every
+# dependency, then against the lowest versions pyproject.toml's ranges allow, each in a
+# virtualenv of its own (the locked .venv is left alone).
+test-latest:
+	rm -rf $(VENV)-latest
+	$(PYTHON) -m venv $(VENV)-latest
+	$(VENV)-latest/bin/pip install -q --upgrade pip
+	$(VENV)-latest/bin/pip install -q --upgrade -e '.[test,dev]'
+	$(VENV)-latest/bin/pip freeze --exclude-editable > $(VENV)-latest/versions.txt
+	$(VENV)-latest/bin/pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+test-lowest: $(UV)
+	rm -rf $(VENV)-lowest
+	$(PYTHON) -m venv $(VENV)-lowest
+	$(UV) pip compile pyproject.toml requirements/build.in --extra test --extra dev \
+		--resolution lowest-direct --python-version 3.11 -q -o $(VENV)-lowest/lowest.txt
+	$(VENV)-lowest/bin/pip install -q --no-deps -r $(VENV)-lowest/lowest.txt
+	$(VENV)-lowest/bin/pip install -q --no-deps --no-build-isolation -e .
+	$(VENV)-lowest/bin/pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+# Whole-process timings against their targets (docs/performance.md); BENCH_ARGS=--quick
 # for 1,000 agents only. Prints every figure with its target; writes benchmarks/results/*.json.
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info
+	rm -rf $(VENV) $(VENV)-tools $(VENV)-latest $(VENV)-lowest build dist *.egg-info
