@@ -67,7 +67,6 @@ class Document:
 class _Problem(Exception):
     def __init__(self, line: int, message: str, path: Path_ = ()) -> None:
         self.line, self.message, self.path = line, message, path
-        self.document = 0  # the index of the document it is in (empty ones included)
 
 
 # The plain scalars SafeLoader's resolver tags outside _ALLOWED_TAGS (`<<` merge, `=` value,
@@ -75,6 +74,9 @@ class _Problem(Exception):
 _ODD_PLAIN = frozenset(("<<", "=", "!", "&", "*"))
 _TOO_LARGE = f"document too large (more than {MAX_NODES} values, aliases expanded)"
 _TOO_DEEP = f"nested more than {MAX_DEPTH} levels deep"
+# PyYAML 6.0.4's scanner has a nesting limit of its own (1,000 levels, and it scans a line of
+# flow brackets ahead of the events): its error is the same problem as ours, said our way
+_NESTING_LIMIT = "maximum nesting depth"
 _MERGE = "merge keys (<<) are not supported; write the keys out"
 _NOT_A_MAPPING = "a document must be a mapping with a `kind`"
 _COLLECTION_TAGS = (None, "!", _MAP_TAG, _SEQ_TAG)  # None and `!`: resolved to map or seq
@@ -84,8 +86,8 @@ _KEY, _VALUE, _ITEM, _ROOT, _DONE = range(5)  # where the next node goes
 def _read_documents(loader: Any, file: str, documents: list[Document]) -> None:
     """The parser's events -> plain documents, in one pass with an explicit stack (no recursion).
 
-    It refuses what composing the node tree and building from it refused, at the same node
-    and in the same order (tags, keys, duplicates, NUL, MAX_NODES, MAX_DEPTH). An alias
+    It refuses tags, non-plain and duplicate keys, NUL, MAX_NODES and MAX_DEPTH at the node
+    where it meets them, so the first problem in the file is the one reported. An alias
     replays the events recorded for its anchor, so its copy is counted, nested and located
     (lines of the anchored text) exactly like a composed alias node was.
     """
@@ -94,7 +96,6 @@ def _read_documents(loader: Any, file: str, documents: list[Document]) -> None:
     mapping_start, sequence_start = yaml.MappingStartEvent, yaml.SequenceStartEvent
     mapping_end, sequence_end = yaml.MappingEndEvent, yaml.SequenceEndEvent
     allowed, collection_tags, odd = _ALLOWED_TAGS, _COLLECTION_TAGS, _ODD_PLAIN
-    index = -1
     count = depth = root_line = 0
     mode, key, path = _DONE, "", ()
     container: Any = None
@@ -105,141 +106,136 @@ def _read_documents(loader: Any, file: str, documents: list[Document]) -> None:
     open_anchors: dict[str, int] = {}  # anchor -> line, while its collection is being read
     recording: list[list[yaml.Event]] = []
     replay: list[Iterator[yaml.Event]] = []
-    try:
-        while True:
-            if replay:
-                event = next(replay[-1], None)
-                if event is None:
-                    replay.pop()
-                    continue
-                raw = False
+    while True:
+        if replay:
+            event = next(replay[-1], None)
+            if event is None:
+                replay.pop()
+                continue
+            raw = False
+        else:
+            event = get_event()
+            raw = True
+            if recording:
+                for events in recording:
+                    events.append(event)
+        cls = event.__class__
+        if cls is scalar_event:
+            value, tag = event.value, event.tag
+            if tag is None or tag == "!":
+                tag = None  # resolved: allowed, unless it is one of the odd plain scalars
+                if value in odd and event.implicit[0]:
+                    tag = resolve(yaml.ScalarNode, value, event.implicit)
+            if (
+                mode == _ROOT
+                and not value
+                and (tag == _NULL_TAG or (not tag and event.implicit[0]))
+            ):
+                mode = _DONE  # an empty document (`---` followed by nothing) is skipped
+                continue
+            if mode == _KEY and tag == _MERGE_TAG:
+                raise _Problem(event.start_mark.line + 1, _MERGE, path)
+            count += 1
+            if (
+                count > MAX_NODES
+                or depth >= MAX_DEPTH
+                or (tag is not None and tag not in allowed)
+                or "\x00" in value
+            ):
+                where = _where(mode, path, key, container)
+                _refuse(event, count, depth, tag, allowed, where)
+            if mode == _KEY:
+                line = event.start_mark.line + 1
+                if value in container:
+                    first = lines[(*path, value)]
+                    message = f"duplicate key {value!r} (first written on line {first})"
+                    raise _Problem(line, message, (*path, value))
+                lines[(*path, value)] = line
+                key, mode = value, _VALUE
+            elif mode == _VALUE:
+                container[key] = value
+                mode = _KEY
+            elif mode == _ITEM:
+                lines[(*path, len(container))] = event.start_mark.line + 1
+                container.append(value)
             else:
-                event = get_event()
-                raw = True
-                if recording:
-                    for events in recording:
-                        events.append(event)
-            cls = event.__class__
-            if cls is scalar_event:
-                value, tag = event.value, event.tag
-                if tag is None or tag == "!":
-                    tag = None  # resolved: allowed, unless it is one of the odd plain scalars
-                    if value in odd and event.implicit[0]:
-                        tag = resolve(yaml.ScalarNode, value, event.implicit)
-                if (
-                    mode == _ROOT
-                    and not value
-                    and (tag == _NULL_TAG or (not tag and event.implicit[0]))
-                ):
-                    mode = _DONE  # an empty document (`---` followed by nothing) is skipped
-                    continue
-                if mode == _KEY and tag == _MERGE_TAG:
-                    raise _Problem(event.start_mark.line + 1, _MERGE, path)
-                count += 1
-                if (
-                    count > MAX_NODES
-                    or depth >= MAX_DEPTH
-                    or (tag is not None and tag not in allowed)
-                    or "\x00" in value
-                ):
-                    where = _where(mode, path, key, container)
-                    _refuse(event, count, depth, tag, allowed, where)
-                if mode == _KEY:
-                    line = event.start_mark.line + 1
-                    if value in container:
-                        first = lines[(*path, value)]
-                        message = f"duplicate key {value!r} (first written on line {first})"
-                        raise _Problem(line, message, (*path, value))
-                    lines[(*path, value)] = line
-                    key, mode = value, _VALUE
-                elif mode == _VALUE:
-                    container[key] = value
-                    mode = _KEY
-                elif mode == _ITEM:
-                    lines[(*path, len(container))] = event.start_mark.line + 1
-                    container.append(value)
-                else:
-                    raise _Problem(event.start_mark.line + 1, _NOT_A_MAPPING)
-                if raw and event.anchor is not None:
-                    _anchor(event, anchors)
-                    anchors[event.anchor] = [event]
-            elif cls is mapping_start or cls is sequence_start:
-                tag, line = event.tag, event.start_mark.line + 1
-                if mode == _KEY:
-                    if tag == _MERGE_TAG:
-                        raise _Problem(line, _MERGE, path)
-                    raise _Problem(line, "a key must be plain text")
-                count += 1
-                if count > MAX_NODES or depth >= MAX_DEPTH or tag not in collection_tags:
-                    where = _where(mode, path, key, container)
-                    _refuse(event, count, depth, tag, collection_tags, where)
-                new: Any = {} if cls is mapping_start else []
-                stack.append((container, path, _KEY if mode == _VALUE else mode, anchor))
-                if mode == _VALUE:
-                    path = (*path, key)
-                    container[key] = new
-                elif mode == _ITEM:
-                    path = (*path, len(container))
-                    lines[path] = line
-                    container.append(new)
-                else:
-                    root_line = line
-                container, mode, depth, anchor = (
-                    new,
-                    _KEY if cls is mapping_start else _ITEM,
-                    depth + 1,
-                    None,
-                )
-                if raw and event.anchor is not None:
-                    _anchor(event, anchors)
-                    anchor = event.anchor
-                    anchors[anchor] = events = [event]
-                    open_anchors[anchor] = line
-                    recording.append(events)
-            elif cls is mapping_end or cls is sequence_end:
-                if anchor is not None:  # its recording is complete: aliases may replay it
-                    recording.pop()
-                    del open_anchors[anchor]
-                done = container
-                container, path, mode, anchor = stack.pop()
-                depth -= 1
-                if mode == _ROOT:
-                    if done.__class__ is not dict:
-                        raise _Problem(root_line, _NOT_A_MAPPING)
-                    documents.append(Document(file, root_line, done, lines))
-                    mode = _DONE
-            elif cls is alias_event:
-                name = event.anchor
-                if name not in anchors:
-                    raise _Problem(event.start_mark.line + 1, "invalid YAML: found undefined alias")
-                line = open_anchors.get(name, 0)
-                if not line:
-                    replay.append(iter(anchors[name]))
-                    continue
-                # an alias inside its own anchor: the composed node was its own ancestor
-                if mode == _KEY:
-                    raise _Problem(line, "a key must be plain text")
-                if count >= MAX_NODES:
-                    raise _Problem(line, _TOO_LARGE)
-                raise _Problem(line, "recursive alias")
-            elif cls is yaml.DocumentStartEvent:
-                index += 1
-                count = depth = 0
-                mode, path, container, anchor = _ROOT, (), None, None
-                lines, anchors, open_anchors = {}, {}, {}
-            elif cls is yaml.StreamEndEvent:
-                return
-    except _Problem as exc:
-        exc.document = index
-        raise
+                raise _Problem(event.start_mark.line + 1, _NOT_A_MAPPING)
+            if raw and event.anchor is not None:
+                _anchor(event, anchors)
+                anchors[event.anchor] = [event]
+        elif cls is mapping_start or cls is sequence_start:
+            tag, line = event.tag, event.start_mark.line + 1
+            if mode == _KEY:
+                if tag == _MERGE_TAG:
+                    raise _Problem(line, _MERGE, path)
+                raise _Problem(line, "a key must be plain text")
+            count += 1
+            if count > MAX_NODES or depth >= MAX_DEPTH or tag not in collection_tags:
+                where = _where(mode, path, key, container)
+                _refuse(event, count, depth, tag, collection_tags, where)
+            new: Any = {} if cls is mapping_start else []
+            stack.append((container, path, _KEY if mode == _VALUE else mode, anchor))
+            if mode == _VALUE:
+                path = (*path, key)
+                container[key] = new
+            elif mode == _ITEM:
+                path = (*path, len(container))
+                lines[path] = line
+                container.append(new)
+            else:
+                root_line = line
+            container, mode, depth, anchor = (
+                new,
+                _KEY if cls is mapping_start else _ITEM,
+                depth + 1,
+                None,
+            )
+            if raw and event.anchor is not None:
+                _anchor(event, anchors)
+                anchor = event.anchor
+                anchors[anchor] = events = [event]
+                open_anchors[anchor] = line
+                recording.append(events)
+        elif cls is mapping_end or cls is sequence_end:
+            if anchor is not None:  # its recording is complete: aliases may replay it
+                recording.pop()
+                del open_anchors[anchor]
+            done = container
+            container, path, mode, anchor = stack.pop()
+            depth -= 1
+            if mode == _ROOT:
+                if done.__class__ is not dict:
+                    raise _Problem(root_line, _NOT_A_MAPPING)
+                documents.append(Document(file, root_line, done, lines))
+                mode = _DONE
+        elif cls is alias_event:
+            name = event.anchor
+            if name not in anchors:
+                line = event.start_mark.line + 1
+                raise _Problem(line, f"invalid YAML: alias *{name} names no anchor before it")
+            line = open_anchors.get(name, 0)
+            if not line:
+                replay.append(iter(anchors[name]))
+                continue
+            # an alias inside its own anchor: the composed node was its own ancestor
+            if mode == _KEY:
+                raise _Problem(line, "a key must be plain text")
+            if count >= MAX_NODES:
+                raise _Problem(line, _TOO_LARGE)
+            raise _Problem(line, "recursive alias")
+        elif cls is yaml.DocumentStartEvent:
+            count = depth = 0
+            mode, path, container, anchor = _ROOT, (), None, None
+            lines, anchors, open_anchors = {}, {}, {}
+        elif cls is yaml.StreamEndEvent:
+            return
 
 
 def _anchor(event: yaml.NodeEvent, anchors: dict[str, list[yaml.Event]]) -> None:
     """Refuse a second anchor of the same name in a document, as the composer does."""
     if event.anchor in anchors:
         line = event.start_mark.line + 1
-        message = "invalid YAML: found duplicate anchor; first occurrence second occurrence"
-        raise _Problem(line, message)
+        raise _Problem(line, f"invalid YAML: anchor &{event.anchor} defined twice")
 
 
 def _where(mode: int, path: Path_, key: str, container: Any) -> Path_:
@@ -272,21 +268,19 @@ def _refuse(
 
 
 def parse_documents(text: str, file: str) -> list[Document]:
-    """Parse one file's text into documents; raises BlueprintError naming file and line."""
+    """Parse one file's text into documents; raises BlueprintError naming file and line.
+
+    The first problem met reading the file in order is the one reported, in avrgen's words
+    whichever layer noticed it (the depth limit may be PyYAML's own scanner's, or ours)."""
     documents: list[Document] = []
     loader = _Loader(text)
     try:
-        try:
-            _read_documents(loader, file, documents)
-        except _Problem as exc:
-            # Read in one pass, but report what reading in steps did: first the parser's
-            # errors and limits anywhere in the file, then the composer's in this document.
-            _check_depth(text)
-            _compose(text, exc.document)
-            raise
+        _read_documents(loader, file, documents)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 0
+        if _NESTING_LIMIT in str(exc.problem):
+            raise BlueprintError([Problem(file, line, "", _TOO_DEEP)]) from None
         message = " ".join(str(p) for p in (exc.context, exc.problem) if p)
         raise BlueprintError([Problem(file, line, "", f"invalid YAML: {message}")]) from None
     except yaml.reader.ReaderError as exc:
@@ -318,45 +312,6 @@ def read_plain_yaml(path: Path) -> Any:
     except yaml.YAMLError as exc:
         message = getattr(exc, "problem", None) or "invalid YAML"
         raise BlueprintError([Problem(name, 0, "", f"invalid YAML: {message}")]) from None
-
-
-def _check_depth(text: str) -> None:
-    """Walk the parser's events (no recursion, nothing kept) and refuse nesting deeper than
-    MAX_DEPTH or more than MAX_NODES values (aliases not expanded) in a document. Run only
-    once the one pass found a problem: these came first when reading took two steps."""
-    parser = _Loader(text)
-    depth = count = 0
-    try:
-        while parser.check_event():
-            event = parser.get_event()
-            if isinstance(event, yaml.DocumentStartEvent):
-                count = 0
-            elif isinstance(event, yaml.NodeEvent):
-                count += 1
-                if count > MAX_NODES:
-                    line = event.start_mark.line + 1
-                    raise _Problem(line, f"document too large (more than {MAX_NODES} values)")
-            if isinstance(event, yaml.CollectionStartEvent):
-                depth += 1
-                if depth > MAX_DEPTH:
-                    line = event.start_mark.line + 1
-                    raise _Problem(line, f"nested more than {MAX_DEPTH} levels deep")
-            elif isinstance(event, yaml.CollectionEndEvent):
-                depth -= 1
-    finally:
-        parser.dispose()
-
-
-def _compose(text: str, document: int) -> None:
-    """Compose the documents up to `document` (depth already checked), for the composer's
-    own error in it (an undefined alias, a duplicate anchor), in the composer's words."""
-    loader = _Loader(text)
-    try:
-        for _ in range(document + 1):
-            if loader.check_node():
-                loader.get_node()
-    finally:
-        loader.dispose()
 
 
 def _line_at(text: str, position: int) -> int:

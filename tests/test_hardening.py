@@ -16,9 +16,12 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from importlib import metadata
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from avrgen import load
 from avrgen.errors import AvrgenError, WriteError
@@ -79,9 +82,9 @@ HOSTILE: dict[str, tuple[bytes | str, str, str]] = {
     "billion-laughs": (LAUGHS, "x.yaml:", "document too large"),
     "deep-flow-10k": ("kind: agent\nname: " + "[" * 10_000 + "]" * 10_000, "x.yaml:2", "nested"),
     "deep-map-10k": ("kind: agent\nx: " + "{a: " * 10_000 + "1" + "}" * 10_000, ":2", "nested"),
-    "deep-block": (
+    "deep-block": (  # line 65's key is the 65th level: inside the 64th mapping
         "kind: agent\n" + "".join(" " * i + "a:\n" for i in range(200)),
-        ":66",
+        ":65",
         "nested",
     ),
     "alias-tower": (ALIAS_TOWER, "x.yaml:", "nested more than 64 levels"),
@@ -509,6 +512,54 @@ def world_tmp() -> Iterator[Path]:
         shutil.rmtree(path)
 
 
+def nobody_runtime(folder: Path) -> tuple[list[str], dict[str, str]]:
+    """A command prefix and environment that run avrgen as nobody, from copies in `folder`
+    (world-readable) of the package and its runtime dependencies: the checkout and the
+    virtualenv may sit under a folder only root can enter."""
+    site = folder / "site"
+    shutil.copytree(REPO / "avrgen", site / "avrgen", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(REPO / "templates", site / "templates")
+    for dist in runtime_distributions():
+        for file in dist.files or ():
+            if file.parts[0] != ".." and "__pycache__" not in file.parts:
+                target = site / file
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(Path(str(dist.locate_file(file))), target)
+    for path in (folder, *folder.rglob("*")):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("running as root without setpriv: permissions cannot be tested")
+    drop = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
+    env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(site), "PYTHONNOUSERSITE": "1"}
+    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    for python in dict.fromkeys((sys._base_executable, shutil.which(f"python{version}"))):
+        if python is None:
+            continue
+        probe = [*drop, python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"]
+        answer = subprocess.run(probe, capture_output=True, text=True, env=env, check=False)
+        if answer.stdout.strip() == version:  # the same ABI as the copied compiled wheels
+            return [*drop, python], env
+    pytest.skip(f"no Python {version} that nobody may run: permissions cannot be tested")
+
+
+def runtime_distributions() -> list[metadata.Distribution]:
+    """avrgen's runtime dependencies, transitively, as installed (extras and markers that
+    do not apply here left out)."""
+    found: dict[str, metadata.Distribution] = {}
+    todo = [req for req in map(Requirement, metadata.requires("avrgen") or ()) if applies(req)]
+    while todo:
+        name = canonicalize_name(todo.pop().name)
+        if name not in found:
+            found[name] = dist = metadata.distribution(name)
+            todo.extend(req for req in map(Requirement, dist.requires or ()) if applies(req))
+    return list(found.values())
+
+
+def applies(requirement: Requirement) -> bool:
+    return requirement.marker is None or requirement.marker.evaluate({"extra": ""})
+
+
 def test_unwritable_output_as_a_normal_user(world_tmp: Path, avrgen: Avrgen) -> None:
     """chmod 0555 on an agent folder: as root, permissions do not apply, so drop to nobody."""
     tmp_path = world_tmp
@@ -517,23 +568,20 @@ def test_unwritable_output_as_a_normal_user(world_tmp: Path, avrgen: Avrgen) -> 
     assert avrgen("render", "-b", str(folder), "-o", str(out)).exit_code == 0
     change_every_agent(folder)
     before = snapshot(out)
+    if os.geteuid() == 0:
+        command, env = nobody_runtime(tmp_path / "runtime")
+        for path in (tmp_path, folder, *folder.iterdir(), out):
+            path.chmod(path.stat().st_mode | 0o777)
+    else:
+        command, env = [sys.executable], {**os.environ, "PYTHONPATH": str(REPO)}
     (out / "front-desk").chmod(0o555)
     try:
-        if os.geteuid() == 0:
-            setpriv = shutil.which("setpriv")
-            if setpriv is None:
-                pytest.skip("running as root without setpriv: permissions cannot be tested")
-            for path in (tmp_path, folder, *folder.iterdir(), out):
-                path.chmod(path.stat().st_mode | 0o777)
-            command = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"]
-        else:
-            command = []
         proc = subprocess.run(
-            [*command, sys.executable, "-m", "avrgen", "render", "-b", str(folder), "-o", str(out)],
+            [*command, "-m", "avrgen", "render", "-b", str(folder), "-o", str(out)],
             capture_output=True,
             text=True,
             cwd="/",
-            env={**os.environ, "PYTHONPATH": str(REPO)},
+            env=env,
             timeout=60,
             check=False,
         )

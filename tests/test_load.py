@@ -1,5 +1,5 @@
-"""The one-pass reader of blueprint YAML (avrgen.load.parse_documents): what its event replay
-of aliases and its ordering of problems must keep from the composed-node reader it replaced.
+"""The one-pass reader of blueprint YAML (avrgen.load.parse_documents): aliases replayed as
+copies with their lines, and the first problem of a file reported, in avrgen's words.
 
 The hostile inputs (billion laughs, 10k-deep nesting, tags, NUL...) are in test_hardening.py;
 these are the edge cases of reading events directly: aliases copied and located, plain
@@ -128,34 +128,38 @@ LAUGHS = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
 )
 DEEP = f"nested more than {load.MAX_DEPTH} levels deep"
 LARGE = f"document too large (more than {load.MAX_NODES} values, aliases expanded)"
-NO_NODE = "invalid YAML: while parsing a flow node did not find expected node content"
-UNDEFINED = "invalid YAML: found undefined alias"
-TWICE = "invalid YAML: found duplicate anchor; first occurrence second occurrence"
+UNDEFINED = "invalid YAML: alias *nope names no anchor before it"
+TWICE = "invalid YAML: anchor &x defined twice"
 FLOOR = "---\nkind: " + "[" * 70 + "]" * 70 + "\n"
+TOO_DEEP_FOR_PYYAML = "[" * 10_000 + "]" * 10_000  # PyYAML >= 6.0.4 refuses it in its scanner
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        # the parser's errors anywhere in the file come first...
-        ("kind: a\nx: !foo 1\n---\nkind: [\n", (5, "", NO_NODE)),
-        # ...and so does nesting or size in the text, even in a later document
-        (LAUGHS + FLOOR, (12, "", DEEP)),
-        ("kind: x\n? " + "[" * 10_000 + "]" * 10_000 + "\n: v\n", (2, "", DEEP)),
-        # then the composer's errors in the document
-        ("kind: a\nx: !foo 1\ny: *nope\n", (3, "", UNDEFINED)),
-        ("a: &x 1\nb: !foo 2\nc: &x 3\n", (3, "", TWICE)),
-        # but not those of a later document
+        # the first problem in reading order, wherever a later one would have been noticed
+        ("kind: a\nx: !foo 1\n---\nkind: [\n", (2, "x", TAG.format("!foo"))),
+        ("kind: a\n---\nkind: [\n", (4, "", "invalid YAML")),
+        (LAUGHS + FLOOR, (1, "", LARGE)),
+        ("kind: a\n" + FLOOR, (3, "", DEEP)),
+        # too deep is avrgen's message and line, whichever layer noticed it
+        ("kind: x\n? " + TOO_DEEP_FOR_PYYAML + "\n: v\n", (2, "", DEEP)),
+        ("kind: x\nx: 1\ny: " + TOO_DEEP_FOR_PYYAML + "\n", (3, "", DEEP)),
+        ("kind: a\nx: !foo 1\ny: *nope\n", (2, "x", TAG.format("!foo"))),
+        ("kind: a\ny: *nope\n", (2, "", UNDEFINED)),
+        ("a: &x 1\nb: 2\nc: &x 3\n", (3, "", TWICE)),
         ("kind: a\nx: !foo 1\n---\nkind: b\ny: *nope\n", (2, "x", TAG.format("!foo"))),
         (LAUGHS, (1, "", LARGE)),
     ],
-    ids=["parser", "depth-later", "deep-key", "undefined-alias", "duplicate-anchor", "later-alias",
-         "laughs"],
+    ids=["tag-before-parser", "parser", "laughs-before-depth", "depth", "deep-key", "deep-value",
+         "tag-before-alias", "undefined-alias", "duplicate-anchor", "later-alias", "laughs"],
 )  # fmt: skip
-def test_a_file_with_several_problems_reports_the_same_first_one(
+def test_a_file_with_several_problems_reports_the_first_one(
     text: str, expected: tuple[int, str, str]
 ) -> None:
-    assert problem(text) == expected
+    line, where, message = problem(text)
+    assert (line, where) == expected[:2]
+    assert message.startswith(expected[2]), message
 
 
 # -- any tree with shared parts (aliases) reads back as written ------------------------------
@@ -196,3 +200,12 @@ def test_trees_with_aliases_read_back_with_every_line(shared: Any, other: Any, f
     assert all(1 <= line <= last for line in doc.lines.values())
     for path in paths(shared):  # the copies are located at the text they were copied from
         assert doc.lines[("b", 0, *path)] == doc.lines[("c", "d", *path)] == doc.lines[("a", *path)]
+
+
+def test_nesting_is_refused_at_the_65th_level_exactly() -> None:
+    """64 levels of values (the document's mapping, 62 lists, the scalar) read; one more not."""
+    [doc] = parse_documents("kind: x\nv: " + "[" * 62 + "a" + "]" * 62 + "\n", "x.yaml")
+    assert doc.line_of(("v",) + (0,) * 62) == 2
+    assert problem("kind: x\n\nv: " + "[" * 63 + "a" + "]" * 63 + "\n") == (3, "", DEEP)
+    parse_documents("kind: x\nv: " + "[" * 63 + "]" * 63 + "\n", "x.yaml")  # 64: empty
+    assert problem("kind: x\nv: " + "[" * 64 + "]" * 64 + "\n") == (2, "", DEEP)
