@@ -1,3 +1,3 @@
-from avrgen.cli import main
+from avrgen.cli.main import main
 
 main()

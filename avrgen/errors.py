@@ -67,3 +67,7 @@ class WriteError(AvrgenError):
 
 class ComposeError(AvrgenError):
     """Docker or docker compose failed."""
+
+
+class SecretsError(AvrgenError):
+    """A secrets file cannot be read, or a secret an agent needs has no value."""

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from avrgen.cli import main
+from avrgen.cli.main import main
 
 REPO = Path(__file__).resolve().parent.parent
 BUNDLED_BLUEPRINTS = REPO / "blueprints"

@@ -24,7 +24,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE.parent) not in sys.path:  # run as a script from anywhere: import avrgen
     sys.path.insert(0, str(HERE.parent))
 
-from avrgen.project import Paths, Project  # noqa: E402
+from avrgen.app.project import Paths, Project  # noqa: E402
 
 CORE_IMAGE = "avrgen-test/core:1"
 PROVIDER_IMAGE = "avrgen-test/provider:1"

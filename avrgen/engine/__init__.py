@@ -1,0 +1,1 @@
+"""Everything that talks to Docker: compose, swarm, secrets at run time."""

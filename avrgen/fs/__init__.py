@@ -1,0 +1,1 @@
+"""Files: atomic writes, the dotenv codec, the port lock, the output mutex."""

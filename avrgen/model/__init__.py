@@ -1,0 +1,1 @@
+"""Data types every layer shares: blueprints as validated, plans, the catalog, labels."""

@@ -1,0 +1,10 @@
+"""The labels avrgen puts on what it creates, and the engine's own it reads."""
+
+from __future__ import annotations
+
+MANAGED_LABEL = "avrgen.managed"
+AGENT_LABEL = "avrgen.agent"
+ROLE_LABEL = "avrgen.role"
+PROJECT_LABEL = "com.docker.compose.project"
+STACK_LABEL = "com.docker.stack.namespace"
+IMAGE_LABEL = "com.docker.compose.image"  # the image id compose created the container from

@@ -1,0 +1,15 @@
+"""Rules on names: an agent's name, and the did-you-mean suggestion for a misspelt one."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Iterable
+
+AGENT_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+
+
+def suggest(word: str, choices: Iterable[str]) -> str:
+    """` (did you mean 'x'?)` for the nearest choice, or nothing."""
+    match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {match[0]!r}?)" if match else ""

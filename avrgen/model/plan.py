@@ -1,0 +1,77 @@
+"""A plan: every container of every agent, fully decided (what render and the engine read)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from avrgen.model.blueprint import NetworkSettings, Secret, SwarmSettings, Target
+
+Lock = dict[str, dict[str, int]]
+
+
+EnvItems = tuple[tuple[str, str | Secret], ...]
+
+
+CORE_ROLES = ("core", "http")
+
+
+@dataclass(frozen=True)
+class Container:
+    """One container of an agent, exactly as it will run."""
+
+    role: str  # core | asr | llm | tts | sts
+    name: str
+    image: str
+    env: EnvItems
+    port: int
+    labels: tuple[tuple[str, str], ...]
+    http_port: int | None = None
+    provider: str | None = None
+    published: tuple[int, ...] = ()
+
+    @cached_property  # read by the templates and by the parse-back check
+    def literal_env(self) -> EnvItems:
+        return tuple((k, v) for k, v in self.env if not isinstance(v, Secret))
+
+    @cached_property
+    def secret_env(self) -> tuple[tuple[str, str], ...]:
+        return tuple((k, v.secret) for k, v in self.env if isinstance(v, Secret))
+
+    def env_dict(self) -> dict[str, str | Secret]:
+        return dict(self.env)
+
+
+@dataclass(frozen=True)
+class AgentPlan:
+    name: str
+    id: str
+    mode: str
+    tenant: str | None
+    containers: tuple[Container, ...]  # providers in slot order, then core
+    constraints: tuple[str, ...] = ()  # swarm placement constraints (target swarm)
+
+    @property
+    def core(self) -> Container:
+        return self.containers[-1]
+
+    @property
+    def project(self) -> str:
+        return f"avr-{self.name}"
+
+    @property
+    def secrets(self) -> frozenset[str]:
+        return frozenset(name for c in self.containers for _, name in c.secret_env)
+
+
+@dataclass(frozen=True)
+class Plan:
+    network: NetworkSettings
+    agents: dict[str, AgentPlan]  # sorted by name
+    lock: Lock
+    target: Target = "compose"  # the settings' target; `render --target` may override it
+    swarm: SwarmSettings = field(default_factory=SwarmSettings)
+
+    @property
+    def secrets(self) -> frozenset[str]:
+        return frozenset().union(*(a.secrets for a in self.agents.values()))

@@ -1,0 +1,1 @@
+"""Blueprints -> files: load, validate, plan, render (with its checks), write, cache."""

@@ -1,0 +1,106 @@
+"""The provider catalog: templates that give a provider its image, env keys and wiring.
+
+Each template is one small YAML file; the bundled ones ship inside the package
+(avrgen/catalog/), and a user's own folder extends or overrides them by name.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from avrgen.errors import AvrgenError, BlueprintError, Problem
+from avrgen.fs.package import BUNDLED_CATALOG
+from avrgen.model.catalog import TOOLS_MOUNTS, Catalog, ProviderTemplate
+from avrgen.pipeline.load import Document, read_plain_yaml
+
+BUNDLED = BUNDLED_CATALOG
+
+
+def find_template(catalog: Catalog, name: str) -> ProviderTemplate:
+    """The named template, or an error naming the nearest one."""
+    template = catalog.get(name)
+    if template is None:
+        match = difflib.get_close_matches(name, list(catalog), n=1, cutoff=0.6)
+        hint = f" (did you mean {match[0]!r}?)" if match else ""
+        raise AvrgenError(f"no template named {name!r}{hint}; `avrgen templates` lists them")
+    return template
+
+
+def template_info(template: ProviderTemplate) -> dict[str, object]:
+    """A template as plain data (for `avrgen templates --json` and `templates show`)."""
+    return {
+        "name": template.name,
+        "title": template.title,
+        "type": template.type,
+        "image": template.image_ref,
+        "description": template.description,
+        "required": list(template.required),
+        "optional": dict(template.optional),
+        "secrets": list(template.secrets),
+        "help": dict(template.help),
+        "url_path": template.url_path,
+        "ami": template.takes_ami,
+        "tools_mounts": list(TOOLS_MOUNTS) if template.tools else [],
+        "port": template.port,
+    }
+
+
+def load_catalog(extra_dirs: Iterable[Path] = ()) -> Catalog:
+    """The bundled templates, then each extra folder's, later ones overriding by name."""
+    catalog: Catalog = {}
+    for folder in (BUNDLED, *extra_dirs):
+        if not folder.is_dir():
+            raise AvrgenError(f"{folder}: catalog folder not found")
+        for path in sorted(folder.glob("*.yaml")):
+            template = _read_template(path)
+            catalog[template.name] = template
+    return catalog
+
+
+def settings_catalog(documents: Iterable[Document], blueprints: Path) -> Path | None:
+    """The folder a settings document names in `catalog:` (relative to the blueprint folder).
+
+    Read from the raw documents because the catalog must be known before validation; a
+    malformed value is left for validation to report.
+    """
+    for doc in documents:
+        value = doc.data.get("catalog")
+        if doc.data.get("kind") != "settings" or not isinstance(value, str) or not value:
+            continue
+        folder = blueprints / value
+        message = None
+        if not folder.is_dir():
+            message = f"folder not found: {folder}"
+        elif folder.resolve().is_relative_to(blueprints.resolve()):
+            message = (
+                f"{folder} is inside the blueprint folder, where every *.yaml is read as a "
+                "blueprint; keep templates beside it, e.g. `catalog: ../provider-templates`"
+            )
+        if message:
+            line = doc.line_of(("catalog",))
+            raise BlueprintError([Problem(doc.file, line, "catalog", message)])
+        return folder
+    return None
+
+
+def _read_template(path: Path) -> ProviderTemplate:
+    """A template file, read with the blueprint loader's limits (a `catalog:` folder may be
+    anyone's); errors name fields, never quote values (the file may not be a template)."""
+    data = read_plain_yaml(path)
+    try:
+        template = ProviderTemplate.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(step) for step in error['loc']) or '(top)'}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise AvrgenError(f"{path}: invalid catalog template: {problems}") from None
+    if template.name != path.stem:
+        raise AvrgenError(
+            f"{path}: template name {template.name!r} must match the file name ({path.stem!r})"
+        )
+    return template

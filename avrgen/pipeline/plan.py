@@ -1,0 +1,163 @@
+"""Plan stage: a valid Blueprint + the lock -> every container of every agent, fully decided.
+
+Pure: no files, no clocks, no randomness. Ports are unique across the whole blueprint set
+and stable: pins first, then what the lock recorded, then new ports from a hash of the
+agent and role, so adding, removing or renaming one agent never moves another's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from avrgen.errors import PlanError
+from avrgen.model.blueprint import (
+    SLOTS,
+    Agent,
+    Blueprint,
+    PortRange,
+    Provider,
+    Secret,
+)
+from avrgen.model.catalog import AMI_TYPES, DEFAULT_PATHS, Catalog
+from avrgen.model.labels import MANAGED_LABEL
+from avrgen.model.plan import CORE_ROLES, AgentPlan, Container, Lock, Plan
+from avrgen.pipeline.swarm import constraints
+
+
+def plan(blueprint: Blueprint, lock: Lock, catalog: Catalog) -> Plan:
+    """Decide every container, env value and port of every agent."""
+    ports = allocate_ports(blueprint, lock)
+    agents = {
+        name: _plan_agent(blueprint, blueprint.agents[name], ports[name], catalog)
+        for name in sorted(blueprint.agents)
+    }
+    settings = blueprint.settings
+    return Plan(settings.network, agents, ports, settings.target, settings.swarm)
+
+
+def roles_of(agent: Agent) -> tuple[str, ...]:
+    return (*CORE_ROLES, *SLOTS[agent.mode])
+
+
+def allocate_ports(blueprint: Blueprint, lock: Lock) -> Lock:
+    """Pins win, the lock is kept where it still fits, new containers hash into free ports."""
+    settings = blueprint.settings.ports
+    ranges = {"core": settings.core, "http": settings.http}
+    result: Lock = {name: {} for name in sorted(blueprint.agents)}
+    wanted = [(name, role) for name in result for role in roles_of(blueprint.agents[name])]
+    taken: set[int] = set()
+
+    for name, role in wanted:
+        pin = getattr(blueprint.agents[name].ports, role)
+        if pin is not None:
+            result[name][role] = pin
+            taken.add(pin)
+    for name, role in wanted:
+        locked = lock.get(name, {}).get(role)
+        port_range = ranges.get(role, settings.providers)
+        if role not in result[name] and locked in port_range and locked not in taken:
+            result[name][role] = locked
+            taken.add(locked)
+    for name, role in wanted:
+        if role not in result[name]:
+            port = _free_port(f"{name}/{role}", ranges.get(role, settings.providers), taken)
+            if port is None:
+                kind = role if role in ranges else "providers"
+                raise PlanError(
+                    f"no free port left in the {kind} range {ranges.get(role, settings.providers)}"
+                    f" for agent {name!r} ({role}); widen `ports.{kind}` in the settings"
+                )
+            result[name][role] = port
+            taken.add(port)
+    return result
+
+
+def _free_port(key: str, port_range: PortRange, taken: set[int]) -> int | None:
+    digest = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big")
+    start = digest % port_range.size
+    for step in range(port_range.size):
+        port = port_range.low + (start + step) % port_range.size
+        if port not in taken:
+            return port
+    return None
+
+
+def _plan_agent(bp: Blueprint, agent: Agent, ports: dict[str, int], catalog: Catalog) -> AgentPlan:
+    base: dict[str, str | Secret] = {"AGENT_ID": str(agent.stable_id), "AGENT_NAME": agent.name}
+    containers: list[Container] = []
+    urls: dict[str, str] = {}
+    for slot in SLOTS[agent.mode]:
+        provider = bp.providers[getattr(agent.providers, slot)]
+        template = catalog.get(provider.template) if provider.template else None
+        name = f"avr-{slot}-{agent.name}"
+        port = ports[slot]
+        env = {**base, **agent.env, **provider.config.env}
+        kind = provider.type
+        env[f"PROVIDER_{kind}_ID"] = str(provider.stable_id)
+        env[f"PROVIDER_{kind}_NAME"] = provider.name
+        env[f"PROVIDER_{kind}_TYPE"] = kind
+        env["PORT"] = str(port)
+        takes_ami = template.takes_ami if template else kind in AMI_TYPES
+        if takes_ami:  # the provider's own AMI_URL overrides the settings' one
+            env["AMI_URL"] = (
+                env.pop("AMI_URL", None)
+                if "AMI_URL" in provider.config.env
+                else bp.settings.ami_url
+            )
+        path = template.url_path if template else DEFAULT_PATHS[kind]
+        scheme = "ws" if kind == "STS" else "http"
+        urls[f"{kind}_URL"] = f"{scheme}://{name}:{port}{path}"
+        image = provider.config.image or (template.image_ref if template else "")
+        containers.append(
+            Container(
+                role=slot,
+                name=name,
+                image=image,
+                env=tuple(env.items()),
+                port=port,
+                labels=_labels(agent, name, slot, provider),
+                provider=provider.name,
+            )
+        )
+    core_env: dict[str, str | Secret] = {
+        **base,
+        "PORT": str(ports["core"]),
+        "HTTP_PORT": str(ports["http"]),
+        **urls,
+        **bp.settings.core.env,
+        **agent.core.env,
+    }
+    core_name = f"avr-core-{agent.name}"
+    containers.append(
+        Container(
+            role="core",
+            name=core_name,
+            image=agent.core.image or bp.settings.core.image,
+            env=tuple(core_env.items()),
+            port=ports["core"],
+            http_port=ports["http"],
+            labels=_labels(agent, core_name, "core", None),
+            published=(ports["core"], ports["http"]) if agent.core.publish else (),
+        )
+    )
+    placement = agent.placement or bp.settings.swarm.placement
+    return AgentPlan(
+        agent.name,
+        str(agent.stable_id),
+        agent.mode,
+        agent.tenant,
+        tuple(containers),
+        constraints(placement),
+    )
+
+
+def _labels(
+    agent: Agent, container: str, role: str, provider: Provider | None
+) -> tuple[tuple[str, str], ...]:
+    labels = [("app", "AVR"), ("agentName", container)]
+    if agent.tenant:
+        labels.append(("tenant", agent.tenant))
+    labels += [("avrgen.agent", agent.name), ("avrgen.role", role), (MANAGED_LABEL, "true")]
+    if provider is not None:
+        labels += [("avrgen.provider", provider.name), ("avrgen.provider-type", provider.type)]
+    return tuple(labels)

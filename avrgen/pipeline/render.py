@@ -1,0 +1,141 @@
+"""Render stage: a Plan -> the bytes of every output file, through jinja2 templates.
+
+Safe by construction: templates never paste a raw value. Each value passes through one
+escaping filter (`compose`: a JSON string, which YAML reads back exactly, with `$`
+doubled so compose does not interpolate it; `dotenv`: a double-quoted env-file value),
+undefined variables are errors, and the rendered text is parsed back and compared with
+the plan before anything is returned (or, with `render(check=False)`, before it is written:
+the caller runs `check()` on the files that changed, so an unchanged file costs no parse).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from functools import partial
+from pathlib import Path
+
+import jinja2
+
+from avrgen.errors import TemplateError
+from avrgen.fs.package import default_templates
+from avrgen.model.blueprint import NetworkSettings, Secret, SwarmSettings, Target
+from avrgen.model.output import COMPOSE_FILE, STACK_FILE, TARGETS
+from avrgen.model.plan import AgentPlan, Plan
+from avrgen.pipeline import swarm
+from avrgen.pipeline.checks import _check_compose, _check_env_file, check_stack
+from avrgen.pipeline.escape import (
+    _remembered,
+    compose_value,
+    dotenv_value,
+    safe_key,
+    secret_ref,
+    yaml_value,
+)
+
+
+class Renderer:
+    """Compiles the templates once and renders any number of agents with them.
+
+    `target` picks the output: compose (docker-compose.yml + env files) or swarm (stack.yml).
+    """
+
+    def __init__(self, templates: Path | None = None, target: Target = "compose") -> None:
+        if target not in TARGETS:
+            raise TemplateError(f"unknown target {target!r}; expected compose or swarm")
+        self.target = target
+        folder = templates or default_templates()
+        if not folder.is_dir():
+            raise TemplateError(f"{folder}: templates folder not found")
+        env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(folder),
+            undefined=jinja2.StrictUndefined,
+            autoescape=False,
+            keep_trailing_newline=True,
+        )
+        env.filters.update(
+            compose=_remembered(compose_value),
+            yaml=_remembered(yaml_value),
+            dotenv=_remembered(dotenv_value),
+            secret_ref=_remembered(secret_ref),
+            key=_remembered(safe_key),
+        )
+        env.tests["secret"] = lambda value: isinstance(value, Secret)
+        try:
+            if target == "swarm":
+                self.stack = env.get_template("stack.yml.j2")
+            else:
+                self.compose = env.get_template("docker-compose.yml.j2")
+                self.env_file = env.get_template("service.env.j2")
+        except jinja2.TemplateError as exc:
+            raise TemplateError(f"{folder}: {exc}") from None
+        # parse-back checks not yet run: each takes the file's text, decoded when it runs
+        # (keeping only the bytes: at 10,000 agents the texts would double the memory)
+        self.pending: dict[str, tuple[Callable[[str], None], bytes]] = {}
+
+    def render(
+        self,
+        plan: Plan,
+        only: set[str] | None = None,
+        check: bool = True,
+        reuse: Callable[[AgentPlan], dict[str, bytes] | None] | None = None,
+    ) -> dict[str, bytes]:
+        """Every output file, by path relative to the output folder, in sorted order.
+
+        Each file is parsed back and checked against the plan; with `check=False` the
+        checks wait in `pending` until check() runs them (on the files to be written).
+        `reuse` (cache.AgentReuse) may give an agent's files as the last render made them.
+        """
+        files: dict[str, bytes] = {}
+        for name, agent in plan.agents.items():
+            if only is None or name in only:
+                reused = reuse(agent) if reuse is not None else None
+                if reused is not None:
+                    files.update(reused)
+                elif self.target == "swarm":
+                    files.update(self.render_stack(agent, plan.network, plan.swarm))
+                else:
+                    files.update(self.render_agent(agent, plan.network))
+        if check:
+            self.check()
+        return files
+
+    def check(self, paths: Iterable[str] | None = None) -> None:
+        """Run the pending parse-back checks of these files (by relative path; None: all)."""
+        for path in list(self.pending) if paths is None else paths:
+            pending = self.pending.pop(path, None)
+            if pending is not None:
+                check, data = pending
+                check(data.decode())
+
+    def render_stack(
+        self, agent: AgentPlan, network: NetworkSettings, settings: SwarmSettings
+    ) -> dict[str, bytes]:
+        """The agent's swarm stack file (`output/<agent>/stack.yml`), checked against the plan."""
+        try:
+            text = self.stack.render(
+                agent=agent,
+                network=network,
+                restart=swarm.restart_policy(settings),
+                resources=swarm.resources(settings.resources),
+            )
+        except (jinja2.TemplateError, TemplateError) as exc:
+            raise TemplateError(f"rendering agent {agent.name!r}: {exc}") from None
+        path, data = f"{agent.name}/{STACK_FILE}", text.encode()
+        check = partial(check_stack, agent, network, settings, secret_ref=secret_ref)
+        self.pending[path] = (check, data)
+        return {path: data}
+
+    def render_agent(self, agent: AgentPlan, network: NetworkSettings) -> dict[str, bytes]:
+        try:
+            compose_text = self.compose.render(agent=agent, network=network)
+            env_texts = {c.role: self.env_file.render(container=c) for c in agent.containers}
+        except (jinja2.TemplateError, TemplateError) as exc:
+            raise TemplateError(f"rendering agent {agent.name!r}: {exc}") from None
+        path = f"{agent.name}/{COMPOSE_FILE}"
+        files = {path: compose_text.encode()}
+        self.pending[path] = (partial(_check_compose, agent, network), files[path])
+        for container in agent.containers:
+            path = f"{agent.name}/{container.role}.env"
+            files[path] = env_texts[container.role].encode()
+            self.pending[path] = (partial(_check_env_file, agent, container), files[path])
+        return dict(sorted(files.items()))

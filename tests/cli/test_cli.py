@@ -1,0 +1,194 @@
+"""The command line: help, JSON that parses, suggestions for unknown names, exit codes
+0 (ok), 1 (a user error) and 2 (usage), and never a traceback for a user error.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from subprocess import CompletedProcess
+
+import pytest
+from conftest import BUNDLED_OUTPUT, Avrgen
+
+from avrgen.cli.main import cli
+
+Process = Callable[..., CompletedProcess[str]]
+
+
+@pytest.fixture
+def project(bundled: Path) -> Path:
+    """tmp_path with a copy of the bundled blueprints and their committed output."""
+    shutil.copytree(BUNDLED_OUTPUT, bundled.parent / "output")
+    return bundled.parent
+
+
+@pytest.mark.parametrize(
+    "args", [["--help"], ["-h"], *[[c, "--help"] for c in sorted(cli.commands)]]
+)
+def test_help(avrgen: Avrgen, args: list[str]) -> None:
+    result = avrgen(*args)
+    assert result.exit_code == 0, result.stderr
+    first = result.stdout.splitlines()[0]  # click names the program after how it was started
+    assert first.startswith("Usage: ") and "avrgen" in first
+    assert result.stderr == ""
+
+
+def test_help_lists_the_core_commands_and_options(avrgen: Avrgen) -> None:
+    assert {"validate", "render"} <= set(avrgen("--help").stdout.split())
+    render_help = avrgen("render", "--help").stdout
+    for option in ("--blueprints", "-b", "--output", "-o", "--check", "--agent", "--json"):
+        assert option in render_help
+
+
+def test_version(avrgen: Avrgen) -> None:
+    from avrgen import __version__
+
+    result = avrgen("--version")
+    assert result.exit_code == 0
+    assert result.stdout == f"avrgen, version {__version__}\n"
+
+
+def test_validate_ok(avrgen: Avrgen, project: Path) -> None:
+    result = avrgen("validate", cwd=project)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == "ok: 5 agent(s), 7 provider(s), 0 warning(s)\n"
+
+
+def test_validate_json(avrgen: Avrgen, project: Path) -> None:
+    result = avrgen("validate", "--json", cwd=project)
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["valid"] is True
+    assert data["problems"] == []
+    assert data["agents"] == ["billing", "bookings", "concierge", "opening-hours", "support-line"]
+    assert len(data["providers"]) == 7
+
+
+def test_validate_json_of_an_invalid_blueprint(avrgen: Avrgen, repo_root: Path) -> None:
+    result = avrgen("validate", "--json", "-b", "tests/fixtures/invalid/unknown-kind")
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)
+    assert data["valid"] is False
+    assert [p["line"] for p in data["problems"]] == [1, 6]
+    assert data["problems"][0]["file"] == "tests/fixtures/invalid/unknown-kind/blueprint.yaml"
+
+
+def test_render_json(avrgen: Avrgen, project: Path) -> None:
+    result = avrgen("render", "--json", cwd=project)
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["stale"] is False
+    assert data["changes"] == []
+    billing = data["agents"]["billing"]
+    assert billing["mode"] == "pipeline"
+    assert billing["project"] == "avr-billing"
+    core = billing["containers"]["avr-core-billing"]
+    assert core["role"] == "core"
+    assert core["published"] == [core["port"], core["http_port"]]
+
+
+def test_render_json_lists_changes(avrgen: Avrgen, bundled: Path) -> None:
+    result = avrgen("render", "--json", cwd=bundled.parent)
+    assert result.exit_code == 0, result.stderr
+    changes = json.loads(result.stdout)["changes"]
+    assert {"path": "output/billing/docker-compose.yml", "action": "create"} in changes
+
+
+def test_render_check_json(avrgen: Avrgen, project: Path) -> None:
+    fresh = avrgen("render", "--check", "--json", cwd=project)
+    assert fresh.exit_code == 0, fresh.stderr
+    assert json.loads(fresh.stdout)["checked"] is True
+    (project / "output" / "billing" / "core.env").unlink()
+    stale = avrgen("render", "--check", "--json", cwd=project)
+    assert stale.exit_code == 1
+    data = json.loads(stale.stdout)
+    assert data["stale"] is True
+    assert "output/billing/core.env" in data["message"]
+
+
+def test_render_summary_table(avrgen: Avrgen, project: Path) -> None:
+    result = avrgen("render", cwd=project)
+    assert result.exit_code == 0, result.stderr
+    header, *rows = result.stdout.splitlines()
+    assert header.split() == ["AGENT", "MODE", "CONTAINER", "IMAGE", "PORT"]
+    assert any(r.split()[:3] == ["billing", "pipeline", "avr-asr-billing"] for r in rows)
+    assert "(nothing changed)" in rows[-1]
+
+
+def test_unknown_agent_suggests_the_nearest(avrgen: Avrgen, project: Path) -> None:
+    result = avrgen("render", "--agent", "suport-line", cwd=project)
+    assert result.exit_code == 1
+    assert result.stderr == "error: no agent named 'suport-line' (did you mean 'support-line'?)\n"
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["render", "--bogus"],
+        ["no-such-command"],
+        ["render", "--agent"],
+        ["validate", "extra-argument"],
+    ],
+)
+def test_usage_errors_exit_2(avrgen: Avrgen, project: Path, args: list[str]) -> None:
+    result = avrgen(*args, cwd=project)
+    assert result.exit_code == 2
+    assert "Usage:" in result.stderr or "Error:" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["validate", "-b", "no-such-folder"], "no-such-folder: blueprint folder not found"),
+        (["render", "-b", "no-such-folder"], "no-such-folder: blueprint folder not found"),
+        (["render", "--check", "-o", "elsewhere"], "output is stale"),
+    ],
+)
+def test_user_errors_exit_1(avrgen: Avrgen, project: Path, args: list[str], message: str) -> None:
+    result = avrgen(*args, cwd=project)
+    assert result.exit_code == 1
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_env_var_names_the_blueprint_folder(avrgen_process: Process, project: Path) -> None:
+    (project / "blueprints").rename(project / "elsewhere")
+    assert avrgen_process("validate", cwd=project).returncode == 1
+    ran = avrgen_process("validate", cwd=project, env={"AVRGEN_BLUEPRINTS": "elsewhere"})
+    assert ran.returncode == 0, ran.stderr
+
+
+def test_a_real_process_exit_codes(avrgen_process: Process, project: Path) -> None:
+    ok = avrgen_process("render", "--check", cwd=project)
+    assert ok.returncode == 0, ok.stderr
+    invalid = avrgen_process("validate", "-b", "tests/fixtures/invalid/several-errors")
+    assert invalid.returncode == 1
+    assert "Traceback" not in invalid.stderr
+    assert invalid.stderr.endswith("6 error(s)\n")
+    usage = avrgen_process("render", "--nope", cwd=project)
+    assert usage.returncode == 2
+
+
+def test_render_json_of_an_invalid_blueprint_still_parses(avrgen: Avrgen, tmp_path: Path) -> None:
+    result = avrgen(
+        "render", "--json", "-b", "tests/fixtures/invalid/unknown-kind", "-o", str(tmp_path)
+    )
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)
+    assert [(p["line"], p["path"]) for p in data["problems"]] == [(1, "kind"), (6, "kind")]
+    assert "unknown kind 'agnet'" in result.stderr  # a human still reads it on stderr
+
+
+def test_json_user_error_still_parses(avrgen: Avrgen, project: Path) -> None:
+    result = avrgen("render", "--json", "--agent", "suport-line", cwd=project)
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)
+    assert data == {
+        "error": "no agent named 'suport-line' (did you mean 'support-line'?)",
+        "problems": [],
+    }

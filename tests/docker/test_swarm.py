@@ -1,0 +1,412 @@
+"""The swarm target on a real engine: `avrgen deploy/ps/undeploy` on a single-node swarm.
+
+The module's fixture turns the engine into a one-node swarm (`docker swarm init
+--advertise-addr 127.0.0.1`) unless it already is one, labels the node, and at the end
+removes every stack, the overlay network and the label, and leaves the swarm again if it
+joined it (`docker swarm leave --force`), also on failure: the compose tests that run in the
+same session are unaffected (a swarm-mode engine runs compose as before).
+
+Agents, network and port ranges are this module's own (t7-*, avrgen-t7, 35xxx-37xxx). The
+local test images stand in for AVR: `avrgen-test/core:1` reports at $HTTP_PORT/report
+whether every provider URL it was given answers, which here means over the overlay network,
+by the services' network aliases, with `endpoint_mode: dnsrr`.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+import dockerenv
+import pytest
+
+from avrgen.app.project import Paths, Project
+
+pytestmark = pytest.mark.docker
+T = TypeVar("T")
+
+NETWORK, SUBNET = "avrgen-t7", "10.213.77.0/24"
+LOCK_FILE = Path(tempfile.gettempdir()) / "avrgen-swarm-tests.lock"
+NODE_LABEL = "avrgen-t7"
+SECRET = "t7-secret-8d41c07e5b"  # a value found nowhere but in the secrets file
+AGENTS = ("t7-pipe", "t7-sts", "t7-crash", "t7-noimg", "t7-nowhere")
+
+BLUEPRINTS = """\
+kind: settings
+target: swarm
+network: {{name: {network}, subnet: {subnet}}}
+ports: {{core: 35100-35149, http: 37100-37149, providers: 36100-36149}}
+core: {{image: "{core}", env: {{CHECK_INTERVAL: "1"}}}}
+swarm:
+  placement: {{labels: {{{label}: "yes"}}}}
+  restart: {{condition: any, delay: 1s}}
+  resources: {{limits: {{memory: 64M}}, reservations: {{cpus: "0.01"}}}}
+---
+kind: provider
+name: T7 ASR
+type: ASR
+config: {{image: "{provider}", env: {{KEY: {{secret: T7_SECRET}}, ODD: "0123 $HOME"}}}}
+---
+kind: provider
+name: T7 LLM
+type: LLM
+config: {{image: "{provider}"}}
+---
+kind: provider
+name: T7 TTS
+type: TTS
+config: {{image: "{provider}"}}
+---
+kind: provider
+name: T7 STS
+type: STS
+config: {{image: "{provider}"}}
+---
+kind: provider
+name: T7 STS crashing
+type: STS
+config: {{image: "{provider}", env: {{CRASH: "1"}}}}
+---
+kind: agent
+name: t7-pipe
+mode: pipeline
+providers: {{asr: T7 ASR, llm: T7 LLM, tts: T7 TTS}}
+core: {{publish: true, env: {{WEBHOOK_SECRET: {{secret: T7_SECRET}}}}}}
+---
+kind: agent
+name: t7-sts
+mode: sts
+providers: {{sts: T7 STS}}
+placement: {{node: {node}}}
+---
+kind: agent
+name: t7-crash
+mode: sts
+providers: {{sts: T7 STS crashing}}
+---
+kind: agent
+name: t7-noimg
+mode: sts
+providers: {{sts: T7 STS}}
+core: {{image: "avrgen-test/absent:0"}}
+---
+kind: agent
+name: t7-nowhere
+mode: sts
+providers: {{sts: T7 STS}}
+placement: {{labels: {{zone: nowhere}}}}
+"""
+
+
+def docker(*args: str, check: bool = True, timeout: float = 60) -> str:
+    proc = subprocess.run(
+        ["docker", *args], capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args)} failed: {proc.stderr.strip()}")
+    return proc.stdout.strip()
+
+
+def swarm_state() -> str:
+    return docker("info", "--format", "{{.Swarm.LocalNodeState}}", check=False) or "unknown"
+
+
+def eventually(probe: Callable[[], T | None], timeout: float = 45, what: str = "") -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = probe()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[None]:
+    """The engine, held by this module alone: swarm init/leave changes the whole engine, so a
+    second test session running this module on the same engine waits here for the first."""
+    dockerenv.require_engine(compose=False)
+    dockerenv.ensure_test_images()
+    with dockerenv.exclusive(LOCK_FILE, minutes=15):
+        yield
+
+
+@pytest.fixture(scope="module")
+def blueprints(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("swarm")
+    (root / "blueprints").mkdir()
+    node = docker("info", "--format", "{{.Name}}", check=False) or "no-engine"
+    (root / "blueprints" / "all.yaml").write_text(
+        BLUEPRINTS.format(
+            network=NETWORK,
+            subnet=SUBNET,
+            label=NODE_LABEL,
+            node=node,
+            core=dockerenv.CORE_IMAGE,
+            provider=dockerenv.PROVIDER_IMAGE,
+        )
+    )
+    (root / "secrets.env").write_text(f"T7_SECRET={SECRET}\n")
+    return root
+
+
+def avrgen(root: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
+    """`python -m avrgen ARGS` with this module's blueprints and output, as an operator runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "avrgen", *args, "-b", "blueprints", "-o", "output"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def _remove_everything(node: str | None) -> None:
+    stacks = [f"avr-{name}" for name in AGENTS]
+    docker("stack", "rm", *stacks, check=False)
+    label = [f"--filter=label=com.docker.stack.namespace={s}" for s in stacks]
+
+    def gone() -> bool:
+        left = [docker("ps", "-aq", f, check=False) for f in label]
+        return not any(left)
+
+    try:
+        eventually(gone, 60, "the test stacks' containers to go")
+    finally:
+        docker("network", "rm", NETWORK, check=False)
+        if node:
+            docker("node", "update", "--label-rm", NODE_LABEL, node, check=False)
+
+
+@pytest.fixture(scope="module")
+def swarm(engine: None) -> Iterator[str]:
+    """A single-node swarm whose node carries the label the blueprints' default placement
+    asks for; yields the node's hostname."""
+    joined = False
+    node: str | None = None
+    try:
+        if swarm_state() != "active":
+            docker("swarm", "init", "--advertise-addr", "127.0.0.1")
+            joined = True
+        if docker("info", "--format", "{{.Swarm.ControlAvailable}}") != "true":
+            pytest.skip("this engine is a swarm worker: the swarm tests need a manager")
+        node = docker("node", "inspect", "self", "--format", "{{.Description.Hostname}}")
+        docker("node", "update", "--label-add", f"{NODE_LABEL}=yes", node)
+        yield node
+    finally:
+        try:
+            _remove_everything(node)
+        finally:
+            if joined:
+                docker("swarm", "leave", "--force", check=False)
+
+
+def service(name: str, template: str) -> object:
+    return json.loads(docker("service", "inspect", name, "--format", f"{{{{json {template}}}}}"))
+
+
+def task_container(service_name: str) -> str:
+    ids = docker("ps", "-q", "--filter", f"label=com.docker.swarm.service.name={service_name}")
+    return ids.splitlines()[0] if ids else ""
+
+
+def core_report(container: str) -> str:
+    return docker("exec", container, "cat", "/www/report", check=False)
+
+
+def all_ok(report: str, count: int) -> bool:
+    lines = [line for line in report.splitlines() if not line.startswith("#")]
+    return len(lines) == count and all(line.endswith(" ok") for line in lines)
+
+
+# -- before the swarm exists (the first test: the module's swarm fixture is not set up yet) --
+
+
+def test_deploy_needs_a_swarm(engine: None, blueprints: Path) -> None:
+    if swarm_state() == "active":
+        pytest.skip("the engine is already part of a swarm")
+    result = avrgen(blueprints, "deploy", "t7-sts", "--secrets-file", "secrets.env")
+    assert result.returncode == 1, result.stderr
+    assert "not part of a swarm" in result.stderr and "docker swarm init" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+# -- on a single-node swarm ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def deployed(swarm: str, blueprints: Path) -> subprocess.CompletedProcess[str]:
+    """t7-pipe and t7-sts deployed, from the images only this engine has."""
+    return avrgen(
+        blueprints,
+        "deploy",
+        "t7-pipe",
+        "t7-sts",
+        "--secrets-file",
+        "secrets.env",
+        "--resolve-image",
+        "never",
+        "--timeout",
+        "90",
+    )
+
+
+def test_deploy_runs_every_service(deployed: subprocess.CompletedProcess[str], swarm: str) -> None:
+    assert deployed.returncode == 0, deployed.stderr
+    rows = {line.split()[0]: line for line in deployed.stdout.splitlines()[1:]}
+    assert "deployed" in rows["t7-pipe"] and "4/4 running" in rows["t7-pipe"]
+    assert "deployed" in rows["t7-sts"] and "2/2 running" in rows["t7-sts"]
+    assert swarm in rows["t7-pipe"]
+    assert f"created overlay network {NETWORK} (subnet {SUBNET})" in deployed.stderr
+    network = json.loads(docker("network", "inspect", NETWORK))[0]
+    assert (network["Driver"], network["Scope"], network["Attachable"]) == (
+        "overlay",
+        "swarm",
+        True,
+    )
+    assert network["IPAM"]["Config"][0]["Subnet"] == SUBNET
+
+
+def test_core_reaches_every_provider_over_the_overlay(
+    deployed: subprocess.CompletedProcess[str], blueprints: Path
+) -> None:
+    """Pipeline: ASR, LLM and TTS by their aliases; read through the published HTTP port.
+    STS: not published, read inside its container."""
+    assert deployed.returncode == 0, deployed.stderr
+    the_plan = Project(Paths(blueprints / "blueprints", blueprints / "output")).plan()[0]
+    http = the_plan.agents["t7-pipe"].core.http_port
+
+    def pipe_report() -> str | None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{http}/report", timeout=3) as answer:
+                text = answer.read().decode()
+        except OSError:
+            return None
+        return text if all_ok(text, 3) else None
+
+    report = eventually(pipe_report, what="the pipeline core's report over its host port")
+    assert (
+        "ASR_URL=http://avr-asr-t7-pipe:" in report and "TTS_URL=http://avr-tts-t7-pipe:" in report
+    )
+
+    container = eventually(lambda: task_container("avr-t7-sts_core"), what="the sts core")
+    report = eventually(
+        lambda: (r := core_report(container)) and all_ok(r, 1) and r, what="the sts core's report"
+    )
+    assert "STS_URL=ws://avr-sts-t7-sts:" in report
+
+
+def test_services_are_what_the_stack_file_says(
+    deployed: subprocess.CompletedProcess[str], swarm: str, blueprints: Path
+) -> None:
+    assert deployed.returncode == 0, deployed.stderr
+    for role in ("asr", "llm", "tts", "core"):
+        name = f"avr-t7-pipe_{role}"
+        assert service(name, ".Spec.EndpointSpec.Mode") == "dnsrr"
+        placement = service(name, ".Spec.TaskTemplate.Placement.Constraints")
+        assert placement == [f"node.labels.{NODE_LABEL} == yes"]
+        assert service(name, ".Spec.TaskTemplate.RestartPolicy.Condition") == "any"
+        assert service(name, ".Spec.TaskTemplate.Resources.Limits.MemoryBytes") == 64 * 2**20
+        labels = service(name, ".Spec.Labels")
+        assert isinstance(labels, dict) and labels["avrgen.agent"] == "t7-pipe"
+    for role in ("sts", "core"):
+        placement = service(f"avr-t7-sts_{role}", ".Spec.TaskTemplate.Placement.Constraints")
+        assert placement == [f"node.hostname == {swarm}"]
+    ports = service("avr-t7-pipe_core", ".Spec.EndpointSpec.Ports")
+    assert isinstance(ports, list) and {p["PublishMode"] for p in ports} == {"host"}
+    # the secret reached the containers, and nothing avrgen wrote or printed
+    core = task_container("avr-t7-pipe_core")
+    assert f"WEBHOOK_SECRET={SECRET}" in docker("exec", core, "cat", "/www/env")
+    assert "ODD=0123 $HOME" in docker("exec", task_container("avr-t7-pipe_asr"), "env")
+    written = [p.read_text() for p in (blueprints / "output").rglob("*") if p.is_file()]
+    assert written and not any(SECRET in text for text in written)
+    assert SECRET not in deployed.stdout + deployed.stderr
+
+
+def test_ps_shows_the_tasks(
+    deployed: subprocess.CompletedProcess[str], swarm: str, blueprints: Path
+) -> None:
+    assert deployed.returncode == 0, deployed.stderr
+    result = avrgen(blueprints, "ps")
+    assert result.returncode == 0, result.stderr
+    header, *rows = result.stdout.splitlines()
+    assert header.split() == ["AGENT", "SERVICE", "NODE", "DESIRED", "STATE", "ERROR"]
+    running = {r.split()[1] for r in rows if r.split()[2:5] == [swarm, "running", "running"]}
+    assert running == {
+        "avr-t7-pipe_asr",
+        "avr-t7-pipe_llm",
+        "avr-t7-pipe_tts",
+        "avr-t7-pipe_core",
+        "avr-t7-sts_sts",
+        "avr-t7-sts_core",
+    }
+    absent = {r.split()[1] for r in rows if r.split()[3] == "absent"}
+    assert "avr-t7-crash_sts" in absent
+    as_json = json.loads(avrgen(blueprints, "ps", "t7-sts", "--json").stdout)
+    assert {(t["role"], t["node"], t["state"]) for t in as_json} == {
+        ("sts", swarm, "running"),
+        ("core", swarm, "running"),
+    }
+
+
+def test_deploy_again_changes_nothing(
+    deployed: subprocess.CompletedProcess[str], blueprints: Path
+) -> None:
+    assert deployed.returncode == 0, deployed.stderr
+    result = avrgen(
+        blueprints, "deploy", "t7-sts", "--secrets-file", "secrets.env", "--resolve-image", "never"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "unchanged" in result.stdout.splitlines()[1]
+
+
+FAULTS = {
+    "t7-crash": ["avr-t7-crash_sts: task failed on node", "non-zero exit (1)", "CRASH=1"],
+    "t7-noimg": ["image avrgen-test/absent:0 is missing on node", "No such image"],
+    "t7-nowhere": ["avr-t7-nowhere_sts: no node can take it", "node.labels.zone == nowhere"],
+}
+
+
+def test_faults_name_the_service_and_the_reason(swarm: str, blueprints: Path) -> None:
+    """A container that exits, an image missing on the node, a task no node can take."""
+    result = avrgen(blueprints, "deploy", *FAULTS, "--resolve-image", "never", "--timeout", "60")
+    assert result.returncode == 1, result.stdout
+    assert "Traceback" not in result.stderr
+    assert "3 of 3 agent(s) failed" in result.stderr
+    for agent, expected in FAULTS.items():
+        for part in expected:
+            assert part in result.stderr, result.stderr
+        assert f"`avrgen undeploy {agent}` removes it" in result.stderr
+    rows = avrgen(blueprints, "ps", *FAULTS).stdout.splitlines()
+    errors = {row.split()[1]: row for row in rows[1:]}
+    assert "No such image" in errors["avr-t7-noimg_core"]
+    assert "no suitable node" in errors["avr-t7-nowhere_sts"]
+    removed = avrgen(blueprints, "undeploy", *FAULTS)
+    assert removed.returncode == 0, removed.stderr
+    for agent in FAULTS:
+        assert not docker("service", "ls", "-q", "--filter", f"label=avrgen.agent={agent}")
+
+
+def test_undeploy_leaves_nothing(
+    deployed: subprocess.CompletedProcess[str], blueprints: Path
+) -> None:
+    assert deployed.returncode == 0, deployed.stderr
+    result = avrgen(blueprints, "undeploy", "--all", "--network")
+    assert result.returncode == 0, result.stderr
+    assert "removed service avr-t7-pipe_core" in result.stdout
+    assert f"removed network {NETWORK}" in result.stdout
+    assert not docker("service", "ls", "-q", "--filter", "label=avrgen.managed=true")
+    for agent in ("t7-pipe", "t7-sts"):
+        namespace = f"label=com.docker.stack.namespace=avr-{agent}"
+        assert not docker("ps", "-aq", "--filter", namespace)
+    assert not docker("network", "ls", "-q", "--filter", f"name=^{NETWORK}$")
+    assert "no services to remove" in avrgen(blueprints, "undeploy", "--all").stdout

@@ -1,0 +1,452 @@
+"""The render cache (avrgen/cache.py): a hit writes nothing and prints exactly what the full
+pipeline prints; any change of input misses; a hand-edited, deleted or extra output file is
+found (render --check fails, render repairs it); a corrupt cache is ignored.
+
+Whether the pipeline ran is observed with a spy on the validate stage (it calls through).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import avrgen.pipeline.validate
+from avrgen.app.project import Paths, Project
+from avrgen.pipeline import cache, render
+from tests.conftest import REPO, Avrgen, CliResult
+
+BUNDLED_CATALOG = Path(cache.PACKAGE) / "catalog"
+WARNING_FIXTURE = REPO / "tests" / "fixtures" / "invalid" / "literal-secret-warning"
+
+
+@pytest.fixture
+def cache_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "xdg-cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(folder))
+    return folder
+
+
+@pytest.fixture
+def runs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """One item per time the validate stage ran (the full pipeline)."""
+    calls: list[int] = []
+    real = avrgen.pipeline.validate.validate
+
+    def spy(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(avrgen.pipeline.validate, "validate", spy)
+    return calls
+
+
+@pytest.fixture
+def project(tmp_path: Path, bundled: Path, cache_home: Path) -> Path:
+    """tmp_path with blueprints/ (the bundled set and its lock); output/ not yet rendered."""
+    return tmp_path
+
+
+def state(folder: Path) -> dict[str, tuple[int, int, int, bytes]]:
+    """Every file with its inode, mtime, mode and bytes."""
+    found = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            st = path.stat()
+            found[path.relative_to(folder).as_posix()] = (
+                st.st_ino,
+                st.st_mtime_ns,
+                st.st_mode,
+                path.read_bytes(),
+            )
+    return found
+
+
+def output_entries(cache_home: Path) -> list[Path]:
+    """The cache files of output folders (not the `docs-` files of blueprint folders)."""
+    found = (cache_home / "avrgen").glob("*.json")
+    return [p for p in found if not p.name.startswith("docs-")]
+
+
+def render_cli(avrgen: Avrgen, project: Path, *extra: str) -> CliResult:
+    return avrgen("render", "-b", "blueprints", "-o", "output", *extra, cwd=project)
+
+
+def test_hit_writes_nothing_and_prints_the_same(
+    avrgen: Avrgen, project: Path, cache_home: Path, runs: list[int]
+) -> None:
+    first = render_cli(avrgen, project)
+    assert first.exit_code == 0, first.stderr
+    assert len(runs) == 1
+    assert len(output_entries(cache_home)) == 1
+    before = state(project)
+    for extra in ((), ("--json",), ("--check",), ("--check", "--json")):
+        full = render_cli(avrgen, project, "--no-cache", *extra)
+        calls = len(runs)
+        hit = render_cli(avrgen, project, *extra)
+        assert len(runs) == calls, f"{extra}: the pipeline ran"
+        assert (hit.exit_code, hit.stdout, hit.stderr) == (0, full.stdout, full.stderr)
+    assert "(nothing changed)" in render_cli(avrgen, project).stdout
+    assert state(project) == before  # not a byte, mode, inode or mtime changed
+
+
+def test_warnings_are_printed_on_a_hit(
+    avrgen: Avrgen, tmp_path: Path, cache_home: Path, runs: list[int]
+) -> None:
+    shutil.copytree(WARNING_FIXTURE, tmp_path / "blueprints")
+    first = render_cli(avrgen, tmp_path)
+    assert first.exit_code == 0, first.stderr
+    assert "warning: OPENAI_API_KEY looks like a secret" in first.stderr
+    # the first render wrote the lock: its inputs changed, so it stored nothing; this one does
+    assert render_cli(avrgen, tmp_path).exit_code == 0
+    for extra in ((), ("--json",)):
+        full = render_cli(avrgen, tmp_path, "--no-cache", *extra)
+        calls = len(runs)
+        hit = render_cli(avrgen, tmp_path, *extra)
+        assert len(runs) == calls
+        assert (hit.exit_code, hit.stdout, hit.stderr) == (0, full.stdout, full.stderr)
+
+
+def _append(path: Path, data: str) -> None:
+    with path.open("a", encoding="utf-8") as handle:
+        handle.write(data)
+
+
+def _templates(project: Path) -> Path:
+    folder = project / "templates"
+    if not folder.exists():
+        shutil.copytree(render.default_templates(), folder)
+    return folder
+
+
+def _catalog(project: Path) -> Path:
+    folder = project / "catalog"
+    if not folder.exists():
+        folder.mkdir()
+        shutil.copy(BUNDLED_CATALOG / "llm-openai.yaml", folder)
+    return folder
+
+
+def _settings_catalog(project: Path) -> Path:
+    folder = project / "provider-templates"
+    if not folder.exists():
+        folder.mkdir()
+        shutil.copy(BUNDLED_CATALOG / "llm-openai.yaml", folder)
+        _append(project / "blueprints" / "settings.yaml", "catalog: ../provider-templates\n")
+    return folder
+
+
+# Each change leaves the output bytes as they were: only the key can tell the render apart.
+CHANGES: dict[str, tuple[tuple[str, ...], Callable[[Path], None]]] = {
+    "blueprint byte": ((), lambda p: _append(p / "blueprints" / "agents.yaml", "# edit\n")),
+    "new blueprint file": ((), lambda p: (p / "blueprints" / "empty.yaml").write_text("")),
+    "lock bytes": (
+        (),
+        lambda p: (p / "blueprints" / "avrgen.lock").write_text(
+            (p / "blueprints" / "avrgen.lock").read_text(encoding="utf-8") + "\n"
+        ),
+    ),
+    "template file": (
+        ("--templates", "templates"),
+        lambda p: _append(_templates(p) / "service.env.j2", "{# a comment #}"),
+    ),
+    "template folder gains a file": (
+        ("--templates", "templates"),
+        lambda p: (_templates(p) / "unused.j2").write_text("x"),
+    ),
+    "--catalog file": (
+        ("--catalog", "catalog"),
+        lambda p: _append(_catalog(p) / "llm-openai.yaml", "# edit\n"),
+    ),
+    "settings catalog file": (
+        (),
+        lambda p: _append(_settings_catalog(p) / "llm-openai.yaml", "# edit\n"),
+    ),
+}
+
+
+@pytest.mark.parametrize("change", sorted(CHANGES))
+def test_any_input_change_misses(
+    avrgen: Avrgen, project: Path, runs: list[int], change: str
+) -> None:
+    options, edit = CHANGES[change]
+    _templates(project)
+    _catalog(project)
+    if change == "settings catalog file":
+        _settings_catalog(project)
+    assert render_cli(avrgen, project, *options).exit_code == 0
+    calls = len(runs)
+    assert render_cli(avrgen, project, *options).exit_code == 0
+    assert len(runs) == calls, "the second render should be a hit"
+    edit(project)
+    result = render_cli(avrgen, project, *options)
+    assert result.exit_code == 0, result.stderr
+    assert len(runs) == calls + 1, f"{change}: the render after it was a hit"
+
+
+def test_an_option_change_misses(avrgen: Avrgen, project: Path, runs: list[int]) -> None:
+    assert render_cli(avrgen, project).exit_code == 0
+    calls = len(runs)
+    assert render_cli(avrgen, project, "--target", "compose").exit_code == 0
+    assert len(runs) == calls + 1
+    # the same folder under another name: what is printed names it, so it is another key
+    os.symlink("output", project / "out-link")
+    result = avrgen("render", "-b", "blueprints", "-o", "out-link", cwd=project)
+    assert result.exit_code == 0, result.stderr
+    assert len(runs) == calls + 2
+
+
+def test_an_agent_subset_never_uses_the_cache(
+    avrgen: Avrgen, project: Path, runs: list[int]
+) -> None:
+    assert render_cli(avrgen, project).exit_code == 0
+    calls = len(runs)
+    assert render_cli(avrgen, project, "--agent", "billing").exit_code == 0
+    assert len(runs) == calls + 1
+
+
+@pytest.mark.parametrize("how", ["edited", "deleted", "extra generated file", "leftover temp"])
+def test_a_changed_output_is_detected_and_repaired(
+    avrgen: Avrgen, project: Path, runs: list[int], how: str
+) -> None:
+    assert render_cli(avrgen, project).exit_code == 0
+    assert render_cli(avrgen, project).exit_code == 0  # the entry is there and valid
+    good = state(project / "output")
+    target = project / "output" / "billing" / "docker-compose.yml"
+    if how == "edited":
+        target.write_bytes(target.read_bytes().replace(b"image:", b"image: ", 1))
+    elif how == "deleted":
+        target.unlink()
+    elif how == "extra generated file":
+        (project / "output" / "gone").mkdir()
+        shutil.copy(target, project / "output" / "gone" / "docker-compose.yml")
+    else:
+        (target.parent / ".docker-compose.yml.abc123.tmp").write_bytes(b"half")
+    calls = len(runs)
+    check = render_cli(avrgen, project, "--check")
+    if how == "leftover temp":  # not stale: the full pipeline ran and found nothing to do
+        assert check.exit_code == 0, check.stderr
+    else:
+        assert check.exit_code == 1, check.stdout
+        assert "stale" in check.stderr
+    assert len(runs) == calls + 1
+    repaired = render_cli(avrgen, project)
+    assert repaired.exit_code == 0, repaired.stderr
+    assert len(runs) == calls + 2
+    now = state(project / "output")
+    assert {k: v[3] for k, v in now.items()} == {k: v[3] for k, v in good.items()}
+    assert not (project / "output" / "gone").exists()
+
+
+def test_a_loosened_env_file_is_repaired(avrgen: Avrgen, project: Path, runs: list[int]) -> None:
+    assert render_cli(avrgen, project).exit_code == 0
+    env_file = project / "output" / "billing" / "core.env"
+    env_file.chmod(0o644)
+    calls = len(runs)
+    assert render_cli(avrgen, project).exit_code == 0
+    assert len(runs) == calls + 1
+    assert env_file.stat().st_mode & 0o777 == 0o600
+
+
+@pytest.mark.parametrize("garbage", [b"", b"{not json", b'{"format": 1, "key": 5}', b"\xff\x00"])
+def test_a_corrupt_cache_file_is_ignored(
+    avrgen: Avrgen, project: Path, cache_home: Path, runs: list[int], garbage: bytes
+) -> None:
+    assert render_cli(avrgen, project).exit_code == 0
+    (entry,) = output_entries(cache_home)
+    entry.write_bytes(garbage)
+    full = render_cli(avrgen, project, "--no-cache")
+    calls = len(runs)
+    result = render_cli(avrgen, project)
+    assert (result.exit_code, result.stdout, result.stderr) == (0, full.stdout, full.stderr)
+    assert len(runs) == calls + 1
+    assert render_cli(avrgen, project).exit_code == 0  # stored again: a hit
+    assert len(runs) == calls + 1
+
+
+def test_a_tampered_entry_with_the_right_key_is_still_verified(
+    avrgen: Avrgen, project: Path, cache_home: Path, runs: list[int]
+) -> None:
+    """An entry whose hashes do not match the files (e.g. written by another avrgen for
+    other outputs) is not trusted: the files themselves are compared."""
+    assert render_cli(avrgen, project).exit_code == 0
+    (entry,) = output_entries(cache_home)
+    text = entry.read_text(encoding="utf-8")
+    entry.write_text(text.replace('"billing/core.env":"', '"billing/core.env":"0'))
+    calls = len(runs)
+    assert render_cli(avrgen, project).exit_code == 0
+    assert len(runs) == calls + 1
+
+
+def test_an_unusable_cache_folder_is_not_an_error(
+    avrgen: Avrgen, project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    for _ in range(2):
+        result = render_cli(avrgen, project)
+        assert result.exit_code == 0, result.stderr
+
+
+def test_disabled_by_environment_and_option(
+    project: Path, runs: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = Paths(project / "blueprints", project / "output")
+    Project(paths).render(use_cache=True)
+    Project(paths).render(use_cache=True)
+    assert len(runs) == 1  # the second: a hit
+    monkeypatch.setenv("AVRGEN_NO_CACHE", "1")
+    Project(paths).render(use_cache=True)
+    assert len(runs) == 2
+    monkeypatch.delenv("AVRGEN_NO_CACHE")
+    Project(paths).render()  # the default for core calls (up, deploy): no cache
+    assert len(runs) == 3
+    assert Project(paths).render(use_cache=True).changes == []
+    assert len(runs) == 3
+
+
+def test_nothing_is_written_into_the_output_folder(avrgen: Avrgen, project: Path) -> None:
+    assert render_cli(avrgen, project).exit_code == 0
+    assert render_cli(avrgen, project).exit_code == 0
+    names = {p.name for p in (project / "output").rglob("*")}
+    assert not any(name.endswith(".json") for name in names)
+
+
+def test_templates_folder_is_the_renderers() -> None:
+    assert cache.default_templates().resolve() == render.default_templates().resolve()
+
+
+# -- per agent and per blueprint file (a render that runs the pipeline) -----------------------
+
+
+@pytest.fixture
+def rendered_agents(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The agents the renderer ran its templates for (a spy: it calls through)."""
+    names: list[str] = []
+    real = render.Renderer.render_agent
+
+    def spy(self: render.Renderer, agent: object, network: object) -> dict[str, bytes]:
+        names.append(agent.name)  # type: ignore[attr-defined]
+        return real(self, agent, network)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(render.Renderer, "render_agent", spy)
+    return names
+
+
+def _edit_billing(project: Path, text: str) -> None:
+    agents = project / "blueprints" / "agents.yaml"
+    source = agents.read_text(encoding="utf-8")
+    old = "Billing desk: how can I help?"
+    assert source.count(old) == 1
+    agents.write_text(source.replace(old, f"Billing desk ({text})"), encoding="utf-8")
+
+
+def test_one_agent_changed_renders_only_it_and_the_same_bytes(
+    avrgen: Avrgen, project: Path, tmp_path: Path, rendered_agents: list[str]
+) -> None:
+    assert render_cli(avrgen, project).exit_code == 0
+    assert len(rendered_agents) == 5
+    _edit_billing(project, "one")
+    rendered_agents.clear()
+    result = render_cli(avrgen, project)
+    assert result.exit_code == 0, result.stderr
+    assert rendered_agents == ["billing"]
+    assert "wrote 0 new, 1 changed" in result.stdout
+    # the same bytes as a render without any cache, into a fresh folder
+    fresh = avrgen("render", "--no-cache", "-b", "blueprints", "-o", "fresh", cwd=project)
+    assert fresh.exit_code == 0, fresh.stderr
+    ours = {k: v[3] for k, v in state(project / "output").items()}
+    assert ours == {k: v[3] for k, v in state(project / "fresh").items()}
+
+
+def test_a_hand_edited_file_of_an_unchanged_agent_is_rendered_again(
+    avrgen: Avrgen, project: Path, rendered_agents: list[str]
+) -> None:
+    assert render_cli(avrgen, project).exit_code == 0
+    good = (project / "output" / "bookings" / "docker-compose.yml").read_bytes()
+    (project / "output" / "bookings" / "docker-compose.yml").write_bytes(good + b"# edit\n")
+    _edit_billing(project, "two")
+    rendered_agents.clear()
+    result = render_cli(avrgen, project)
+    assert result.exit_code == 0, result.stderr
+    assert sorted(rendered_agents) == ["billing", "bookings"]
+    assert (project / "output" / "bookings" / "docker-compose.yml").read_bytes() == good
+
+
+def test_a_template_change_renders_every_agent(
+    avrgen: Avrgen, project: Path, rendered_agents: list[str]
+) -> None:
+    options = ("--templates", "templates")
+    folder = _templates(project)
+    assert render_cli(avrgen, project, *options).exit_code == 0
+    _append(folder / "service.env.j2", "# {{ container.role }}\n")
+    rendered_agents.clear()
+    result = render_cli(avrgen, project, *options)
+    assert result.exit_code == 0, result.stderr
+    assert len(rendered_agents) == 5
+    assert "# core" in (project / "output" / "billing" / "core.env").read_text()
+
+
+def test_parsed_documents_are_reused_with_their_lines(
+    avrgen: Avrgen, project: Path, cache_home: Path
+) -> None:
+    """An unchanged file's documents come from the cache, an edited one is parsed again;
+    the error of a later edit names the same line with and without the cache."""
+    assert render_cli(avrgen, project).exit_code == 0
+    assert list((cache_home / "avrgen").glob("docs-*.json"))
+    providers = project / "blueprints" / "providers.yaml"
+    text = providers.read_text(encoding="utf-8")
+    providers.write_text(text.replace("type: ", "type: NOPE", 1), encoding="utf-8")
+    for extra in ((), ("--no-cache",)):
+        result = render_cli(avrgen, project, *extra)
+        assert result.exit_code == 1
+        expected = result.stderr if not extra else expected  # noqa: F821
+    assert result.stderr == expected
+    _append(project / "blueprints" / "agents.yaml", "---\nkind: agent\nname: [x\n")
+    first = render_cli(avrgen, project)
+    second = render_cli(avrgen, project, "--no-cache")
+    assert first.exit_code == second.exit_code == 1
+    assert first.stderr == second.stderr
+
+
+def test_a_corrupt_documents_cache_is_ignored(
+    avrgen: Avrgen, project: Path, cache_home: Path, runs: list[int]
+) -> None:
+    assert render_cli(avrgen, project).exit_code == 0
+    (docs,) = (cache_home / "avrgen").glob("docs-*.json")
+    good = render_cli(avrgen, project, "--no-cache").stdout
+    for garbage in (b"{", b'{"format": 1, "code": "x", "files": []}', b"\x00"):
+        docs.write_bytes(garbage)
+        _append(project / "blueprints" / "agents.yaml", "# edit\n")  # a miss: the pipeline runs
+        result = render_cli(avrgen, project)
+        assert (result.exit_code, result.stdout) == (0, good)
+
+
+def test_agent_keys_tell_every_field_apart(project: Path) -> None:
+    """A literal value and a {secret: ...} of the same text, or any one field changed, give
+    other bytes; the same plan built twice gives the same bytes."""
+    from dataclasses import replace
+
+    from avrgen.model.blueprint import Secret
+
+    paths = Paths(project / "blueprints", project / "output")
+    agent = Project(paths).plan()[0].agents["billing"]
+    again = Project(paths).plan()[0].agents["billing"]
+    assert cache._agent_bytes(agent) == cache._agent_bytes(again)
+    core = agent.containers[-1]
+    secret = next(k for k, v in core.env if isinstance(v, Secret))
+    name = dict(core.env)[secret].secret  # type: ignore[union-attr]
+    literal = tuple((k, name if k == secret else v) for k, v in core.env)
+    variants = [
+        replace(agent, containers=(*agent.containers[:-1], replace(core, env=literal))),
+        replace(agent, containers=(*agent.containers[:-1], replace(core, port=core.port + 1))),
+        replace(agent, containers=(*agent.containers[:-1], replace(core, labels=()))),
+        replace(agent, tenant="other"),
+        replace(agent, constraints=("node.hostname == x",)),
+    ]
+    found = {cache._agent_bytes(v) for v in variants} | {cache._agent_bytes(agent)}
+    assert len(found) == len(variants) + 1
