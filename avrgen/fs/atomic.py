@@ -12,32 +12,33 @@ FILE_MODE = 0o644
 TEMP_SUFFIX = ".tmp"
 
 
-def _unlink_all(paths: Iterable[str]) -> None:
+def unlink_all(paths: Iterable[str]) -> None:
+    """Remove these files; one already gone is no error."""
     for path in paths:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
 
 
-def write_atomic(path: Path, data: bytes, mode: int = FILE_MODE) -> None:
-    """Replace `path` with `data` in one step: readers see old or new bytes, never a mix."""
+def write_atomic(path: Path, data: bytes, mode: int = FILE_MODE, sync: bool = True) -> None:
+    """Replace `path` with `data` in one step: readers see old or new bytes, never a mix.
+
+    Without `sync` the bytes may still be in the page cache when it returns: for files
+    whose loss in a crash costs nothing (the render cache: a lost entry is a miss).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _stage(path, data, mode)
+    tmp = stage_file(path.as_posix(), data, mode, sync)
     try:
         os.replace(tmp, path)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        unlink_all([tmp])
         raise
 
 
-def _stage(path: Path, data: bytes, mode: int, sync: bool = True) -> Path:
+def stage_file(path: str, data: bytes, mode: int, sync: bool = True) -> str:
     """`data` in a temporary file beside `path` (whose folder exists), with its final
-    permissions; synced if `sync`, else the caller syncs everything at once.
+    permissions; synced if `sync`, else the caller syncs everything at once. Returns the
+    temporary file's path (`.{name}.*.tmp`), for the caller to rename over `path`.
     """
-    return Path(_stage_file(path.as_posix(), data, mode, sync))
-
-
-def _stage_file(path: str, data: bytes, mode: int, sync: bool = True) -> str:
-    """_stage() on string paths."""
     folder, name = os.path.split(path)
     fd, tmp = tempfile.mkstemp(dir=folder or ".", prefix=f".{name}.", suffix=TEMP_SUFFIX)
     try:
@@ -49,12 +50,12 @@ def _stage_file(path: str, data: bytes, mode: int, sync: bool = True) -> str:
                 handle.flush()
                 os.fsync(handle.fileno())
     except BaseException:
-        _unlink_all([tmp])
+        unlink_all([tmp])
         raise
     return tmp
 
 
-def _sync_folder(folder: Path) -> None:
+def sync_folder(folder: str | os.PathLike[str]) -> None:
     """Make the renames in `folder` durable (a crash after this keeps the new files)."""
     fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
