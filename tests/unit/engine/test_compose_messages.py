@@ -1,4 +1,4 @@
-"""How avrgen/compose.py reads docker compose's output, on lines recorded from the real
+"""How the compose target reads docker compose's output, on lines recorded from the real
 Docker Engine 20.10 / Compose v2.40 (the docker tests reach most of these paths for real;
 the port-taken fallback only runs when a port is taken between avrgen's own check and
 compose's start, so its messages are pinned here)."""
@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from avrgen.engine.compose import _CHANGED, _NOT_HEALTHY, _PORT_TAKEN, _TRANSIENT, _UNHEALTHY
+from avrgen.engine.failures import crashed, waited_for
+from avrgen.engine.ports import taken_port
+from avrgen.engine.up import changed, transient
 
 
 @pytest.mark.parametrize(
@@ -27,23 +29,26 @@ from avrgen.engine.compose import _CHANGED, _NOT_HEALTHY, _PORT_TAKEN, _TRANSIEN
     ],
 )
 def test_port_taken(line: str, port: int) -> None:
-    match = _PORT_TAKEN.search(line)
-    assert match is not None
-    assert int(match.group(1) or match.group(2)) == port
+    assert taken_port(line) == port
+
+
+def test_no_port_taken() -> None:
+    assert taken_port("Error response from daemon: no such image") is None
 
 
 def test_wait_failures() -> None:
-    assert _UNHEALTHY.search("container avr-sts-crash is unhealthy")
-    assert _UNHEALTHY.search("container avr-sts-crash exited (1)")
-    found = _NOT_HEALTHY.search("application not healthy after 1s")
-    assert found is not None and found.group(1) == "1s"
+    assert crashed("container avr-sts-crash is unhealthy")
+    assert crashed("container avr-sts-crash exited (1)")
+    assert not crashed("container avr-sts-crash Started")
+    assert waited_for("application not healthy after 1s") == "1s"
+    assert waited_for("container avr-sts-crash is unhealthy") is None
 
 
 def test_changed_and_transient_lines() -> None:
     unchanged = [" Container avr-asr-pipe  Running", " Container avr-asr-pipe  Waiting"]
     unchanged.append(" Container avr-asr-pipe  Healthy")
-    assert not any(_CHANGED.search(line) for line in unchanged)
-    assert _CHANGED.search(" Container avr-asr-pipe  Recreated")
-    assert _CHANGED.search(" Container avr-asr-pipe  Started")
-    assert _TRANSIENT.search(" Container avr-asr-pipe  Creating")
-    assert not _TRANSIENT.search(" Container avr-asr-pipe  Created")
+    assert not any(changed(line) for line in unchanged)
+    assert changed(" Container avr-asr-pipe  Recreated")
+    assert changed(" Container avr-asr-pipe  Started")
+    assert transient(" Container avr-asr-pipe  Creating")
+    assert not transient(" Container avr-asr-pipe  Created")

@@ -1,0 +1,178 @@
+"""An agent's containers as Docker reports them, found by their labels.
+
+`avrgen.agent`, `avrgen.role`, `avrgen.managed=true` and compose's project label find an
+agent's containers without reading its compose file: so ps, down, logs and restart need
+no secrets (compose refuses to read a file whose `${NAME:?}` is unset) and still work
+after the agent's blueprint was deleted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from python_on_whales.components.container.cli_wrapper import ContainerListFilter
+from python_on_whales.exceptions import DockerException
+
+from avrgen.engine.docker import LOG_LINES, Engine, last_line, last_lines, role_rank
+from avrgen.errors import ComposeError
+from avrgen.model.labels import AGENT_LABEL, MANAGED_LABEL, PROJECT_LABEL, ROLE_LABEL
+from avrgen.model.plan import Container
+
+
+@dataclass(frozen=True)
+class ContainerStatus:
+    """One container of an agent as Docker reports it (or as planned, when absent)."""
+
+    agent: str
+    name: str
+    role: str
+    state: str  # running | restarting | exited | created | ... | absent
+    health: str | None = None  # healthy | unhealthy | starting | None (no healthcheck)
+    ports: tuple[str, ...] = ()  # "5001->5001/tcp"
+    id: str = ""
+    image: str = ""
+    exit_code: int | None = None
+    started_at: str | None = None
+    networks: tuple[str, ...] = ()
+    orphan: bool = False  # on the blueprints' network, but its agent is not in them (any more)
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "running" and self.health in (None, "healthy")
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "agent": self.agent,
+            "container": self.name,
+            "role": self.role,
+            "state": self.state,
+            "health": self.health,
+            "ports": list(self.ports),
+            "id": self.id,
+            "image": self.image,
+            "exit_code": self.exit_code,
+            "started_at": self.started_at,
+            "networks": list(self.networks),
+            "orphan": self.orphan,
+        }
+
+
+def role_key(status: ContainerStatus) -> tuple[str, int, str]:
+    return (status.agent, role_rank(status.role), status.name)
+
+
+def absent(agent: str, container: Container) -> ContainerStatus:
+    """A planned container that does not exist."""
+    return ContainerStatus(agent, container.name, container.role, "absent", image=container.image)
+
+
+def list_containers(engine: Engine, agents: Sequence[str] | None = None) -> list[ContainerStatus]:
+    """The containers of `agents` (all avrgen containers with None), by their labels."""
+    filters: list[list[ContainerListFilter]]
+    if agents is None:
+        filters = [[("label", f"{MANAGED_LABEL}=true")]]
+    else:
+        filters = []
+        for name in agents:
+            filters.append([("label", f"{AGENT_LABEL}={name}")])
+            filters.append([("label", f"{PROJECT_LABEL}=avr-{name}")])
+    ids: set[str] = set()
+    try:
+        for each in filters:
+            ids.update(c.id for c in engine.client.container.list(all=True, filters=each))
+    except DockerException as exc:
+        raise ComposeError(f"cannot list containers: {last_line(exc)}") from None
+    return sorted((status_of(data) for data in inspect(engine, sorted(ids))), key=role_key)
+
+
+def inspect(engine: Engine, ids: Sequence[str]) -> list[dict[str, Any]]:
+    """`docker container inspect` as plain data, read once (a container removed since it
+    was listed is left out)."""
+    if not ids:
+        return []
+    proc = subprocess.run(
+        engine.command("container", "inspect", *ids), capture_output=True, text=True, check=False
+    )
+    try:
+        found = json.loads(proc.stdout or "[]")
+    except json.JSONDecodeError:
+        found = None
+    if not isinstance(found, list) or (proc.returncode != 0 and not found and ids):
+        if "No such container" in proc.stderr:
+            return []
+        lines = proc.stderr.strip().splitlines()
+        reason = lines[-1] if lines else f"exit status {proc.returncode}"
+        raise ComposeError(f"cannot inspect containers: {reason}")
+    return [data for data in found if isinstance(data, dict)]
+
+
+def status_of(data: dict[str, Any]) -> ContainerStatus:
+    """One container's status from its `docker container inspect` data."""
+    config, state = data.get("Config") or {}, data.get("State") or {}
+    settings = data.get("NetworkSettings") or {}
+    labels: dict[str, str] = config.get("Labels") or {}
+    ports: set[str] = set()
+    for spec, bindings in (settings.get("Ports") or {}).items() if state.get("Running") else ():
+        for binding in bindings or []:
+            if binding.get("HostPort"):
+                ports.add(f"{binding['HostPort']}->{spec}")
+    project = labels.get(PROJECT_LABEL, "")
+    status = str(state.get("Status", "unknown"))
+    started = state.get("StartedAt")
+    return ContainerStatus(
+        agent=labels.get(AGENT_LABEL) or project.removeprefix("avr-"),
+        name=str(data.get("Name", "")).lstrip("/"),
+        role=labels.get(ROLE_LABEL) or labels.get("com.docker.compose.service", "?"),
+        state=status,
+        health=(state.get("Health") or {}).get("Status"),
+        ports=tuple(sorted(ports, key=lambda p: (int(p.split("->")[0]), p))),
+        id=str(data.get("Id", "")),
+        image=str(config.get("Image", "")),
+        exit_code=state.get("ExitCode") if status in ("exited", "restarting", "dead") else None,
+        started_at=None if not started or started.startswith("0001-") else started,
+        networks=tuple(sorted(settings.get("Networks") or {})),
+    )
+
+
+def remove(engine: Engine, statuses: Sequence[ContainerStatus], timeout: int = 10) -> None:
+    """Stop (SIGTERM, then SIGKILL after `timeout`) and remove these containers."""
+    ids = [s.id for s in statuses if s.id]
+    if not ids:
+        return
+    # a container removed meanwhile, or already stopped: `remove --force` settles it
+    with contextlib.suppress(DockerException):
+        engine.client.container.stop(ids, time=timeout)
+    try:
+        engine.client.container.remove(ids, force=True)
+    except DockerException as exc:
+        if existing(engine, ids):
+            raise ComposeError(f"cannot remove containers: {last_line(exc)}") from None
+
+
+def existing(engine: Engine, ids: Sequence[str]) -> list[str]:
+    """Those of `ids` that are still containers of this engine."""
+    try:
+        return [c.id for c in engine.client.container.list(all=True) if c.id in ids]
+    except DockerException:
+        return []
+
+
+def restart(engine: Engine, statuses: Sequence[ContainerStatus], timeout: int = 10) -> None:
+    ids = [s.id for s in statuses if s.id]
+    try:
+        engine.client.container.restart(ids, time=timeout)
+    except DockerException as exc:
+        raise ComposeError(f"cannot restart containers: {last_line(exc)}") from None
+
+
+def log_tail(engine: Engine, container: str) -> list[str]:
+    """The last lines of a container's log, for an error message ([] when unreadable)."""
+    try:
+        return last_lines(engine.client.container.logs(container, tail=LOG_LINES))
+    except DockerException:
+        return []

@@ -1,0 +1,102 @@
+"""The Docker Engine as compose.py and swarm.py both reach it: the client, the checks that
+there is an engine at all, progress reporting, and docker's error text made short.
+
+Docker's failures are told in avrgen's words, with the last line of docker's own text as
+the reason: that line names the cause (`permission denied`, `no such image`, ...), the
+lines before it repeat the command.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Callable, Iterable
+
+from python_on_whales import DockerClient
+from python_on_whales.exceptions import DockerException
+
+from avrgen.errors import ComposeError
+
+ROLE_ORDER = ("asr", "llm", "tts", "sts", "core")
+LOG_LINES = 15  # lines of a failing container's log shown in an error
+
+Progress = Callable[[str, str], None]  # (agent, message)
+Redact = Callable[[str], str]
+
+
+class Engine:
+    """One Docker Engine, reached through the `docker` CLI, and where progress is told."""
+
+    def __init__(self, progress: Progress | None = None) -> None:
+        self.client = DockerClient()
+        self._progress = progress
+        self._lock = threading.Lock()  # agents come up in threads; one message at a time
+
+    def say(self, agent: str, message: str) -> None:
+        if self._progress is not None:
+            with self._lock:
+                self._progress(agent, message)
+
+    def command(self, *args: str) -> list[str]:
+        """The `docker` command line for `args`, as python-on-whales would run it."""
+        return [*map(str, self.client.docker_cmd), *args]
+
+    def check(self, compose: bool = True) -> None:
+        """Fail with a clear message when there is no engine (or no compose plugin)."""
+        if shutil.which("docker") is None:
+            raise ComposeError(
+                "the docker CLI is not installed (no `docker` on PATH); install Docker Engine"
+            )
+        try:
+            self.client.version()
+        except DockerException as exc:
+            host = os.environ.get("DOCKER_HOST")
+            where = f" at DOCKER_HOST={host}" if host else " (is dockerd running?)"
+            raise ComposeError(f"no Docker Engine reachable{where}: {last_line(exc)}") from None
+        if compose:
+            try:
+                self.client.compose.version()
+            except DockerException as exc:
+                raise ComposeError(
+                    "the Docker Compose v2 plugin is missing (`docker compose version` failed: "
+                    f"{last_line(exc)}); install it as ~/.docker/cli-plugins/docker-compose"
+                ) from None
+
+    def answers(self) -> bool:
+        """True when the engine answers now (after a failure: was it the engine?)."""
+        try:
+            self.client.version()
+        except DockerException:
+            return False
+        return True
+
+
+def role_rank(role: str) -> int:
+    """Where a role stands in listings: providers in pipeline order, then core."""
+    return ROLE_ORDER.index(role) if role in ROLE_ORDER else len(ROLE_ORDER)
+
+
+def last_line(exc: DockerException) -> str:
+    """The line of docker's error text that names the cause."""
+    text = (getattr(exc, "stderr", None) or getattr(exc, "stdout", None) or str(exc)).strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else f"exit status {getattr(exc, 'return_code', '?')}"
+
+
+def tail(lines: list[str], count: int) -> str:
+    """The last `count` lines of a command's output, indented under a message."""
+    return "\n".join(f"  {line.strip()}" for line in lines[-count:])
+
+
+def last_lines(text: object, count: int = LOG_LINES) -> list[str]:
+    """The last `count` non-blank lines of a log."""
+    return [line for line in str(text).splitlines() if line.strip()][-count:]
+
+
+def quoted_log(
+    lines: Iterable[str], redact: Redact, empty: str | None = "(no output)"
+) -> list[str]:
+    """A log's lines as quoted under a container in an error message (`empty` for none)."""
+    lines = list(lines) or ([empty] if empty is not None else [])
+    return [f"    | {redact(line)}" for line in lines]

@@ -1,0 +1,106 @@
+"""The shared network every agent joins: a bridge for compose, an overlay for swarm.
+
+avrgen creates it when missing (labelled as its own), and otherwise uses it as it is,
+with a warning where it differs from the settings: it may carry other agents' containers.
+"""
+
+from __future__ import annotations
+
+from python_on_whales import Network
+from python_on_whales.exceptions import DockerException, NoSuchNetwork
+
+from avrgen.engine.docker import Engine, last_line
+from avrgen.errors import ComposeError
+from avrgen.model.blueprint import NetworkSettings
+from avrgen.model.labels import MANAGED_LABEL
+
+
+def inspect_network(engine: Engine, name: str) -> Network | None:
+    """The network `name`; None when it does not exist."""
+    try:
+        return engine.client.network.inspect(name)
+    except NoSuchNetwork:
+        return None
+    except DockerException as exc:
+        raise ComposeError(f"cannot inspect network {name!r}: {last_line(exc)}") from None
+
+
+def create_network(engine: Engine, settings: NetworkSettings, overlay: bool) -> str | None:
+    """Create the network (an attachable overlay one for swarm); a note, or None when
+    someone else created a bridge network of that name meanwhile."""
+    name = settings.name
+    subnet = str(settings.subnet) if settings.subnet is not None else None
+    what = "overlay network" if overlay else "network"
+    try:
+        engine.client.network.create(
+            name,
+            driver="overlay" if overlay else "bridge",
+            attachable=overlay,
+            subnet=subnet,
+            labels={MANAGED_LABEL: "true"},
+        )
+    except DockerException as exc:
+        if not overlay and engine.client.network.exists(name):
+            return None
+        raise ComposeError(
+            f"cannot create {'the ' if overlay else ''}{what} {name!r}"
+            + (f" with subnet {subnet}" if subnet else "")
+            + f": {last_line(exc)}"
+        ) from None
+    return f"created {what} {name}" + (f" (subnet {subnet})" if subnet else "")
+
+
+def subnets(network: Network) -> list[str]:
+    return [str(c.get("Subnet")) for c in (network.ipam.config or []) if c.get("Subnet")]
+
+
+def ensure_bridge(engine: Engine, settings: NetworkSettings) -> str | None:
+    """Create the shared bridge network when missing; a note for the user, or None."""
+    network = inspect_network(engine, settings.name)
+    if network is None:
+        return create_network(engine, settings, overlay=False)
+    if settings.subnet is None or str(settings.subnet) in subnets(network):
+        return None
+    return (
+        f"warning: network {settings.name} exists with subnet "
+        f"{', '.join(subnets(network)) or 'none'}, not {settings.subnet} as configured; "
+        "using it as it is (`avrgen down --all --network` removes it)"
+    )
+
+
+def ensure_overlay(engine: Engine, settings: NetworkSettings) -> str | None:
+    """Create the shared attachable overlay network when missing; a note, or None."""
+    name = settings.name
+    network = inspect_network(engine, name)
+    if network is None:
+        return create_network(engine, settings, overlay=True)
+    if network.driver != "overlay" or network.scope != "swarm":
+        raise ComposeError(
+            f"network {name!r} exists as a {network.driver} network ({network.scope} scope), "
+            "not a swarm overlay network (it may come from `avrgen up`, the compose target); "
+            f"remove it (`avrgen down --all --network`) or set another `network.name` in the "
+            "settings"
+        )
+    notes = []
+    if not network.attachable:
+        notes.append("is not attachable (standalone containers cannot join it)")
+    subnet = str(settings.subnet) if settings.subnet is not None else None
+    if subnet is not None and subnet not in subnets(network):
+        notes.append(
+            f"has subnet {', '.join(subnets(network)) or 'none'}, not {subnet} as configured"
+        )
+    if notes:
+        return f"warning: overlay network {name} {' and '.join(notes)}; using it as it is"
+    return None
+
+
+def container_users(network: Network) -> set[str]:
+    """The containers (of this engine) on `network`."""
+    return {str(c.name) for c in (network.containers or {}).values()}
+
+
+def remove_network(engine: Engine, name: str) -> None:
+    try:
+        engine.client.network.remove(name)
+    except DockerException as exc:
+        raise ComposeError(f"cannot remove network {name!r}: {last_line(exc)}") from None

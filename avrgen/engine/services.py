@@ -1,0 +1,218 @@
+"""An agent's swarm services and their tasks, found by their labels (`avrgen.agent`,
+`avrgen.managed=true`, the stack's namespace), so that reading them needs no secrets and
+works after a blueprint was deleted."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from python_on_whales.exceptions import DockerException
+
+from avrgen.engine.docker import LOG_LINES, Engine, last_lines, role_rank
+from avrgen.errors import ComposeError
+from avrgen.model.labels import AGENT_LABEL, ROLE_LABEL, STACK_LABEL
+
+FAILED = ("failed", "rejected", "orphaned")
+UNPLACEABLE = ("no suitable node", "host-mode port already in use", "insufficient resources")
+
+
+@dataclass(frozen=True)
+class TaskStatus:
+    """The newest swarm task of one service of an agent (or the service, when it has none)."""
+
+    agent: str
+    service: str  # avr-<agent>_<role>
+    role: str
+    node: str  # the node's hostname; "" while not scheduled
+    desired: str  # running | shutdown | ... | absent (not deployed)
+    state: str  # new | pending | assigned | preparing | starting | running | failed | ...
+    error: str | None = None
+    image: str = ""
+    since: str | None = None
+    orphan: bool = False  # its agent is not in the blueprints (any more)
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "running" and self.desired == "running"
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "agent": self.agent,
+            "service": self.service,
+            "role": self.role,
+            "node": self.node,
+            "desired": self.desired,
+            "state": self.state,
+            "error": self.error,
+            "image": self.image,
+            "since": self.since,
+            "orphan": self.orphan,
+        }
+
+
+def task_key(status: TaskStatus) -> tuple[str, int, str]:
+    return (status.agent, role_rank(status.role), status.service)
+
+
+@dataclass(frozen=True)
+class Service:
+    """A service as inspected once (services and tasks vanish while a stack is removed)."""
+
+    id: str
+    name: str
+    labels: dict[str, str]
+    spec: dict[str, Any]
+    networks: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Task:
+    id: str
+    created_at: datetime
+    state: str
+    err: str | None
+    desired: str
+    node_id: str
+    image: str
+    timestamp: datetime | None
+
+
+def stack_filter(stack: str) -> tuple[str, str]:
+    return ("label", f"{STACK_LABEL}={stack}")
+
+
+def services(engine: Engine, filters: list[tuple[str, str]]) -> list[Service]:
+    """The services matching `filters`, inspected in one call (python-on-whales' model of
+    a service spec leaves out networks, placement and endpoints)."""
+    flags = [f"--filter={key}={value}" for key, value in filters]
+    listed = subprocess.run(
+        engine.command("service", "ls", "--quiet", *flags),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if listed.returncode != 0:
+        why = listed.stderr.strip().splitlines() or ["exit status " + str(listed.returncode)]
+        raise ComposeError(f"cannot list swarm services: {why[-1]}")
+    ids = listed.stdout.split()
+    if not ids:
+        return []
+    # a service removed meanwhile is left out (inspect then also exits 1)
+    found = subprocess.run(
+        engine.command("service", "inspect", "--format", "{{json .}}", *ids),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return [_service(json.loads(line)) for line in found.stdout.splitlines()]
+
+
+def _service(data: dict[str, Any]) -> Service:
+    spec = data.get("Spec") or {}
+    networks = (spec.get("TaskTemplate") or {}).get("Networks") or []
+    return Service(
+        str(data["ID"]),
+        str(spec.get("Name", "")),
+        dict(spec.get("Labels") or {}),
+        spec,
+        tuple(str(n.get("Target", "")) for n in networks),
+    )
+
+
+def service_tasks(engine: Engine, service: Service) -> list[Task]:
+    try:
+        found = list(engine.client.service.ps(service.id))
+    except DockerException:
+        return []  # removed meanwhile
+    tasks: list[Task] = []
+    for task in found:
+        try:  # removed meanwhile: skip it
+            status = task.status
+            spec = task.spec.container_spec
+            image = str((spec.image if spec is not None else None) or "")
+            tasks.append(
+                Task(
+                    str(task.id),
+                    task.created_at,
+                    str(status.state or "unknown"),
+                    status.err,
+                    str(task.desired_state),
+                    str(task.node_id or ""),
+                    image.split("@", 1)[0],
+                    status.timestamp,
+                )
+            )
+        except DockerException:
+            continue
+    return tasks
+
+
+def tasks_of(engine: Engine, stack: str) -> dict[str, list[Task]]:
+    """The tasks of each service of a stack, by service name."""
+    return {s.name: service_tasks(engine, s) for s in services(engine, [stack_filter(stack)])}
+
+
+def newest_fault(tasks: list[Task], started: datetime, current: Task) -> Task | None:
+    """The newest task since the deploy that failed, or the current one if it cannot be placed."""
+    if current.state in ("pending", "new") and any(u in (current.err or "") for u in UNPLACEABLE):
+        return current
+    if current.state == "running":
+        return None
+    failed = [t for t in tasks if t.state in FAILED and t.created_at >= started]
+    return max(failed, key=lambda t: t.created_at) if failed else None
+
+
+class Nodes:
+    """Node hostnames by id, each looked up once."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._names: dict[str, str] = {}
+
+    def name(self, node_id: str) -> str:
+        if node_id not in self._names:
+            try:
+                node = self._engine.client.node.inspect(node_id)
+                self._names[node_id] = str(node.description.hostname)
+            except DockerException:
+                self._names[node_id] = node_id[:12]
+        return self._names[node_id]
+
+
+def task_status(engine: Engine, service: Service, nodes: Nodes) -> TaskStatus:
+    """What the newest task of `service` does, with the last error of its earlier tasks
+    while it does not run."""
+    labels, name = service.labels, service.name
+    agent = labels.get(AGENT_LABEL) or name.split("_", 1)[0].removeprefix("avr-")
+    role = labels.get(ROLE_LABEL) or name.rsplit("_", 1)[-1]
+    tasks = service_tasks(engine, service)
+    if not tasks:
+        return TaskStatus(agent, name, role, "", "running", "no task")
+    task = max(tasks, key=lambda t: t.created_at)
+    error = task.err
+    if not error and task.state != "running":
+        previous = [t for t in tasks if t.err]
+        error = max(previous, key=lambda t: t.created_at).err if previous else None
+    return TaskStatus(
+        agent=agent,
+        service=name,
+        role=role,
+        node=nodes.name(task.node_id) if task.node_id else "",
+        desired=task.desired,
+        state=task.state,
+        error=error,
+        image=task.image,
+        since=task.timestamp.isoformat() if task.timestamp else None,
+    )
+
+
+def service_log_tail(engine: Engine, service: str) -> list[str]:
+    """The last lines of a service's log, for an error message ([] when unreadable)."""
+    try:
+        return last_lines(engine.client.service.logs(service, tail=LOG_LINES, task_ids=False))
+    except DockerException:
+        return []

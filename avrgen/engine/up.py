@@ -1,0 +1,101 @@
+"""`docker compose up --detach --wait --remove-orphans` on one agent's compose file.
+
+It runs under the agent's project name `avr-<agent>`, with the agent's secrets in the
+environment of that one subprocess only (never in a file, never on a command line).
+Images are pulled and host ports checked first, so that the usual failures are told
+before anything starts; what compose reports after that, failures.py explains.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+
+from python_on_whales import DockerClient
+from python_on_whales.exceptions import DockerException
+
+from avrgen.engine.docker import Engine, Redact, last_line
+from avrgen.engine.failures import explain_failure
+from avrgen.engine.ports import check_ports
+from avrgen.errors import ComposeError
+from avrgen.model.plan import AgentPlan
+
+_CHANGED = re.compile(r"\b(?:Creat|Recreat|Start|Remov|Stopp)")
+_TRANSIENT = re.compile(r"\s(?:Creating|Recreate|Starting|Stopping|Removing|Waiting)$")
+
+
+def changed(line: str) -> bool:
+    """A line of compose's progress that says a container was created, started, removed..."""
+    return _CHANGED.search(line) is not None
+
+
+def transient(line: str) -> bool:
+    """A line of compose's progress that a later line for the same container supersedes."""
+    return _TRANSIENT.search(line) is not None
+
+
+def compose_up(
+    engine: Engine,
+    agent: AgentPlan,
+    compose_file: Path,
+    secrets: Mapping[str, str],
+    redact: Redact,
+    timeout: int,
+) -> bool:
+    """Bring the agent up; True when some container changed. Fails with a ComposeError."""
+    if not compose_file.is_file():
+        raise ComposeError(f"agent {agent.name!r}: {compose_file} not found; run avrgen render")
+    ensure_images(engine, agent)
+    check_ports(engine, agent)
+    client = DockerClient(
+        compose_files=[compose_file.resolve()], compose_project_name=agent.project
+    )
+    command = [
+        *map(str, client.compose.docker_compose_cmd),
+        *("--ansi", "never", "--progress", "plain"),
+        *("up", "--detach", "--wait", "--wait-timeout", str(timeout), "--remove-orphans"),
+    ]
+    engine.say(agent.name, "docker compose up --wait")
+    # the secrets reach docker compose through its environment, and only through it
+    env = {**os.environ, **secrets}
+    lines: list[str] = []
+    with subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env=env,
+        text=True,
+        errors="replace",
+    ) as process:
+        assert process.stdout is not None  # stdout=PIPE
+        for raw in process.stdout:
+            line = redact(raw.rstrip())
+            if line.strip():
+                lines.append(line)
+                if not transient(line):
+                    engine.say(agent.name, " ".join(line.split()).removeprefix("Container "))
+    if process.returncode != 0:
+        raise explain_failure(engine, agent, lines, redact)
+    return any(changed(line) for line in lines)
+
+
+def ensure_images(engine: Engine, agent: AgentPlan) -> None:
+    """Pull each image of the agent that is not here; name its roles when that fails."""
+    roles: dict[str, list[str]] = {}
+    for container in agent.containers:
+        roles.setdefault(container.image, []).append(container.role)
+    for image, image_roles in roles.items():
+        try:
+            if engine.client.image.exists(image):
+                continue
+            engine.say(agent.name, f"pulling {image}")
+            engine.client.image.pull(image, quiet=True)
+        except DockerException as exc:
+            raise ComposeError(
+                f"agent {agent.name!r}: image {image} ({', '.join(image_roles)}) is not "
+                f"available locally and could not be pulled: {last_line(exc)}"
+            ) from None
