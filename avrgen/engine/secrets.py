@@ -35,10 +35,17 @@ class Secrets:
 
     def redact(self, text: str) -> str:
         """`text` with every secret value replaced by `***` (for docker's own messages)."""
-        for value in sorted(set(self.values.values()), key=len, reverse=True):
-            if len(value) >= 3:
-                text = text.replace(value, "***")
-        return text
+        return redact(text, self.values.values())
+
+
+def redact(text: str, values: Iterable[str]) -> str:
+    """`text` with each of `values` replaced by `***`, the longest first (so a secret that
+    contains another is hidden whole). Values shorter than three characters stay: hiding
+    every `1` or `on` would garble the message and tell little about the secret."""
+    for value in sorted(set(values), key=len, reverse=True):
+        if len(value) >= 3:
+            text = text.replace(value, "***")
+    return text
 
 
 def resolve_secrets(
