@@ -38,9 +38,6 @@ class Container:
     def secret_env(self) -> tuple[tuple[str, str], ...]:
         return tuple((k, v.secret) for k, v in self.env if isinstance(v, Secret))
 
-    def env_dict(self) -> dict[str, str | Secret]:
-        return dict(self.env)
-
 
 @dataclass(frozen=True)
 class AgentPlan:

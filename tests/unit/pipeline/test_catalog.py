@@ -143,10 +143,10 @@ def test_template_gives_image_path_and_ami() -> None:
     the_plan = plan(result.blueprint, {}, catalog)
     sts, core = the_plan.agents["a"].containers
     assert sts.image == "agentvoiceresponse/avr-sts-openai:1.8.0"
-    assert sts.env_dict()["AMI_URL"] == "http://avr-ami:6006"
+    assert dict(sts.env)["AMI_URL"] == "http://avr-ami:6006"
     assert dict(core.env)["STS_URL"] == f"ws://avr-sts-a:{sts.port}"
     # optional defaults are documentation, not injected
-    assert "OPENAI_MODEL" not in sts.env_dict()
+    assert "OPENAI_MODEL" not in dict(sts.env)
 
 
 def test_validate_template_rules() -> None:

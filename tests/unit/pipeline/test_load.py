@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from avrgen.errors import BlueprintError
-from avrgen.pipeline import load
+from avrgen.pipeline import load, yaml_reader
 from avrgen.pipeline.load import parse_documents
 
 
@@ -96,13 +96,13 @@ def test_plain_scalars_the_resolver_tags_oddly(
 
 
 def test_only_the_odd_plain_scalars_resolve_to_a_refused_tag() -> None:
-    """The one pass resolves a plain scalar only when it is one of load._ODD_PLAIN: that is
+    """The one pass resolves a plain scalar only when it is one of yaml_reader.ODD_PLAIN: that is
     right only while SafeLoader's resolver tags nothing else outside the allowed tags."""
     refused = {
         tag: regexp.pattern
-        for resolvers in load._Loader.yaml_implicit_resolvers.values()
+        for resolvers in yaml_reader.SafeLoader.yaml_implicit_resolvers.values()
         for tag, regexp in resolvers
-        if tag not in load._ALLOWED_TAGS
+        if tag not in yaml_reader.ALLOWED_TAGS
     }
     core = "tag:yaml.org,2002:"
     assert refused == {
@@ -110,7 +110,7 @@ def test_only_the_odd_plain_scalars_resolve_to_a_refused_tag() -> None:
         core + "value": "^(?:=)$",
         core + "yaml": "^(?:!|&|\\*)$",
     }
-    assert {"<<", "=", "!", "&", "*"} == load._ODD_PLAIN
+    assert {"<<", "=", "!", "&", "*"} == yaml_reader.ODD_PLAIN
 
 
 def test_empty_documents_are_skipped_and_others_counted() -> None:
