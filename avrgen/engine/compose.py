@@ -18,7 +18,7 @@ from python_on_whales import Network
 
 from avrgen.engine import containers, logs, network
 from avrgen.engine.containers import ContainerStatus, absent, role_key
-from avrgen.engine.docker import Engine, Progress, Redact, quoted_log
+from avrgen.engine.docker import AgentOutcome, Engine, Progress, Redact, quoted_log
 from avrgen.engine.failures import safe_list
 from avrgen.engine.logs import LogLine
 from avrgen.engine.up import compose_up
@@ -27,7 +27,6 @@ from avrgen.model.blueprint import NetworkSettings
 from avrgen.model.plan import AgentPlan
 
 __all__ = [
-    "AgentOutcome",
     "AgentUp",
     "ContainerStatus",
     "Docker",
@@ -37,15 +36,6 @@ __all__ = [
     "absent",
     "role_key",
 ]
-
-
-@dataclass
-class AgentOutcome:
-    """What `up` or `deploy` did for one agent."""
-
-    agent: str
-    status: str  # started | deployed | unchanged | failed
-    seconds: float
 
 
 @dataclass

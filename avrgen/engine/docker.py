@@ -12,6 +12,7 @@ import os
 import shutil
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
@@ -23,6 +24,15 @@ LOG_LINES = 15  # lines of a failing container's log shown in an error
 
 Progress = Callable[[str, str], None]  # (agent, message)
 Redact = Callable[[str], str]
+
+
+@dataclass
+class AgentOutcome:
+    """What `up` or `deploy` did for one agent; AgentUp and AgentDeploy add what runs."""
+
+    agent: str
+    status: str  # started | deployed | unchanged | failed
+    seconds: float
 
 
 class Engine:

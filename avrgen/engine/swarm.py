@@ -18,14 +18,12 @@ from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 
 from avrgen.engine import network
-from avrgen.engine.compose import AgentOutcome
 from avrgen.engine.deploy import stack_deploy
-from avrgen.engine.docker import Engine, Progress, Redact, last_line
+from avrgen.engine.docker import AgentOutcome, Engine, Progress, Redact, last_line
 from avrgen.engine.services import (
     Nodes,
     TaskStatus,
     services,
-    stack_filter,
     task_key,
     task_status,
 )
@@ -184,10 +182,10 @@ class Swarm:
     def _leftovers(self, stacks: Sequence[str]) -> list[str]:
         left: list[str] = []
         for stack in dict.fromkeys(stacks):
-            label = stack_filter(stack)
-            left += [s.name for s in services(self.engine, [label])]
+            label = f"{STACK_LABEL}={stack}"
+            left += [s.name for s in services(self.engine, [("label", label)])]
             with contextlib.suppress(DockerException):
-                listed = self.client.container.list(all=True, filters=[("label", label[1])])
+                listed = self.client.container.list(all=True, filters=[("label", label)])
                 left += [str(c.name) for c in listed]
         return left
 

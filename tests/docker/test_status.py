@@ -3,7 +3,8 @@ and the running containers, named by key (never by value), and fixed agent by ag
 
 Two STS agents on a test-only network and port ranges, brought up once for the module;
 every test leaves them in sync again, and the module removes every container and the
-network it created, also on failure. The first tests need no engine.
+network it created, also on failure (compose's dry-run output and env comparison, which need
+no engine, are tests/unit/engine/test_drift.py).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from conftest import Avrgen
 
 from avrgen.app.diff import plan_diff
 from avrgen.app.project import Paths, Project
-from avrgen.app.status import AgentStatus, StatusReport, env_differences, parse_dry_run, status
+from avrgen.app.status import AgentStatus, StatusReport, status
 
 NETWORK = "avrgen-test-status"
 ONE, TWO = "st8-one", "st8-two"
@@ -58,30 +59,6 @@ name: {TWO}
 mode: sts
 providers: {{sts: beta}}
 """
-
-
-# -- no engine needed ---------------------------------------------------------------------
-
-
-def test_parse_dry_run() -> None:
-    text = (
-        " DRY-RUN MODE -  Container avr-core-x  Running\n"
-        " DRY-RUN MODE -  Container avr-sts-x  Recreate\n"
-        " DRY-RUN MODE -  Container avr-sts-x  Recreated\n"
-        " DRY-RUN MODE -  Container 3ce7889e80b5_avr-sts-x  Starting\n"
-    )
-    actions = parse_dry_run(text)
-    assert actions["avr-core-x"] == {"Running"}
-    assert actions["avr-sts-x"] == {"Recreate", "Recreated"}
-
-
-def test_env_differences() -> None:
-    expected = {"A": "1", "B": "2", "NEW": "x", "SECRET_KEY": None}
-    actual = {"A": "1", "B": "3", "OLD": "y", "SECRET_KEY": "whatever", "PATH": "/bin"}
-    changed, missing, extra = env_differences(expected, actual, {"PATH": "/bin"})
-    assert (changed, missing, extra) == (["B"], ["NEW"], ["OLD"])
-    # a key the image sets, overridden by an old config, is extra; the image default is not
-    assert env_differences({}, {"PATH": "/x"}, {"PATH": "/bin"})[2] == ["PATH"]
 
 
 # -- on a real engine ---------------------------------------------------------------------
