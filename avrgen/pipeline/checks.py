@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import yaml_rs
@@ -16,42 +17,19 @@ from avrgen.pipeline.escape import dotenv_decode, secret_ref
 from avrgen.pipeline.swarm import container_labels, resources, restart_policy
 
 
-def _check_compose(agent: AgentPlan, network: NetworkSettings, text: str) -> None:
+def check_compose(agent: AgentPlan, network: NetworkSettings, text: str) -> None:
     """Parse the rendered compose file back and compare it with the plan."""
-    where = f"agent {agent.name!r}: {COMPOSE_FILE}"
-    try:
+    with _compared(f"agent {agent.name!r}: {COMPOSE_FILE}"):
         data = read_rendered(text)
-        services = data["services"]
-        assert set(services) == {c.role for c in agent.containers}, "services differ"
-        for c in agent.containers:
-            service = services[c.role]
-            assert service["image"] == c.image.replace("$", "$$"), f"{c.role}: image differs"
+        for c, service in _services(agent, data):
             assert service["container_name"] == c.name, f"{c.role}: container name differs"
             refs = {k: json.loads(secret_ref(s)) for k, s in c.secret_env}
             assert service.get("environment", {}) == refs, f"{c.role}: environment differs"
             assert service["networks"] == [network.name], f"{c.role}: networks differ"
         assert data["networks"][network.name]["external"] is True, "network is not external"
-    except (yaml_rs.YAMLDecodeError, KeyError, TypeError, AssertionError) as exc:
-        raise TemplateError(f"{where}: the rendered file does not match the plan ({exc})") from None
 
 
-def read_rendered(text: str) -> Any:
-    """A rendered compose or stack file, read back as compose reads it: YAML 1.2 (compose's
-    go-yaml is 1.2 too: `no` is a string), duplicate keys refused (compose refuses them).
-
-    yaml-rs (Rust) rather than PyYAML: its C parser builds a Python object per event and
-    per mark, so reading back 1,000 compose files took 0.32 s; yaml-rs takes 0.035 s.
-    A syntax error keeps its first line (where) and last (what), not the quoted text between.
-    """
-    try:
-        return yaml_rs.loads(text, parse_datetime=False)
-    except yaml_rs.YAMLDecodeError as exc:
-        lines = str(exc).strip().splitlines() or ["invalid YAML"]
-        where, what = lines[0], lines[-1].strip()
-        raise yaml_rs.YAMLDecodeError(where if what == where else f"{where}: {what}") from None
-
-
-def _check_env_file(agent: AgentPlan, container: Container, text: str) -> None:
+def check_env_file(agent: AgentPlan, container: Container, text: str) -> None:
     """Read the rendered env file back and compare it with the container's literal env."""
     found: dict[str, str] = {}
     try:
@@ -76,14 +54,9 @@ def check_stack(
     secret_ref: Callable[[str], str],
 ) -> None:
     """Parse the rendered stack file back and compare it with the plan."""
-    where = f"agent {agent.name!r}: {STACK_FILE}"
-    try:
+    with _compared(f"agent {agent.name!r}: {STACK_FILE}"):
         data = read_rendered(text)
-        services = data["services"]
-        assert set(services) == {c.role for c in agent.containers}, "services differ"
-        for c in agent.containers:
-            service = services[c.role]
-            assert service["image"] == c.image.replace("$", "$$"), f"{c.role}: image differs"
+        for c, service in _services(agent, data):
             assert "container_name" not in service, f"{c.role}: container_name in a stack"
             want_env = {
                 k: json.loads(secret_ref(v.secret))
@@ -109,8 +82,42 @@ def check_stack(
         assert data["networks"][network.name] == {"name": network.name, "external": True}, (
             "network is not external"
         )
+
+
+def read_rendered(text: str) -> Any:
+    """A rendered compose or stack file, read back as compose reads it: YAML 1.2 (compose's
+    go-yaml is 1.2 too: `no` is a string), duplicate keys refused (compose refuses them).
+
+    yaml-rs (Rust) rather than PyYAML, whose C parser builds a Python object per event and
+    per mark: reading back every file of a large render is most of a render's time with it.
+    A syntax error keeps its first line (where) and last (what), not the quoted text between.
+    """
+    try:
+        return yaml_rs.loads(text, parse_datetime=False)
+    except yaml_rs.YAMLDecodeError as exc:
+        lines = str(exc).strip().splitlines() or ["invalid YAML"]
+        where, what = lines[0], lines[-1].strip()
+        raise yaml_rs.YAMLDecodeError(where if what == where else f"{where}: {what}") from None
+
+
+@contextmanager
+def _compared(where: str) -> Iterator[None]:
+    """A failed comparison (or a file that does not read back) as avrgen's error naming it."""
+    try:
+        yield
     except (ValueError, KeyError, TypeError, AssertionError) as exc:  # YAMLDecodeError too
         raise TemplateError(f"{where}: the rendered file does not match the plan ({exc})") from None
+
+
+def _services(agent: AgentPlan, data: Any) -> Iterator[tuple[Container, Any]]:
+    """Each container with its service, after what every target checks alike: one service
+    per container, by role, running the container's image (compose reads `$$` as `$`)."""
+    services = data["services"]
+    assert set(services) == {c.role for c in agent.containers}, "services differ"
+    for c in agent.containers:
+        service = services[c.role]
+        assert service["image"] == c.image.replace("$", "$$"), f"{c.role}: image differs"
+        yield c, service
 
 
 def _published(service: Mapping[str, Any]) -> list[int]:

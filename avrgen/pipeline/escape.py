@@ -38,7 +38,7 @@ _YAML_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
 def _json_string(text: str) -> str:
     """A JSON string literal that is also a YAML scalar reading back as exactly `text`."""
     encoded = _json_basestring(text)
-    if _YAML_UNSAFE.search(encoded) is None:  # nearly always: 4x faster than sub()
+    if _YAML_UNSAFE.search(encoded) is None:  # nearly always: a search alone, no sub()
         return encoded
     return _YAML_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", encoded)
 
@@ -78,15 +78,15 @@ def safe_key(value: object) -> str:
     return text
 
 
-def _remembered(escape: Callable[[Any], str]) -> Callable[[Any], str]:
+def remembered(escape: Callable[[Any], str]) -> Callable[[Any], str]:
     """`escape`, remembering its last few thousand results: values repeat across agents (env
     names, labels, images, the network), and a render of 1,000 agents makes 120,000 calls."""
     cached = lru_cache(maxsize=4096)(escape)
 
-    def remembered(value: Any) -> str:
+    def escape_remembered(value: Any) -> str:
         try:
             return cached(value)
         except TypeError:  # unhashable (a list, from a custom template): not remembered
             return escape(value)
 
-    return remembered
+    return escape_remembered

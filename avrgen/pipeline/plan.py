@@ -55,7 +55,12 @@ def allocate_ports(blueprint: Blueprint, lock: Lock) -> Lock:
     for name, role in wanted:
         locked = lock.get(name, {}).get(role)
         port_range = ranges.get(role, settings.providers)
-        if role not in result[name] and locked in port_range and locked not in taken:
+        if (
+            role not in result[name]
+            and locked is not None
+            and locked in port_range
+            and locked not in taken
+        ):
             result[name][role] = locked
             taken.add(locked)
     for name, role in wanted:
@@ -99,10 +104,9 @@ def _plan_agent(bp: Blueprint, agent: Agent, ports: dict[str, int], catalog: Cat
         env["PORT"] = str(port)
         takes_ami = template.takes_ami if template else kind in AMI_TYPES
         if takes_ami:  # the provider's own AMI_URL overrides the settings' one
+            # popped and set again: AMI_URL comes last, after the keys avrgen sets
             env["AMI_URL"] = (
-                env.pop("AMI_URL", None)
-                if "AMI_URL" in provider.config.env
-                else bp.settings.ami_url
+                env.pop("AMI_URL") if "AMI_URL" in provider.config.env else bp.settings.ami_url
             )
         path = template.url_path if template else DEFAULT_PATHS[kind]
         scheme = "ws" if kind == "STS" else "http"

@@ -22,11 +22,11 @@ from avrgen.model.blueprint import NetworkSettings, Secret, SwarmSettings, Targe
 from avrgen.model.output import COMPOSE_FILE, STACK_FILE, TARGETS
 from avrgen.model.plan import AgentPlan, Plan
 from avrgen.pipeline import swarm
-from avrgen.pipeline.checks import _check_compose, _check_env_file, check_stack
+from avrgen.pipeline.checks import check_compose, check_env_file, check_stack
 from avrgen.pipeline.escape import (
-    _remembered,
     compose_value,
     dotenv_value,
+    remembered,
     safe_key,
     secret_ref,
     yaml_value,
@@ -53,11 +53,11 @@ class Renderer:
             keep_trailing_newline=True,
         )
         env.filters.update(
-            compose=_remembered(compose_value),
-            yaml=_remembered(yaml_value),
-            dotenv=_remembered(dotenv_value),
-            secret_ref=_remembered(secret_ref),
-            key=_remembered(safe_key),
+            compose=remembered(compose_value),
+            yaml=remembered(yaml_value),
+            dotenv=remembered(dotenv_value),
+            secret_ref=remembered(secret_ref),
+            key=remembered(safe_key),
         )
         env.tests["secret"] = lambda value: isinstance(value, Secret)
         try:
@@ -133,9 +133,9 @@ class Renderer:
             raise TemplateError(f"rendering agent {agent.name!r}: {exc}") from None
         path = f"{agent.name}/{COMPOSE_FILE}"
         files = {path: compose_text.encode()}
-        self.pending[path] = (partial(_check_compose, agent, network), files[path])
+        self.pending[path] = (partial(check_compose, agent, network), files[path])
         for container in agent.containers:
             path = f"{agent.name}/{container.role}.env"
             files[path] = env_texts[container.role].encode()
-            self.pending[path] = (partial(_check_env_file, agent, container), files[path])
+            self.pending[path] = (partial(check_env_file, agent, container), files[path])
         return dict(sorted(files.items()))
