@@ -51,9 +51,6 @@ class FileDiff:
     agent: str | None  # None for the lock
     diff: str  # unified diff text, secret-looking values masked; "" when identical text
 
-    def as_dict(self) -> dict[str, object]:
-        return {"path": self.path, "action": self.action, "agent": self.agent, "diff": self.diff}
-
 
 @dataclass(frozen=True, order=True)
 class PortChange:
@@ -72,15 +69,6 @@ class PortChange:
         if self.kind == "new":
             return f"new    {where} {self.new}"
         return f"freed  {where} {self.old}"
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "agent": self.agent,
-            "role": self.role,
-            "kind": self.kind,
-            "old": self.old,
-            "new": self.new,
-        }
 
 
 @dataclass
@@ -119,25 +107,12 @@ class PlanDiff:
         lock_text = "; lock updated" if lock and not port_parts else ""
         return f"{agents_text}; {ports_text}{lock_text}"
 
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "changed": self.changed,
-            "summary": self.summary(),
-            "agents": {
-                name: {"action": action, "files": [f.path for f in self.files_of(name)]}
-                for name, action in self.agents.items()
-            },
-            "files": [f.as_dict() for f in self.files],
-            "ports": [p.as_dict() for p in self.ports],
-            "warnings": [p.as_dict() for p in self.warnings],
-        }
-
 
 _AGENT_ORDER: tuple[AgentAction, ...] = ("added", "changed", "removed")
 
 
 def plan_diff(project: Project, agents: Sequence[str] = ()) -> PlanDiff:
-    """What `project.render(agents=agents)` would change; reads files, writes nothing."""
+    """What `render(project, agents=agents)` would change; reads files, writes nothing."""
     the_plan, validated = project.plan()
     old_lock = read_lock(project.paths.blueprints)
     files: list[FileDiff] = []

@@ -19,13 +19,21 @@ written, and no existing file is overwritten.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
+from avrgen.app.dashboard import (
+    REF_KEYS,
+    TYPES,
+    agent_env,
+    collect,
+    env_text,
+    read_json,
+    uuid_or_none,
+)
+from avrgen.app.project import Project
 from avrgen.app.scaffold import existing, scalar, slugify
 from avrgen.errors import AvrgenError, Problem
 from avrgen.fs.atomic import write_atomic
@@ -37,9 +45,6 @@ from avrgen.pipeline.load import Document, load_blueprints, parse_documents
 from avrgen.pipeline.validate import RESERVED_ENV, SECRET_LOOKING, validate
 
 DEFAULT_SECRETS_FILE = Path(".avrgen-secrets.env")
-TYPES = ("ASR", "LLM", "TTS", "STS")
-_LIST_KEYS = ("data", "items", "results")
-_REF_KEYS = {slot: f"provider{slot.capitalize()}" for slot in ("asr", "llm", "tts", "sts")}
 # fields the dashboard returns that have no blueprint counterpart (dropped without a note)
 _IGNORED = frozenset({"createdAt", "updatedAt", "deletedAt", "status", "numbers", "tenantId"})
 
@@ -77,18 +82,18 @@ class _Run:
 
 
 def import_dashboard(
+    project: Project,
     source: Path,
-    blueprints: Path,
-    catalog: Catalog,
     secrets_file: Path = DEFAULT_SECRETS_FILE,
     dry_run: bool = False,
 ) -> ImportResult:
     """Read the dashboard JSON, write blueprint files and the secrets file (unless dry_run)."""
-    data = _read_json(source)
+    blueprints, catalog = project.paths.blueprints, project.catalog
+    data = read_json(source)
     documents = load_blueprints(blueprints) if blueprints.is_dir() else []
     old_secrets = read_secrets_file(secrets_file) if secrets_file.is_file() else {}
     run = _Run(catalog, blueprints, documents, {**_referenced_secrets(documents), **old_secrets})
-    provider_items, agent_items = _collect(data, run.notes)
+    provider_items, agent_items = collect(data, run.notes)
     for item in provider_items:
         _add_provider(run, item)
     for item in agent_items:
@@ -118,75 +123,11 @@ def import_dashboard(
 # -- input ------------------------------------------------------------------------------------
 
 
-def _read_json(source: Path) -> Any:
-    try:
-        return json.loads(source.read_text(encoding="utf-8-sig"))
-    except OSError as exc:
-        raise AvrgenError(f"{source}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError:
-        raise AvrgenError(f"{source}: not UTF-8 text") from None
-    except json.JSONDecodeError as exc:
-        raise AvrgenError(f"{source}:{exc.lineno}: invalid JSON: {exc.msg}") from None
-    except RecursionError:  # json recurses per nesting level: `[[[[...` 100,000 deep
-        raise AvrgenError(f"{source}: invalid JSON: nested too deeply") from None
-
-
-def _collect(data: Any, notes: list[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Split the input into provider and agent objects, whatever its shape."""
-    providers: list[dict[str, Any]] = []
-    agents: list[dict[str, Any]] = []
-
-    def visit(node: Any, where: str) -> None:
-        if isinstance(node, list):
-            for index, item in enumerate(node):
-                visit(item, f"{where}[{index}]")
-            return
-        if not isinstance(node, dict):
-            notes.append(f"{where}: skipped: expected an object, got {type(node).__name__}")
-            return
-        for key in _LIST_KEYS:
-            if isinstance(node.get(key), list):
-                visit(node[key], f"{where}.{key}")
-                return
-        if ("providers" in node or "agents" in node) and "name" not in node:  # an export
-            for key in ("providers", "agents"):
-                if key in node:
-                    visit(node[key], f"{where}.{key}")
-            return
-        if _is_agent(node):
-            agents.append(node)
-            for slot_key in _REF_KEYS.values():
-                if isinstance(node.get(slot_key), dict):  # embedded provider entity
-                    providers.append(node[slot_key])
-        elif "config" in node or str(node.get("type", "")).upper() in TYPES:
-            providers.append(node)
-        else:
-            notes.append(f"{where}: skipped: neither a provider (type, config) nor an agent (mode)")
-
-    visit(data, "$")
-    return providers, agents
-
-
-def _is_agent(node: dict[str, Any]) -> bool:
-    refs = [*_REF_KEYS.values(), *(f"{k}Id" for k in _REF_KEYS.values())]
-    return "mode" in node or any(k in node for k in refs) or isinstance(node.get("providers"), dict)
-
-
-def _uuid(value: Any, what: str, notes: list[str]) -> str | None:
-    if value in (None, ""):
-        return None
-    try:
-        return str(UUID(str(value)))
-    except ValueError:
-        notes.append(f"{what}: id {value!r} is not a UUID; dropped (avrgen derives one)")
-        return None
-
-
 # -- providers --------------------------------------------------------------------------------
 
 
 def _add_provider(run: _Run, item: dict[str, Any]) -> None:
-    pid = _uuid(item.get("id"), f"provider {item.get('name', '?')!r}", run.notes)
+    pid = uuid_or_none(item.get("id"), f"provider {item.get('name', '?')!r}", run.notes)
     if pid is not None and pid in run.by_id:
         return  # the same provider again (embedded in an agent, or listed twice)
     kind = str(item.get("type", "")).upper()
@@ -281,7 +222,7 @@ def _env_lines(
         if key not in allow and (key in RESERVED_ENV or key.startswith("PROVIDER_")):
             run.notes.append(f"{what}: env {key} is reserved (avrgen sets it); dropped")
             continue
-        text = _env_text(value)
+        text = env_text(value)
         if text is None:
             run.notes.append(f"{what}: env {key} is not a text value; dropped")
             continue
@@ -294,18 +235,6 @@ def _env_lines(
         else:
             lines.append(f"{pad}{key}: {scalar(text)}")
     return lines
-
-
-def _env_text(value: Any) -> str | None:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return json.dumps(value)
-    if value is None:
-        return ""
-    return None
 
 
 def _secret_name(run: _Run, key: str, value: str, owner: str, what: str) -> str:
@@ -335,7 +264,7 @@ def _secret_name(run: _Run, key: str, value: str, owner: str, what: str) -> str:
 
 def _add_agent(run: _Run, item: dict[str, Any]) -> None:
     raw_name = item.get("name")
-    aid = _uuid(item.get("id"), f"agent {raw_name!r}", run.notes)
+    aid = uuid_or_none(item.get("id"), f"agent {raw_name!r}", run.notes)
     name = raw_name if isinstance(raw_name, str) else ""
     slug = slugify(name) or (f"agent-{aid[:8]}" if aid else "")
     if not slug:
@@ -373,7 +302,7 @@ def _add_agent(run: _Run, item: dict[str, Any]) -> None:
             f"{what}: the dashboard's port {item['port']} is not kept; "
             f"pin it with `ports: {{core: {item['port']}}}` if your dialplan uses it"
         )
-    env_lines = _env_lines(run, _agent_env(item, what, run.notes), what, slug, set(), set(), 2)
+    env_lines = _env_lines(run, agent_env(item, what, run.notes), what, slug, set(), set(), 2)
     lines = [
         "# Imported from the AVR dashboard by `avrgen import`.",
         "kind: agent",
@@ -391,7 +320,7 @@ def _add_agent(run: _Run, item: dict[str, Any]) -> None:
 
 
 def _agent_fields() -> set[str]:
-    refs = {*_REF_KEYS.values(), *(f"{k}Id" for k in _REF_KEYS.values())}
+    refs = {*REF_KEYS.values(), *(f"{k}Id" for k in REF_KEYS.values())}
     return {"id", "name", "mode", "port", "providers", "env", *refs}
 
 
@@ -405,9 +334,10 @@ def _agent_refs(run: _Run, item: dict[str, Any], what: str) -> dict[str, str] | 
     for name, data in existing(run.documents, "provider").items():
         if isinstance(data.get("id"), str):
             ids.setdefault(data["id"].lower(), name)
-    given = item.get("providers") if isinstance(item.get("providers"), dict) else {}
+    listed = item.get("providers")
+    given: dict[str, Any] = listed if isinstance(listed, dict) else {}
     refs: dict[str, str] = {}
-    for slot, key in _REF_KEYS.items():
+    for slot, key in REF_KEYS.items():
         ref = item.get(f"{key}Id") or item.get(key) or given.get(slot)
         if ref in (None, ""):
             continue
@@ -420,18 +350,6 @@ def _agent_refs(run: _Run, item: dict[str, Any], what: str) -> dict[str, str] | 
             return None
         refs[slot] = found
     return refs
-
-
-def _agent_env(item: dict[str, Any], what: str, notes: list[str]) -> dict[str, Any]:
-    env = item.get("env")
-    if env is None:
-        return {}
-    if isinstance(env, dict):
-        return env
-    if isinstance(env, list) and all(isinstance(e, str) for e in env):  # RunAgentDto: K=V
-        return dict(e.partition("=")[::2] for e in env)
-    notes.append(f"{what}: env is neither an object nor a list of KEY=VALUE; dropped")
-    return {}
 
 
 def _free_path(run: _Run, folder: Path, stem: str) -> Path:

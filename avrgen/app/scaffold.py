@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from avrgen.app.project import Project
 from avrgen.errors import AvrgenError
 from avrgen.model.blueprint import SLOTS
 from avrgen.model.catalog import TOOLS_MOUNTS, Catalog, ProviderTemplate
@@ -209,15 +210,14 @@ def write_new(new: NewFile) -> Path:
     return new.path
 
 
-def new_provider(
-    catalog: Catalog, template: str, name: str, blueprints: Path, file: Path | None = None
-) -> Path:
+def new_provider(project: Project, template: str, name: str, file: Path | None = None) -> Path:
     """`avrgen new provider`: write the file, return its path."""
-    return write_new(provider_file(catalog, template, name, blueprints, file))
+    blueprints = project.paths.blueprints
+    return write_new(provider_file(project.catalog, template, name, blueprints, file))
 
 
 def new_agent(
-    name: str, providers: dict[str, str], blueprints: Path, file: Path | None = None
+    project: Project, name: str, providers: dict[str, str], file: Path | None = None
 ) -> Path:
     """`avrgen new agent`: write the file, return its path."""
-    return write_new(agent_file(name, providers, blueprints, file))
+    return write_new(agent_file(name, providers, project.paths.blueprints, file))

@@ -16,8 +16,6 @@ from pydantic import Field, TypeAdapter
 
 from avrgen.model.blueprint import KINDS, Agent, Provider, Settings
 
-SCHEMA_FILE = "schema/avrgen.schema.json"  # the committed copy, relative to the repository
-
 Document = Annotated[Settings | Provider | Agent, Field(discriminator="kind")]
 
 

@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from avrgen.app.project import Paths, Project
+from avrgen.app.render import render
 from avrgen.errors import AvrgenError
 from avrgen.model.blueprint import (
     Agent,
@@ -101,7 +102,7 @@ def test_any_value_reaches_the_container_exactly(
     (case / "bp").mkdir()
     text = yaml.safe_dump_all(documents, allow_unicode=True, default_style='"', width=1 << 30)
     (case / "bp" / "a.yaml").write_text(text, encoding="utf-8")
-    Project(Paths(case / "bp", case / "out")).render()
+    render(Project(Paths(case / "bp", case / "out")))
 
     services = compose_config(compose_binary, case / "out" / "prop")["services"]
     for role in ("sts", "core"):
@@ -121,7 +122,7 @@ def run_core(folder: Path) -> None:
     project = Project(Paths(folder, folder.parent / "out"))
     try:
         project.validate()
-        project.render()
+        render(project)
     except AvrgenError:
         pass
 
@@ -270,10 +271,9 @@ JSON = st.recursive(
 def test_arbitrary_dashboard_json_never_gives_a_traceback(data: Any, tmp_path_factory: Any) -> None:
     """`avrgen import` reads JSON from elsewhere: whatever its shape, an AvrgenError at most."""
     from avrgen.app.importer import import_dashboard
-    from avrgen.pipeline.catalog import load_catalog
 
     root = tmp_path_factory.mktemp("import")
     source = root / "export.json"
     source.write_text(json.dumps(data))
     with contextlib.suppress(AvrgenError):
-        import_dashboard(source, root / "bp", load_catalog(), root / "s.env", dry_run=True)
+        import_dashboard(Project(Paths(root / "bp")), source, root / "s.env", dry_run=True)

@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 
 from avrgen.app.diff import MASK, mask_secrets, plan_diff, port_changes, unified_diff
 from avrgen.app.project import Paths, Project
+from avrgen.app.render import render
+from avrgen.cli import serialize
 
 SETTINGS = """\
 kind: settings
@@ -65,7 +67,7 @@ def project(tmp_path: Path) -> Project:
     """Two agents, rendered: output/ and the lock match the blueprints."""
     write_blueprints(tmp_path / "blueprints")
     project = Project(Paths(tmp_path / "blueprints", tmp_path / "output"))
-    project.render()
+    render(project)
     return project
 
 
@@ -166,10 +168,10 @@ def test_literal_secret_value_never_shown(project: Project) -> None:
     result = plan_diff(project)
     diff = result.files[0].diff
     assert f"+BETA_API_KEY={MASK}\n" in diff
-    assert secret not in json.dumps(result.as_dict())
+    assert secret not in json.dumps(serialize.plan_diff(result))
 
     # once rendered, changing it shows the key as changed, still without either value
-    project.render()
+    render(project)
     rotated = "sk-live-Rt55Ab00Qq"
     (project.paths.blueprints / "providers.yaml").write_text(providers.replace(secret, rotated))
     result = plan_diff(project)

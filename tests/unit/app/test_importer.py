@@ -17,8 +17,7 @@ import pytest
 import yaml
 from conftest import REPO, Avrgen
 
-from avrgen.app.importer import read_secrets_file
-from avrgen.fs.dotenv import secret_line
+from avrgen.fs.dotenv import read_secrets_file, secret_line
 
 FIXTURES = REPO / "tests" / "fixtures" / "dashboard"
 SEED = ["seed-deepgram-sts.json", "seed-openai-llm.json"]

@@ -1,0 +1,220 @@
+"""The lifecycle on a Docker Engine: `up`, `down`, `ps`, `logs`, `restart` (the compose
+target; the engine's side is avrgen/engine/compose.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from avrgen.app.agents import select, unknown_agent
+from avrgen.app.project import Project
+from avrgen.app.render import fresh_plan
+from avrgen.app.running import each_agent, prepare_engine, remove_network_if_unused
+from avrgen.errors import AvrgenError, ComposeError
+from avrgen.fs import mutex
+
+# imported where used: compose (python-on-whales), which render need not import
+if TYPE_CHECKING:
+    from avrgen.engine.compose import AgentUp, ContainerStatus, Docker, LogLine, Progress
+    from avrgen.model.plan import Plan
+    from avrgen.pipeline.write import Change
+
+
+@dataclass
+class UpResult:
+    rendered: list[Change]  # files `up` rendered first (output/ was stale)
+    network: str | None  # a note about the shared network (created, other subnet)
+    agents: list[AgentUp]
+
+
+@dataclass
+class DownResult:
+    agents: list[str]
+    removed: list[ContainerStatus]
+    network: str | None  # what happened to the shared network with --network
+
+
+def up(
+    project: Project,
+    names: Sequence[str] = (),
+    all_agents: bool = False,
+    parallel: int = 4,
+    secrets_file: Path | None = None,
+    render: bool = True,
+    timeout: int = 120,
+    environ: Mapping[str, str] | None = None,
+    progress: Progress | None = None,
+    wait: bool = True,
+    on_wait: Callable[[str], None] | None = None,
+) -> UpResult:
+    """Render if stale (or refuse, without `render`), check secrets, create the network,
+    then `docker compose up --wait` per agent, `parallel` at a time. Holds the output
+    folder's lock throughout, as render does: two `up`s on one output take turns."""
+    from avrgen.engine.compose import Docker
+
+    with mutex.hold(project.paths.output, wait, on_wait):
+        the_plan, rendered = fresh_plan(project, names, all_agents, render)
+        if the_plan.target != "compose":
+            raise ComposeError(
+                "the settings' target is swarm: `avrgen deploy` runs these agents on a swarm;"
+                " `avrgen up` runs the compose target"
+            )
+        selected = [the_plan.agents[n] for n in select(the_plan, names, all_agents)]
+        if rendered and progress is not None:
+            progress("render", f"output/ was stale: rendered {len(rendered)} changed file(s)")
+        docker = Docker(progress)
+        secrets, note = prepare_engine(docker, the_plan, selected, environ, secrets_file)
+        output = project.paths.output
+        results = each_agent(
+            parallel,
+            selected,
+            lambda agent: docker.up(
+                agent,
+                output / agent.name / "docker-compose.yml",
+                secrets.for_agent(agent),
+                secrets.redact,
+                timeout,
+            ),
+        )
+        return UpResult(rendered, note, results)
+
+
+def down(
+    project: Project,
+    names: Sequence[str] = (),
+    all_agents: bool = False,
+    network: bool = False,
+    orphans: bool = False,
+) -> DownResult:
+    """Stop and remove agents' containers (found by labels); `orphans`: those of agents
+    no longer in the blueprints; `network`: remove the shared network when unused."""
+    from avrgen.engine.compose import Docker, role_key
+
+    the_plan = project.plan_or_none(required=all_agents or orphans or network)
+    docker = Docker()
+    docker.check(compose=False)
+    chosen = _chosen(the_plan, docker, names, all_agents)
+    if not (chosen or orphans or network):
+        raise AvrgenError("name an agent, or use --all / --orphans / --network")
+    statuses = docker.containers(chosen) if chosen else []
+    if orphans and the_plan is not None:
+        statuses += [s for s in docker.containers() if _orphan(s, the_plan)]
+    statuses = sorted({s.id: s for s in statuses}.values(), key=role_key)
+    docker.remove(statuses)
+    note = None
+    if network and the_plan is not None:
+        note = remove_network_if_unused(docker, the_plan.network.name)
+    return DownResult(chosen, statuses, note)
+
+
+def ps(project: Project, names: Sequence[str] = ()) -> list[ContainerStatus]:
+    """Containers of the named agents; without names, every avrgen container on the
+    blueprints' network (all of them when the blueprints cannot be read). With names,
+    planned containers that do not exist are listed as `absent`."""
+    from avrgen.engine.compose import Docker, absent, role_key
+
+    the_plan = project.plan_or_none()
+    docker = Docker()
+    docker.check(compose=False)
+    chosen = _known(the_plan, docker, names) if names else None
+    found = docker.containers(chosen)
+    if the_plan is not None:
+        if chosen is None:  # the blueprints' agents, on the network or not (it may be gone)
+            network = the_plan.network.name
+            found = [s for s in found if network in s.networks or s.agent in the_plan.agents]
+        found = [replace(s, orphan=s.agent not in the_plan.agents) for s in found]
+        existing = {s.name for s in found}
+        for name in chosen or ():
+            agent = the_plan.agents.get(name)
+            for container in agent.containers if agent else ():
+                if container.name not in existing:
+                    found.append(absent(name, container))
+    return sorted(found, key=role_key)
+
+
+def logs(
+    project: Project,
+    name: str,
+    role: str | None = None,
+    follow: bool = False,
+    tail: int | None = None,
+) -> Iterator[LogLine]:
+    """Log lines of an agent's containers (or of one role), merged by time."""
+    from avrgen.engine.compose import Docker
+
+    docker = Docker()
+    docker.check(compose=False)
+    _known(project.plan_or_none(), docker, [name])
+    statuses = _containers(docker, name)
+    if role is not None:
+        roles = sorted({s.role for s in statuses})
+        statuses = [s for s in statuses if s.role == role]
+        if not statuses:
+            raise ComposeError(
+                f"agent {name!r} has no container with role {role!r} (roles: {', '.join(roles)})"
+            )
+    return docker.logs(statuses, follow, tail)
+
+
+def restart(
+    project: Project,
+    names: Sequence[str] = (),
+    all_agents: bool = False,
+    timeout: int = 120,
+    progress: Progress | None = None,
+) -> list[ContainerStatus]:
+    """Restart agents' containers and wait until they run (healthy where checked)."""
+    from avrgen.engine.compose import Docker
+
+    the_plan = project.plan_or_none(required=all_agents)
+    docker = Docker(progress)
+    docker.check(compose=False)
+    chosen = _chosen(the_plan, docker, names, all_agents)
+    if not chosen:
+        raise AvrgenError("name an agent, or use --all")
+    result: list[ContainerStatus] = []
+    for name in chosen:
+        statuses = _containers(docker, name)
+        docker.say(name, f"restarting {len(statuses)} container(s)")
+        docker.restart(statuses)
+        result += docker.wait_ready(name, timeout)
+        docker.say(name, "restarted")
+    return result
+
+
+def _containers(docker: Docker, name: str) -> list[ContainerStatus]:
+    statuses = docker.containers([name])
+    if not statuses:
+        raise ComposeError(f"agent {name!r} has no containers; `avrgen up {name}` starts it")
+    return statuses
+
+
+def _chosen(
+    the_plan: Plan | None, docker: Docker, names: Sequence[str], all_agents: bool
+) -> list[str]:
+    """The named agents (known ones), then with `all_agents` every agent of the plan."""
+    chosen = _known(the_plan, docker, names) if names else []
+    if all_agents and the_plan is not None:
+        chosen = list(dict.fromkeys([*chosen, *the_plan.agents]))
+    return chosen
+
+
+def _known(the_plan: Plan | None, docker: Docker, names: Sequence[str]) -> list[str]:
+    """Names of agents in the blueprints or with containers; else the nearest match."""
+    planned = set(the_plan.agents) if the_plan is not None else set()
+    running: set[str] | None = None
+    for name in names:
+        if name in planned:
+            continue
+        if running is None:
+            running = {s.agent for s in docker.containers()}
+        if name not in running:
+            raise unknown_agent(name, planned | running)
+    return list(dict.fromkeys(names))
+
+
+def _orphan(status: ContainerStatus, the_plan: Plan) -> bool:
+    """A container of this blueprint set (on its network) whose agent is gone from it."""
+    return status.agent not in the_plan.agents and the_plan.network.name in status.networks

@@ -1,0 +1,191 @@
+"""`avrgen render`: the blueprints through every stage into output/ and the lock, under the
+output folder's mutex, answered from the render cache when nothing changed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from avrgen.app.project import Project
+from avrgen.errors import Problem, StaleOutputError
+from avrgen.fs import mutex
+from avrgen.fs.lock import LOCK_NAME, read_lock
+
+if TYPE_CHECKING:
+    from avrgen.model.blueprint import Target as TargetName
+    from avrgen.model.catalog import Catalog
+    from avrgen.model.plan import Lock, Plan
+    from avrgen.pipeline.cache import AgentReuse, PlanView
+    from avrgen.pipeline.render import Renderer
+    from avrgen.pipeline.validate import Validated
+    from avrgen.pipeline.write import Change, Target
+
+
+@dataclass
+class RenderResult:
+    plan: Plan | PlanView  # PlanView: from the render cache (what the CLI prints of a plan)
+    changes: list[Change]
+    warnings: list[Problem] = field(default_factory=list)
+    checked: bool = False  # --check: nothing was written
+
+
+@dataclass(frozen=True)
+class _FirstRender:
+    """A first render, planned, rendered and parsed back before the output folder exists,
+    and the lock it was planned with."""
+
+    lock: Lock
+    plan: Plan
+    renderer: Renderer
+    targets: list[Target]
+    reuse: AgentReuse | None
+
+
+@dataclass(frozen=True)
+class _Rendered:
+    result: RenderResult
+    targets: list[Target]
+    reuse: AgentReuse | None
+
+
+def render(
+    project: Project,
+    check: bool = False,
+    agents: Sequence[str] = (),
+    target: TargetName | None = None,
+    wait: bool = True,
+    on_wait: Callable[[str], None] | None = None,
+    use_cache: bool = False,
+) -> RenderResult:
+    """Write output/ and the lock; with `check`, write nothing and fail when stale.
+
+    Holds the output folder's lock (avrgen/fs/mutex.py) from reading the port lock to the
+    last write: a second render waits (`on_wait` hears why) or, without `wait`, fails.
+    With `use_cache` (and no `agents`), a render whose inputs and output files are as the
+    last one left them is answered from the render cache (avrgen/pipeline/cache.py); its
+    `plan` is then a PlanView (what the CLI prints), so only the CLI asks for it.
+    """
+    from avrgen.pipeline import cache
+
+    paths = project.paths
+    options = {"target": target}
+
+    def cache_key() -> str | None:
+        return cache.key(paths.blueprints, paths.output, paths.templates, paths.catalogs, options)
+
+    key: str | None = None
+    if use_cache and not agents and cache.enabled():
+        with mutex.hold(paths.output, wait, on_wait, create=False):
+            key = cache_key()
+            hit = None
+            if key is not None and paths.output.is_dir():
+                hit = cache.lookup(key, paths.output, paths.lock)
+        if hit is not None:
+            return RenderResult(hit.plan, [], hit.warnings, checked=check)
+    # the blueprints, read once (the mutex guards the lock)
+    checked = project.validated(use_cache=key is not None)
+    early: _FirstRender | None = None
+    if not check and not paths.output.exists():
+        # a first render writes every file, so all of it is planned, rendered and parsed
+        # back here: invalid blueprints, a full port range or a template whose output
+        # differs from the plan fail before the output folder is created
+        early = _first_render(project, checked, agents, target, use_cache=key is not None)
+    with mutex.hold(paths.output, wait, on_wait, create=not check):
+        done = _render(project, check, agents, target, checked, early, use_cache=key is not None)
+        from avrgen.model.plan import Plan
+
+        # stored only when the inputs after the render are those hashed before it
+        if key is not None and isinstance(done.result.plan, Plan) and cache_key() == key:
+            output, lock = done.targets
+            cache.store(
+                key,
+                paths.output,
+                project.settings_catalog,
+                output.files,
+                lock.files[LOCK_NAME],
+                done.result.plan.agents,
+                done.result.warnings,
+                done.reuse,
+            )
+        return done.result
+
+
+def _first_render(
+    project: Project,
+    checked: tuple[Validated, Catalog],
+    agents: Sequence[str],
+    target: TargetName | None,
+    use_cache: bool,
+) -> _FirstRender:
+    from avrgen.pipeline.plan import plan
+
+    lock = read_lock(project.paths.blueprints)
+    the_plan = plan(checked[0].blueprint, lock, checked[1])
+    reuse = project.reuse(the_plan, target) if use_cache else None
+    renderer, targets = project.render_targets(the_plan, agents, target, check=True, reuse=reuse)
+    return _FirstRender(lock, the_plan, renderer, targets, reuse)
+
+
+def _render(
+    project: Project,
+    check: bool,
+    agents: Sequence[str],
+    target: TargetName | None,
+    checked: tuple[Validated, Catalog],
+    early: _FirstRender | None,
+    use_cache: bool,
+) -> _Rendered:
+    from avrgen.pipeline.plan import plan
+    from avrgen.pipeline.write import apply, changes, written
+
+    validated, catalog = checked
+    lock = read_lock(project.paths.blueprints)
+    if early is not None and early.lock == lock:  # rendered before the mutex, same lock
+        the_plan, reuse = early.plan, early.reuse
+        renderer, targets = early.renderer, early.targets
+    else:
+        the_plan = plan(validated.blueprint, lock, catalog)
+        reuse = project.reuse(the_plan, target) if use_cache else None
+        renderer, targets = project.render_targets(
+            the_plan, agents, target, check=False, reuse=reuse
+        )
+    planned = [(each, changes(each)) for each in targets]
+    found = [change for _, each_changes in planned for change in each_changes]
+    # parse back (render.py) what is about to be written; an unchanged file is not
+    renderer.check(written(*planned[0]))
+    if check:
+        if found:
+            lines = "\n".join(f"  {c.action}: {c.path}" for c in found)
+            raise StaleOutputError(
+                f"output is stale ({len(found)} file(s)); run `avrgen render`:\n{lines}"
+            )
+    else:
+        for each, each_changes in planned:
+            apply(each, each_changes)
+    return _Rendered(RenderResult(the_plan, found, validated.warnings, check), targets, reuse)
+
+
+def fresh_plan(
+    project: Project,
+    names: Sequence[str],
+    all_agents: bool,
+    render_stale: bool,
+    target: TargetName | None = None,
+) -> tuple[Plan, list[Change]]:
+    """The plan, with output/ rendered when stale (or an error, without `render_stale`)."""
+    from avrgen.model.plan import Plan
+
+    agents = () if all_agents else names
+    if render_stale:
+        result = render(project, agents=agents, target=target)
+        assert isinstance(result.plan, Plan)  # no use_cache: always the full plan
+        return result.plan, result.changes
+    try:
+        result = render(project, check=True, agents=agents, target=target)
+    except StaleOutputError as exc:
+        raise StaleOutputError(
+            f"{exc}\n--no-render: refusing to start agents from stale output"
+        ) from None
+    assert isinstance(result.plan, Plan)
+    return result.plan, []

@@ -1,0 +1,34 @@
+"""The result types of the use cases, under one name for their callers (the CLI names
+them in its annotations; some are the engine's own dataclasses)."""
+
+from __future__ import annotations
+
+from avrgen.app.diff import FileDiff, PlanDiff, PortChange
+from avrgen.app.importer import ImportResult
+from avrgen.app.lifecycle import DownResult, UpResult
+from avrgen.app.render import RenderResult
+from avrgen.app.status import AgentStatus, ChangedUp, StatusReport
+from avrgen.engine.compose import AgentUp, ContainerStatus, LogLine
+from avrgen.engine.drift import Difference
+from avrgen.engine.swarm import AgentDeploy, DeployResult, TaskStatus, UndeployResult
+
+__all__ = [
+    "AgentDeploy",
+    "AgentStatus",
+    "AgentUp",
+    "ChangedUp",
+    "ContainerStatus",
+    "DeployResult",
+    "Difference",
+    "DownResult",
+    "FileDiff",
+    "ImportResult",
+    "LogLine",
+    "PlanDiff",
+    "PortChange",
+    "RenderResult",
+    "StatusReport",
+    "TaskStatus",
+    "UndeployResult",
+    "UpResult",
+]

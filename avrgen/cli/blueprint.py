@@ -1,0 +1,182 @@
+"""The blueprint commands: `validate`, `render`, `plan` (alias `diff`)."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from avrgen.app.project import Project
+from avrgen.cli import serialize
+from avrgen.cli.options import json_option, no_wait_option, project_options, target_option
+from avrgen.cli.output import Failed, print_problems, say_waiting, table
+from avrgen.errors import BlueprintError, StaleOutputError
+
+if TYPE_CHECKING:
+    from avrgen.app.results import PlanDiff, RenderResult
+    from avrgen.model.blueprint import Target
+
+_DIFF_COLORS = {"+": "green", "-": "red", "@": "cyan"}
+_AGENT_MARKS = {"added": "+", "changed": "~", "removed": "-"}
+
+
+@contextmanager
+def no_cycle_collection() -> Iterator[None]:
+    """For a command that builds a large tree of objects (1,000s of agents) and ends: the
+    cyclic garbage collector would scan it again and again (~10% of a render) to find
+    next to no cycles; reference counting still frees everything as usual."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+@click.command()
+@project_options
+@json_option
+def validate(project: Project, as_json: bool) -> None:
+    """Load and check every blueprint; print every problem."""
+    try:
+        with no_cycle_collection():
+            result = project.validate()
+    except BlueprintError as exc:
+        if as_json:
+            raise Failed({"valid": False, "problems": serialize.problems(exc.problems)}) from None
+        raise
+    blueprint = result.blueprint
+    if as_json:
+        serialize.emit(
+            {
+                "valid": True,
+                "problems": serialize.problems(result.warnings),
+                "agents": sorted(blueprint.agents),
+                "providers": sorted(blueprint.providers),
+            }
+        )
+        return
+    print_problems(result.warnings)
+    click.echo(
+        f"ok: {len(blueprint.agents)} agent(s), {len(blueprint.providers)} provider(s), "
+        f"{len(result.warnings)} warning(s)"
+    )
+
+
+@click.command()
+@project_options
+@click.option(
+    "--check", is_flag=True, help="Write nothing; exit 1 when output/ or the lock is stale."
+)
+@click.option("--agent", "agents", multiple=True, metavar="NAME", help="Render only this agent.")
+@target_option(
+    "compose: docker-compose.yml + env files; swarm: stack.yml (default: settings' target)."
+)
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Run the whole pipeline even when nothing changed (also: AVRGEN_NO_CACHE=1).",
+)
+@no_wait_option
+@json_option
+def render(
+    project: Project,
+    check: bool,
+    agents: tuple[str, ...],
+    target: Target | None,  # click.Choice: one of them
+    no_cache: bool,
+    no_wait: bool,
+    as_json: bool,
+) -> None:
+    """Render output/<agent>/ compose and env files, and the lock."""
+    from avrgen.app.render import render as render_project
+
+    try:
+        with no_cycle_collection():
+            result = render_project(
+                project,
+                check=check,
+                agents=agents,
+                target=target,
+                wait=not no_wait,
+                on_wait=say_waiting,
+                use_cache=not no_cache,
+            )
+    except StaleOutputError as exc:
+        if as_json:
+            raise Failed({"stale": True, "message": str(exc)}) from None
+        raise
+    if as_json:
+        serialize.emit(serialize.render_result(result))
+        return
+    print_problems(result.warnings)
+    print_plan_table(result, agents)
+    if check:
+        click.echo("up to date: output/ and the lock match the blueprints")
+    else:
+        counts = {
+            a: sum(1 for c in result.changes if c.action == a)
+            for a in ("create", "update", "delete")
+        }
+        unchanged = "" if result.changes else " (nothing changed)"
+        click.echo(
+            f"wrote {counts['create']} new, {counts['update']} changed, "
+            f"removed {counts['delete']} file(s){unchanged}"
+        )
+
+
+def print_plan_table(result: RenderResult, only: tuple[str, ...] = ()) -> None:
+    rows = [("AGENT", "MODE", "CONTAINER", "IMAGE", "PORT")]
+    for name, agent in result.plan.agents.items():
+        if only and name not in only:
+            continue
+        for c in agent.containers:
+            port = f"{c.port}" + (f" http {c.http_port}" if c.http_port else "")
+            if c.published:
+                port += " (published)"
+            rows.append((name, agent.mode, c.name, c.image, port))
+    table(rows)
+
+
+@click.command("plan")
+@project_options
+@click.option("--agent", "agents", multiple=True, metavar="NAME", help="Plan only this agent.")
+@click.option("--exit-code", is_flag=True, help="Exit 1 when anything would change (for CI).")
+@click.option("--stat", is_flag=True, help="Only the summary, no diffs.")
+@json_option
+def plan_command(
+    project: Project, agents: tuple[str, ...], exit_code: bool, stat: bool, as_json: bool
+) -> None:
+    """Show what `render` would change, as unified diffs and a summary (alias: diff)."""
+    from avrgen.app.diff import plan_diff
+
+    result = plan_diff(project, agents)
+    if as_json:
+        serialize.emit(serialize.plan_diff(result))
+    else:
+        print_problems(result.warnings)
+        print_plan_diff(result, stat)
+    if exit_code and result.changed:
+        raise Failed
+
+
+def print_plan_diff(result: PlanDiff, stat: bool = False) -> None:
+    if not stat:
+        for file in result.files:
+            for line in file.diff.removesuffix("\n").split("\n"):
+                head = line[:3] in ("---", "+++")
+                color = None if head else _DIFF_COLORS.get(line[:1])
+                click.echo(click.style(line, fg=color, bold=head))
+        if result.files:
+            click.echo()
+    for name, action in result.agents.items():
+        files = ", ".join(Path(f.path).name for f in result.files_of(name))
+        click.echo(f"  {_AGENT_MARKS[action]} {name} ({action}: {files})")
+    for port in result.ports:
+        click.echo(f"  port {port}")
+    click.echo(f"plan: {result.summary()}")

@@ -1,0 +1,65 @@
+"""What the commands print besides JSON: tables, problems, progress."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, TypeVar
+
+import click
+
+from avrgen.errors import Problem
+
+if TYPE_CHECKING:
+    from avrgen.app.running import Outcome
+
+AgentResult = TypeVar("AgentResult", bound="Outcome")
+
+
+class Failed(Exception):
+    """The command has told its outcome (a --json document, a diff, a report) and fails:
+    `main` exits 1, printing `document` as JSON first when there is one, and nothing else."""
+
+    def __init__(self, document: object = None) -> None:
+        super().__init__()
+        self.document = document
+
+
+def table(rows: Sequence[Sequence[str]]) -> None:
+    """Left-aligned columns two spaces apart, the first row the header; one write, as a
+    table of 1,000s of agents has thousands of rows."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = (
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )
+    click.echo("\n".join(lines))
+
+
+def print_problems(problems: Sequence[Problem]) -> None:
+    for problem in problems:
+        click.echo(str(problem), err=True)
+
+
+def say_waiting(message: str) -> None:
+    click.echo(message, err=True)
+
+
+def print_progress(agent: str, message: str) -> None:
+    click.echo(f"[{agent}] {message}", err=True)
+
+
+def print_rendered_first(rendered: Sequence[object]) -> None:
+    """`up` and `deploy` rendered stale output first."""
+    if rendered:
+        click.echo(f"rendered {len(rendered)} changed file(s) first", err=True)
+
+
+def print_outcomes(
+    columns: tuple[str, str],
+    agents: Sequence[AgentResult],
+    details: Callable[[AgentResult], tuple[str, str]],
+) -> None:
+    """The table after `up` or `deploy`: each agent's result, two columns of `details`."""
+    rows = [("AGENT", "RESULT", *columns, "TIME")]
+    rows += [(a.agent, a.status, *details(a), f"{a.seconds:.1f}s") for a in agents]
+    table(rows)

@@ -1,0 +1,159 @@
+"""Every `--json` document: the use cases' result dataclasses as JSON, in one place.
+
+A dataclass becomes an object of its fields in their order (tuples as lists), so a field
+added to a result appears in the JSON; a document that is not one dataclass (a report
+with its summary, the agents by name) is spelled out below.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from avrgen.errors import AvrgenError, BlueprintError, Problem
+
+if TYPE_CHECKING:
+    from avrgen.app.results import (
+        ContainerStatus,
+        ImportResult,
+        PlanDiff,
+        RenderResult,
+        StatusReport,
+        TaskStatus,
+    )
+    from avrgen.model.catalog import ProviderTemplate
+
+
+def emit(document: object) -> None:
+    click.echo(json.dumps(document, indent=2, ensure_ascii=False))
+
+
+def record(obj: Any, rename: Mapping[str, str] | None = None) -> dict[str, object]:
+    """A dataclass as a JSON object: its fields in order, some renamed."""
+    names = rename or {}
+    return {
+        names.get(f.name, f.name): _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)
+    }
+
+
+def _plain(value: object) -> object:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return record(value)
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
+def problems(found: Iterable[Problem]) -> list[dict[str, object]]:
+    return [record(p) for p in found]
+
+
+def error(exc: AvrgenError) -> dict[str, object]:
+    """A user error for `--json` readers: the message, and each problem of invalid blueprints."""
+    found = exc.problems if isinstance(exc, BlueprintError) else []
+    return {"error": str(exc), "problems": problems(found)}
+
+
+def containers(statuses: Iterable[ContainerStatus]) -> list[dict[str, object]]:
+    return [record(s, {"name": "container"}) for s in statuses]
+
+
+def tasks(found: Iterable[TaskStatus]) -> list[dict[str, object]]:
+    return [record(t) for t in found]
+
+
+def render_result(result: RenderResult) -> dict[str, object]:
+    return {
+        "stale": False,
+        "checked": result.checked,
+        "changes": [{"path": c.path, "action": c.action} for c in result.changes],
+        "warnings": problems(result.warnings),
+        "agents": {
+            name: {
+                "mode": agent.mode,
+                "project": agent.project,
+                "containers": {
+                    c.name: {
+                        "role": c.role,
+                        "image": c.image,
+                        "port": c.port,
+                        "http_port": c.http_port,
+                        "published": list(c.published),
+                    }
+                    for c in agent.containers
+                },
+            }
+            for name, agent in result.plan.agents.items()
+        },
+    }
+
+
+def plan_diff(result: PlanDiff) -> dict[str, object]:
+    return {
+        "changed": result.changed,
+        "summary": result.summary(),
+        "agents": {
+            name: {"action": action, "files": [f.path for f in result.files_of(name)]}
+            for name, action in result.agents.items()
+        },
+        "files": [record(f) for f in result.files],
+        "ports": [record(p) for p in result.ports],
+        "warnings": problems(result.warnings),
+    }
+
+
+def status_report(report: StatusReport) -> dict[str, object]:
+    return {
+        "in_sync": report.in_sync,
+        "summary": report.summary(),
+        "network": report.network,
+        "agents": {
+            a.agent: {
+                "state": a.state,
+                "differences": [record(d) for d in a.differences],
+                "containers": containers(a.containers),
+            }
+            for a in report.agents
+        },
+        "unchecked_secrets": report.unchecked_secrets,
+    }
+
+
+def import_result(result: ImportResult) -> dict[str, object]:
+    return {
+        "written": result.written,
+        "files": [str(p) for p in result.files],
+        "secrets_file": str(result.secrets_file),
+        "secrets": result.secret_names,
+        "notes": result.notes,
+        "warnings": problems(result.warnings),
+    }
+
+
+def template(t: ProviderTemplate) -> dict[str, object]:
+    return {
+        "name": t.name,
+        "title": t.title,
+        "type": t.type,
+        "image": t.image_ref,
+        "description": t.description,
+        "required": list(t.required),
+        "optional": dict(t.optional),
+        "secrets": list(t.secrets),
+        "help": dict(t.help),
+        "url_path": t.url_path,
+        "ami": t.takes_ami,
+        "tools_mounts": tools_mounts(t),
+        "port": t.port,
+    }
+
+
+def tools_mounts(t: ProviderTemplate) -> list[str]:
+    """Where the image reads function-calling tools from (none when it takes no tools)."""
+    from avrgen.model.catalog import TOOLS_MOUNTS  # pydantic: not for every command
+
+    return list(TOOLS_MOUNTS) if t.tools else []
