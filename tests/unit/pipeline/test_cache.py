@@ -1,4 +1,4 @@
-"""The render cache (avrgen/cache.py): a hit writes nothing and prints exactly what the full
+"""The render cache (avrgen/pipeline/cache/): a hit writes nothing and prints exactly what the full
 pipeline prints; any change of input misses; a hand-edited, deleted or extra output file is
 found (render --check fails, render repairs it); a corrupt cache is ignored.
 
@@ -16,10 +16,11 @@ import pytest
 
 import avrgen.pipeline.validate
 from avrgen.app.project import Paths, Project
+from avrgen.app.render import render as render_project
+from avrgen.fs.package import BUNDLED_CATALOG, default_templates
 from avrgen.pipeline import cache, render
 from tests.conftest import REPO, Avrgen, CliResult
 
-BUNDLED_CATALOG = Path(cache.PACKAGE) / "catalog"
 WARNING_FIXTURE = REPO / "tests" / "fixtures" / "invalid" / "literal-secret-warning"
 
 
@@ -296,16 +297,16 @@ def test_disabled_by_environment_and_option(
     project: Path, runs: list[int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     paths = Paths(project / "blueprints", project / "output")
-    Project(paths).render(use_cache=True)
-    Project(paths).render(use_cache=True)
+    render_project(Project(paths), use_cache=True)
+    render_project(Project(paths), use_cache=True)
     assert len(runs) == 1  # the second: a hit
     monkeypatch.setenv("AVRGEN_NO_CACHE", "1")
-    Project(paths).render(use_cache=True)
+    render_project(Project(paths), use_cache=True)
     assert len(runs) == 2
     monkeypatch.delenv("AVRGEN_NO_CACHE")
-    Project(paths).render()  # the default for core calls (up, deploy): no cache
+    render_project(Project(paths))  # the default for core calls (up, deploy): no cache
     assert len(runs) == 3
-    assert Project(paths).render(use_cache=True).changes == []
+    assert render_project(Project(paths), use_cache=True).changes == []
     assert len(runs) == 3
 
 
@@ -316,8 +317,11 @@ def test_nothing_is_written_into_the_output_folder(avrgen: Avrgen, project: Path
     assert not any(name.endswith(".json") for name in names)
 
 
-def test_templates_folder_is_the_renderers() -> None:
-    assert cache.default_templates().resolve() == render.default_templates().resolve()
+def test_no_templates_folder_means_the_bundled_one(project: Path) -> None:
+    """The key without --templates is the key of the renderer's default templates."""
+    args = (project / "blueprints", project / "output")
+    assert cache.key(*args, None, (), {}) == cache.key(*args, default_templates(), (), {})
+    assert cache.key(*args, None, (), {}) is not None
 
 
 # -- per agent and per blueprint file (a render that runs the pipeline) -----------------------
@@ -436,7 +440,7 @@ def test_agent_keys_tell_every_field_apart(project: Path) -> None:
     paths = Paths(project / "blueprints", project / "output")
     agent = Project(paths).plan()[0].agents["billing"]
     again = Project(paths).plan()[0].agents["billing"]
-    assert cache._agent_bytes(agent) == cache._agent_bytes(again)
+    assert cache.agent_bytes(agent) == cache.agent_bytes(again)
     core = agent.containers[-1]
     secret = next(k for k, v in core.env if isinstance(v, Secret))
     name = dict(core.env)[secret].secret  # type: ignore[union-attr]
@@ -448,5 +452,5 @@ def test_agent_keys_tell_every_field_apart(project: Path) -> None:
         replace(agent, tenant="other"),
         replace(agent, constraints=("node.hostname == x",)),
     ]
-    found = {cache._agent_bytes(v) for v in variants} | {cache._agent_bytes(agent)}
+    found = {cache.agent_bytes(v) for v in variants} | {cache.agent_bytes(agent)}
     assert len(found) == len(variants) + 1

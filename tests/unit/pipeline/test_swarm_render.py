@@ -18,6 +18,7 @@ from syrupy.assertion import SnapshotAssertion
 from test_render_snapshots import TextFileSnapshot, files_under
 
 from avrgen.app.project import Paths, Project
+from avrgen.app.render import render as render_project
 from avrgen.errors import TemplateError
 from avrgen.model.blueprint import Placement
 from avrgen.model.plan import AgentPlan
@@ -211,7 +212,7 @@ def tricky_stack(tmp_path: Path) -> Path:
         + "\n    THE_TOKEN: {secret: THE_TOKEN}\n"
         "---\nkind: agent\nname: t\nmode: sts\nproviders: {sts: p}\ncore: {publish: true}\n"
     )
-    Project(Paths(tmp_path / "b", tmp_path / "o")).render(target="swarm")
+    render_project(Project(Paths(tmp_path / "b", tmp_path / "o")), target="swarm")
     return tmp_path / "o" / "t" / "stack.yml"
 
 
@@ -269,7 +270,7 @@ def test_parse_back_check_catches_a_bad_template(tmp_path: Path) -> None:
     (tmp_path / "b" / "all.yaml").write_text(PLACEMENT_BLUEPRINT)
     project = Project(Paths(tmp_path / "b", tmp_path / "o", templates))
     with pytest.raises(TemplateError, match="endpoint_mode is not dnsrr"):
-        project.render(target="swarm")
+        render_project(project, target="swarm")
 
 
 def test_check_stack_rejects_a_dropped_constraint() -> None:

@@ -1,0 +1,114 @@
+"""Per agent: the files of an agent whose plan is as the last render's, read from disk."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import marshal
+import operator
+import os
+from pathlib import Path
+
+from avrgen.fs.files import read_regular
+from avrgen.model.blueprint import Secret
+from avrgen.model.plan import AgentPlan, Container, EnvItems
+from avrgen.pipeline.cache.key import FORMAT, Doubt, code_hash
+from avrgen.pipeline.cache.store import entry_path
+
+# every field of the plan's dataclasses, in order: a field added to them is in the key too
+_AGENT_FIELDS = tuple(f.name for f in dataclasses.fields(AgentPlan))
+_CONTAINER_FIELDS = tuple(f.name for f in dataclasses.fields(Container))
+_agent_values = operator.attrgetter(*_AGENT_FIELDS)
+_container_values = operator.attrgetter(*_CONTAINER_FIELDS)
+_CONTAINERS = _AGENT_FIELDS.index("containers")
+_ENV = _CONTAINER_FIELDS.index("env")
+
+EnvKey = tuple[tuple[str, str | tuple[str]], ...]
+
+
+def _plain_env(env: EnvItems) -> EnvKey:
+    """The env as plain tuples: a Secret as a 1-tuple of its name (not its text)."""
+    return tuple(
+        (key, (value.secret,)) if isinstance(value, Secret) else (key, value) for key, value in env
+    )
+
+
+def agent_bytes(agent: AgentPlan) -> bytes:
+    """Bytes that differ whenever anything of the agent's plan differs: its fields as plain
+    tuples in marshal's version 0 format, which has neither back-references nor interning
+    flags (the same value, the same bytes); a value marshal cannot write: its repr."""
+    try:
+        containers = []
+        for c in agent.containers:
+            values = list(_container_values(c))
+            values[_ENV] = _plain_env(c.env)
+            containers.append(tuple(values))
+        fields = list(_agent_values(agent))
+        fields[_CONTAINERS] = tuple(containers)
+        return b"m" + marshal.dumps(tuple(fields), 0)
+    except ValueError:  # a value marshal cannot write
+        return b"r" + repr(agent).encode("utf-8", "surrogateescape")
+
+
+class AgentReuse:
+    """For a render that runs the pipeline: an agent whose plan (and everything else that
+    shapes its files: target, network, swarm settings, avrgen's code, libraries, templates)
+    hashes as in the last render, and whose files on disk still hold the bytes that render
+    produced, is not rendered again: its files are those bytes (read, hashed, compared).
+    """
+
+    def __init__(
+        self, output: Path, templates: Path | None, target: str, shared: tuple[object, ...]
+    ) -> None:
+        self.output = output
+        self.keys: dict[str, str] = {}
+        self.reused = 0
+        self.same: set[str] = set()  # the files given from disk (write.Target.same)
+        self.digests: dict[str, str] = {}  # their sha256
+        self.code = ""
+        self._known: dict[str, str] = {}
+        self._files: dict[str, dict[str, str]] = {}
+        try:
+            self.code = code_hash(templates)
+        except (Doubt, OSError, ValueError):
+            return
+        self._shared = repr((FORMAT, self.code, target, *shared)).encode()
+        try:
+            with open(entry_path(output), "rb") as handle:
+                entry = json.loads(handle.read())
+            if entry.get("format") != FORMAT or entry.get("code") != self.code:
+                return
+            known, files = entry["agent_keys"], entry["files"]
+            if not isinstance(known, dict) or not isinstance(files, dict):
+                return
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
+            return
+        self._known = known
+        for rel, digest in files.items():
+            agent, _, _ = str(rel).partition("/")
+            self._files.setdefault(agent, {})[str(rel)] = str(digest)
+
+    def __call__(self, agent: AgentPlan) -> dict[str, bytes] | None:
+        """The agent's files as on disk, when they are what its plan renders to; else None."""
+        if not self.code:
+            return None
+        sha = hashlib.sha256(self._shared)
+        sha.update(agent_bytes(agent))
+        key = self.keys[agent.name] = sha.hexdigest()
+        expected = self._files.get(agent.name)
+        if self._known.get(agent.name) != key or not expected:
+            return None
+        found: dict[str, bytes] = {}
+        try:
+            for rel, digest in sorted(expected.items()):
+                data = read_regular(os.path.join(self.output, rel))
+                if data is None or hashlib.sha256(data).hexdigest() != digest:
+                    return None
+                found[rel] = data
+        except OSError:
+            return None
+        self.reused += 1
+        self.same.update(found)
+        self.digests.update(expected)
+        return found
