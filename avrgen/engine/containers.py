@@ -45,22 +45,6 @@ class ContainerStatus:
     def ok(self) -> bool:
         return self.state == "running" and self.health in (None, "healthy")
 
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "agent": self.agent,
-            "container": self.name,
-            "role": self.role,
-            "state": self.state,
-            "health": self.health,
-            "ports": list(self.ports),
-            "id": self.id,
-            "image": self.image,
-            "exit_code": self.exit_code,
-            "started_at": self.started_at,
-            "networks": list(self.networks),
-            "orphan": self.orphan,
-        }
-
 
 def role_key(status: ContainerStatus) -> tuple[str, int, str]:
     return (status.agent, role_rank(status.role), status.name)

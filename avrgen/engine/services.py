@@ -39,20 +39,6 @@ class TaskStatus:
     def ok(self) -> bool:
         return self.state == "running" and self.desired == "running"
 
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "agent": self.agent,
-            "service": self.service,
-            "role": self.role,
-            "node": self.node,
-            "desired": self.desired,
-            "state": self.state,
-            "error": self.error,
-            "image": self.image,
-            "since": self.since,
-            "orphan": self.orphan,
-        }
-
 
 def task_key(status: TaskStatus) -> tuple[str, int, str]:
     return (status.agent, role_rank(status.role), status.service)
