@@ -6,7 +6,6 @@ Each template is one small YAML file; the bundled ones ship inside the package
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -14,45 +13,25 @@ from pydantic import ValidationError
 
 from avrgen.errors import AvrgenError, BlueprintError, Problem
 from avrgen.fs.package import BUNDLED_CATALOG
-from avrgen.model.catalog import TOOLS_MOUNTS, Catalog, ProviderTemplate
-from avrgen.pipeline.load import Document, read_plain_yaml
-
-BUNDLED = BUNDLED_CATALOG
+from avrgen.model.catalog import Catalog, ProviderTemplate
+from avrgen.model.document import Document
+from avrgen.model.names import suggest
+from avrgen.pipeline.load import read_plain_yaml
 
 
 def find_template(catalog: Catalog, name: str) -> ProviderTemplate:
     """The named template, or an error naming the nearest one."""
     template = catalog.get(name)
     if template is None:
-        match = difflib.get_close_matches(name, list(catalog), n=1, cutoff=0.6)
-        hint = f" (did you mean {match[0]!r}?)" if match else ""
+        hint = suggest(name, catalog)
         raise AvrgenError(f"no template named {name!r}{hint}; `avrgen templates` lists them")
     return template
-
-
-def template_info(template: ProviderTemplate) -> dict[str, object]:
-    """A template as plain data (for `avrgen templates --json` and `templates show`)."""
-    return {
-        "name": template.name,
-        "title": template.title,
-        "type": template.type,
-        "image": template.image_ref,
-        "description": template.description,
-        "required": list(template.required),
-        "optional": dict(template.optional),
-        "secrets": list(template.secrets),
-        "help": dict(template.help),
-        "url_path": template.url_path,
-        "ami": template.takes_ami,
-        "tools_mounts": list(TOOLS_MOUNTS) if template.tools else [],
-        "port": template.port,
-    }
 
 
 def load_catalog(extra_dirs: Iterable[Path] = ()) -> Catalog:
     """The bundled templates, then each extra folder's, later ones overriding by name."""
     catalog: Catalog = {}
-    for folder in (BUNDLED, *extra_dirs):
+    for folder in (BUNDLED_CATALOG, *extra_dirs):
         if not folder.is_dir():
             raise AvrgenError(f"{folder}: catalog folder not found")
         for path in sorted(folder.glob("*.yaml")):

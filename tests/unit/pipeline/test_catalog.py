@@ -13,8 +13,9 @@ from conftest import Avrgen
 
 from avrgen.app.project import Paths, Project
 from avrgen.errors import AvrgenError, BlueprintError
+from avrgen.fs.package import BUNDLED_CATALOG
 from avrgen.model.catalog import TOOLS_MOUNTS
-from avrgen.pipeline.catalog import BUNDLED, load_catalog
+from avrgen.pipeline.catalog import load_catalog
 from avrgen.pipeline.load import parse_documents
 from avrgen.pipeline.plan import plan
 from avrgen.pipeline.validate import validate
@@ -258,4 +259,4 @@ def test_cli_templates_show(avrgen: Avrgen, tmp_path: Path) -> None:
 
 
 def test_bundled_folder_ships_in_package() -> None:
-    assert BUNDLED.is_dir() and len(list(BUNDLED.glob("*.yaml"))) == len(PLATFORM)
+    assert BUNDLED_CATALOG.is_dir() and len(list(BUNDLED_CATALOG.glob("*.yaml"))) == len(PLATFORM)
