@@ -107,6 +107,7 @@ def last_lines(text: object, count: int = LOG_LINES) -> list[str]:
 def quoted_log(
     lines: Iterable[str], redact: Redact, empty: str | None = "(no output)"
 ) -> list[str]:
-    """A log's lines as quoted under a container in an error message (`empty` for none)."""
-    lines = list(lines) or ([empty] if empty is not None else [])
-    return [f"    | {redact(line)}" for line in lines]
+    """A log's lines as quoted under a container in an error message; `empty` stands in
+    for a log without any (None: nothing)."""
+    shown = list(lines) or ([empty] if empty is not None else [])
+    return [f"    | {redact(line)}" for line in shown]

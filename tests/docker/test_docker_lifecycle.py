@@ -222,10 +222,7 @@ def wait_for(check: Callable[[], T | None], timeout: float = 30.0) -> T | None:
 
 def expected_env(plan: Plan, agent: str, role: str, secrets: dict[str, str]) -> dict[str, str]:
     container = next(c for c in plan.agents[agent].containers if c.role == role)
-    return {
-        k: secrets[v.secret] if isinstance(v, Secret) else v
-        for k, v in container.env_dict().items()
-    }
+    return {k: secrets[v.secret] if isinstance(v, Secret) else v for k, v in container.env}
 
 
 # -- fixtures --------------------------------------------------------------------------
@@ -342,7 +339,7 @@ def test_core_reaches_every_provider_by_url(
 
         report = wait_for(all_ok, timeout=20)
         assert report, f"{agent}: core did not reach every provider"
-        env = core.env_dict()
+        env = dict(core.env)
         for var in urls:
             assert f"{var}={env[var]} ok" in report
         status, _ = http_get(f"http://127.0.0.1:{core.http_port}/ready")

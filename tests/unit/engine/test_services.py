@@ -1,0 +1,30 @@
+"""Which swarm task `deploy` reports as the fault of a service (no Docker needed)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from avrgen.engine.services import Task, newest_fault
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def task(minutes: int, state: str, err: str | None = None) -> Task:
+    at = START + timedelta(minutes=minutes)
+    return Task(f"t{minutes}", at, state, err, "running", "node", "img", at)
+
+
+def test_a_running_service_has_no_fault() -> None:
+    failed, running = task(1, "failed", "exit 1"), task(2, "running")
+    assert newest_fault([failed, running], START, running) is None
+
+
+def test_the_newest_failure_since_the_deploy() -> None:
+    old, new, current = task(-5, "failed", "old"), task(2, "rejected", "new"), task(3, "starting")
+    assert newest_fault([old, new, current], START, current) == new
+    assert newest_fault([old, current], START, current) is None
+
+
+def test_a_task_no_node_can_take_is_the_fault_itself() -> None:
+    pending = task(1, "pending", "no suitable node (scheduling constraints not satisfied)")
+    assert newest_fault([pending], START, pending) == pending
