@@ -19,7 +19,9 @@ import pytest
 from conftest import Avrgen
 
 from avrgen.app.diff import plan_diff
+from avrgen.app.lifecycle import up
 from avrgen.app.project import Paths, Project
+from avrgen.app.running import Start
 from avrgen.app.status import AgentStatus, StatusReport, status
 
 NETWORK = "avrgen-test-status"
@@ -95,8 +97,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     project = Project(Paths(root / "blueprints", root / "output"))
     remove_everything()
     try:
-        result = project.up([ONE, TWO], environ={"ALPHA_API_KEY": SECRET}, timeout=60)
-        assert not result.failed, [a.error for a in result.failed]
+        result = up(project, Start([ONE, TWO], environ={"ALPHA_API_KEY": SECRET}, timeout=60))
+        assert [a.error for a in result.agents if a.status == "failed"] == []
         yield project
     finally:
         remove_everything()
@@ -270,7 +272,7 @@ def test_removed_container_is_missing(stack: Project, env: dict[str, str]) -> No
     assert [(d.container, d.kind) for d in by_agent(report)[TWO].differences] == [
         (f"avr-sts-{TWO}", "missing")
     ]
-    stack.up([TWO], environ=env, timeout=60)
+    up(stack, Start([TWO], environ=env, timeout=60))
     assert states(status(stack, environ=env)) == {ONE: "in sync", TWO: "in sync"}
 
 
