@@ -9,7 +9,7 @@ from collections.abc import Collection, Iterable, Sequence
 
 from avrgen.errors import AvrgenError
 from avrgen.model.names import suggest
-from avrgen.model.plan import Plan
+from avrgen.model.plan import AgentPlan, Plan
 
 
 def unknown_agent(name: str, known: Iterable[str]) -> AvrgenError:
@@ -30,12 +30,12 @@ def require_agents(the_plan: Plan, names: Sequence[str]) -> list[str]:
     return require_known(names, the_plan.agents)
 
 
-def select(the_plan: Plan, names: Sequence[str], all_agents: bool) -> list[str]:
+def select(the_plan: Plan, names: Sequence[str], all_agents: bool) -> list[AgentPlan]:
     """The named agents, or every agent of the plan with `all_agents`."""
     if all_agents:
         if not the_plan.agents:
             raise AvrgenError("--all: the blueprints define no agent")
-        return list(the_plan.agents)
+        return list(the_plan.agents.values())
     if not names:
         raise AvrgenError("name an agent, or use --all")
-    return require_agents(the_plan, names)
+    return [the_plan.agents[name] for name in require_agents(the_plan, names)]

@@ -5,86 +5,75 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from avrgen.app.agents import require_known, select, unknown_agent
 from avrgen.app.project import Project
 from avrgen.app.render import fresh_plan
-from avrgen.app.running import each_agent, prepare_engine, remove_network_if_unused
+from avrgen.app.running import Removal, Start, remove_network_if_unused, start_agents
 from avrgen.errors import AvrgenError
+from avrgen.model.output import STACK_FILE
 
 if TYPE_CHECKING:
-    from avrgen.engine.compose import Progress
-    from avrgen.engine.swarm import DeployResult, TaskStatus, UndeployResult
+    from avrgen.engine.compose import Redact
+    from avrgen.engine.swarm import AgentDeploy, DeployResult, Swarm, TaskStatus, UndeployResult
+    from avrgen.model.plan import AgentPlan
 
 
-def deploy(
-    project: Project,
-    names: Sequence[str] = (),
-    all_agents: bool = False,
-    parallel: int = 4,
-    secrets_file: Path | None = None,
-    render: bool = True,
-    timeout: int = 120,
-    resolve_image: str = "always",
-    environ: Mapping[str, str] | None = None,
-    progress: Progress | None = None,
-) -> DeployResult:
+def deploy(project: Project, start: Start, resolve_image: str = "always") -> DeployResult:
     """Render the stack files if stale (target swarm, whatever the settings say), check
     secrets and the swarm, create the overlay network, then `docker stack deploy` per
     agent and wait until its tasks run."""
     from avrgen.engine.swarm import DeployResult, Swarm
-    from avrgen.model.output import STACK_FILE
 
-    the_plan, rendered = fresh_plan(project, names, all_agents, render, target="swarm")
-    selected = [the_plan.agents[n] for n in select(the_plan, names, all_agents)]
-    swarm = Swarm(progress)
-    secrets, note = prepare_engine(swarm, the_plan, selected, environ, secrets_file)
-    output = project.paths.output
-    results = each_agent(
-        parallel,
-        selected,
-        lambda agent: swarm.deploy(
-            agent,
-            output / agent.name / STACK_FILE,
-            secrets.for_agent(agent),
-            secrets.redact,
-            timeout,
-            resolve_image,
-        ),
+    the_plan, rendered = fresh_plan(
+        project, start.names, start.all_agents, start.render, target="swarm"
     )
+    selected = select(the_plan, start.names, start.all_agents)
+    swarm = Swarm(start.progress)
+    run = partial(_deploy_one, swarm, project.paths.output, start.timeout, resolve_image)
+    note, results = start_agents(swarm, the_plan, selected, start, run)
     return DeployResult(rendered, note, results)
 
 
-def undeploy(
-    project: Project,
-    names: Sequence[str] = (),
-    all_agents: bool = False,
-    network: bool = False,
-    orphans: bool = False,
-    progress: Progress | None = None,
-) -> UndeployResult:
+def _deploy_one(
+    swarm: Swarm,
+    output: Path,
+    timeout: int,
+    resolve_image: str,
+    agent: AgentPlan,
+    secrets: Mapping[str, str],
+    redact: Redact,
+) -> AgentDeploy:
+    stack_file = output / agent.name / STACK_FILE
+    return swarm.deploy(agent, stack_file, secrets, redact, timeout, resolve_image)
+
+
+def undeploy(project: Project, removal: Removal) -> UndeployResult:
     """Remove agents' stacks (found by their services' labels) and wait until they are
     gone; `orphans`: stacks of agents no longer in the blueprints; `network`: remove the
     shared overlay network when nothing uses it."""
     from avrgen.engine.swarm import Swarm, UndeployResult
 
-    the_plan = project.plan_or_none(required=all_agents or orphans or network)
-    swarm = Swarm(progress)
+    the_plan = project.plan_or_none(
+        required=removal.all_agents or removal.orphans or removal.network
+    )
+    swarm = Swarm(removal.progress)
     swarm.check()
     deployed = swarm.deployed_agents()
     planned = set(the_plan.agents) if the_plan is not None else set()
-    chosen = require_known(names, planned | deployed)
-    if all_agents:
+    chosen = require_known(removal.names, planned | deployed)
+    if removal.all_agents:
         chosen = list(dict.fromkeys([*chosen, *sorted(planned)]))
-    if orphans:
+    if removal.orphans:
         chosen += sorted(deployed - planned - set(chosen))
-    if not (chosen or network):
+    if not (chosen or removal.network):
         raise AvrgenError("name an agent, or use --all / --orphans / --network")
     removed = swarm.undeploy(chosen)
     note = None
-    if network and the_plan is not None:
+    if removal.network and the_plan is not None:
         note = remove_network_if_unused(swarm, the_plan.network.name)
     return UndeployResult(chosen, removed, note)
 

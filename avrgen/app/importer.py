@@ -38,8 +38,9 @@ from avrgen.app.scaffold import existing, scalar, slugify
 from avrgen.errors import AvrgenError, Problem
 from avrgen.fs.atomic import write_atomic
 from avrgen.fs.dotenv import read_secrets_file, secrets_text
-from avrgen.model.blueprint import ENV_NAME_RE, SLOTS
+from avrgen.model.blueprint import SLOTS
 from avrgen.model.catalog import Catalog, ProviderTemplate
+from avrgen.model.fields import ENV_NAME_RE
 from avrgen.model.names import AGENT_NAME_RE
 from avrgen.pipeline.load import Document, load_blueprints, parse_documents
 from avrgen.pipeline.validate import RESERVED_ENV, SECRET_LOOKING, validate

@@ -5,20 +5,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from avrgen.app.agents import select, unknown_agent
 from avrgen.app.project import Project
 from avrgen.app.render import fresh_plan
-from avrgen.app.running import each_agent, prepare_engine, remove_network_if_unused
+from avrgen.app.running import Removal, Start, remove_network_if_unused, start_agents
 from avrgen.errors import AvrgenError, ComposeError
 from avrgen.fs import mutex
+from avrgen.model.output import COMPOSE_FILE
 
 # imported where used: compose (python-on-whales), which render need not import
 if TYPE_CHECKING:
-    from avrgen.engine.compose import AgentUp, ContainerStatus, Docker, LogLine, Progress
-    from avrgen.model.plan import Plan
+    from avrgen.engine.compose import AgentUp, ContainerStatus, Docker, LogLine, Progress, Redact
+    from avrgen.model.plan import AgentPlan, Plan
     from avrgen.pipeline.write import Change
 
 
@@ -38,14 +40,7 @@ class DownResult:
 
 def up(
     project: Project,
-    names: Sequence[str] = (),
-    all_agents: bool = False,
-    parallel: int = 4,
-    secrets_file: Path | None = None,
-    render: bool = True,
-    timeout: int = 120,
-    environ: Mapping[str, str] | None = None,
-    progress: Progress | None = None,
+    start: Start,
     wait: bool = True,
     on_wait: Callable[[str], None] | None = None,
 ) -> UpResult:
@@ -55,56 +50,41 @@ def up(
     from avrgen.engine.compose import Docker
 
     with mutex.hold(project.paths.output, wait, on_wait):
-        the_plan, rendered = fresh_plan(project, names, all_agents, render)
+        the_plan, rendered = fresh_plan(project, start.names, start.all_agents, start.render)
         if the_plan.target != "compose":
             raise ComposeError(
                 "the settings' target is swarm: `avrgen deploy` runs these agents on a swarm;"
                 " `avrgen up` runs the compose target"
             )
-        selected = [the_plan.agents[n] for n in select(the_plan, names, all_agents)]
-        if rendered and progress is not None:
-            progress("render", f"output/ was stale: rendered {len(rendered)} changed file(s)")
-        docker = Docker(progress)
-        secrets, note = prepare_engine(docker, the_plan, selected, environ, secrets_file)
-        output = project.paths.output
-        results = each_agent(
-            parallel,
-            selected,
-            lambda agent: docker.up(
-                agent,
-                output / agent.name / "docker-compose.yml",
-                secrets.for_agent(agent),
-                secrets.redact,
-                timeout,
-            ),
-        )
+        selected = select(the_plan, start.names, start.all_agents)
+        if rendered and start.progress is not None:
+            start.progress("render", f"output/ was stale: rendered {len(rendered)} changed file(s)")
+        docker = Docker(start.progress)
+        run = partial(_up_one, docker, project.paths.output, start.timeout)
+        note, results = start_agents(docker, the_plan, selected, start, run)
         return UpResult(rendered, note, results)
 
 
-def down(
-    project: Project,
-    names: Sequence[str] = (),
-    all_agents: bool = False,
-    network: bool = False,
-    orphans: bool = False,
-) -> DownResult:
+def down(project: Project, removal: Removal) -> DownResult:
     """Stop and remove agents' containers (found by labels); `orphans`: those of agents
     no longer in the blueprints; `network`: remove the shared network when unused."""
     from avrgen.engine.compose import Docker, role_key
 
-    the_plan = project.plan_or_none(required=all_agents or orphans or network)
+    the_plan = project.plan_or_none(
+        required=removal.all_agents or removal.orphans or removal.network
+    )
     docker = Docker()
     docker.check(compose=False)
-    chosen = _chosen(the_plan, docker, names, all_agents)
-    if not (chosen or orphans or network):
+    chosen = _chosen(the_plan, docker, removal.names, removal.all_agents)
+    if not (chosen or removal.orphans or removal.network):
         raise AvrgenError("name an agent, or use --all / --orphans / --network")
     statuses = docker.containers(chosen) if chosen else []
-    if orphans and the_plan is not None:
+    if removal.orphans and the_plan is not None:
         statuses += [s for s in docker.containers() if _orphan(s, the_plan)]
     statuses = sorted({s.id: s for s in statuses}.values(), key=role_key)
     docker.remove(statuses)
     note = None
-    if network and the_plan is not None:
+    if removal.network and the_plan is not None:
         note = remove_network_if_unused(docker, the_plan.network.name)
     return DownResult(chosen, statuses, note)
 
@@ -182,6 +162,17 @@ def restart(
         result += docker.wait_ready(name, timeout)
         docker.say(name, "restarted")
     return result
+
+
+def _up_one(
+    docker: Docker,
+    output: Path,
+    timeout: int,
+    agent: AgentPlan,
+    secrets: Mapping[str, str],
+    redact: Redact,
+) -> AgentUp:
+    return docker.up(agent, output / agent.name / COMPOSE_FILE, secrets, redact, timeout)
 
 
 def _containers(docker: Docker, name: str) -> list[ContainerStatus]:

@@ -5,18 +5,48 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from avrgen.errors import ComposeError
 
 if TYPE_CHECKING:
-    from avrgen.engine.compose import Docker
-    from avrgen.engine.secrets import Secrets
+    from avrgen.engine.compose import Docker, Progress
     from avrgen.engine.swarm import Swarm
     from avrgen.model.plan import AgentPlan, Plan
 
 R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Start:
+    """What `up` and `deploy` start, and how: the named agents (or every agent, with
+    `all_agents`), `parallel` at a time, with secrets from the environment (`environ`,
+    default os.environ) or `secrets_file`, output/ rendered first when stale (or refused,
+    without `render`), `timeout` seconds for each agent to run."""
+
+    names: Sequence[str] = ()
+    all_agents: bool = False
+    parallel: int = 4
+    secrets_file: Path | None = None
+    render: bool = True
+    timeout: int = 120
+    environ: Mapping[str, str] | None = None
+    progress: Progress | None = None
+
+
+@dataclass(frozen=True)
+class Removal:
+    """What `down` and `undeploy` remove: the named agents (every agent of the blueprints,
+    with `all_agents`), with `orphans` those of agents no longer in them, with `network` the
+    shared network when nothing uses it."""
+
+    names: Sequence[str] = ()
+    all_agents: bool = False
+    network: bool = False
+    orphans: bool = False
+    progress: Progress | None = None
 
 
 class Outcome(Protocol):
@@ -43,33 +73,32 @@ def raise_failures(agents: Sequence[Outcome]) -> None:
         raise ComposeError(f"{errors}\n{len(failed)} of {len(agents)} agent(s) failed")
 
 
-def prepare_engine(
+def start_agents(
     engine: Docker | Swarm,
     the_plan: Plan,
     selected: Sequence[AgentPlan],
-    environ: Mapping[str, str] | None,
-    secrets_file: Path | None,
-) -> tuple[Secrets, str | None]:
+    start: Start,
+    run: Callable[[AgentPlan, Mapping[str, str], Callable[[str], str]], R],
+) -> tuple[str | None, list[R]]:
     """Secrets first (a missing one fails before the engine is touched), then the engine,
-    then the shared network; returns the secrets and any note about the network."""
+    then the shared network; then `run` (an agent, its secrets, the redactor of every
+    secret) for each agent, `start.parallel` at a time. Returns any note about the network and
+    the results in the agents' order."""
+    from concurrent.futures import ThreadPoolExecutor  # only here: render need not import it
+
     from avrgen.engine.secrets import resolve_secrets
 
-    secrets = resolve_secrets(selected, os.environ if environ is None else environ, secrets_file)
+    environ = os.environ if start.environ is None else start.environ
+    secrets = resolve_secrets(selected, environ, start.secrets_file)
     engine.check()
     note = engine.ensure_network(the_plan.network)
     if note:
         engine.say("network", note)
-    return secrets, note
-
-
-def each_agent(
-    parallel: int, agents: Sequence[AgentPlan], run: Callable[[AgentPlan], R]
-) -> list[R]:
-    """`run` for every agent, `parallel` at a time; results in the agents' order."""
-    from concurrent.futures import ThreadPoolExecutor  # only here: render need not import it
-
-    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-        return list(pool.map(run, agents))
+    with ThreadPoolExecutor(max_workers=max(1, start.parallel)) as pool:
+        results = pool.map(
+            lambda agent: run(agent, secrets.for_agent(agent), secrets.redact), selected
+        )
+        return note, list(results)
 
 
 def remove_network_if_unused(engine: Docker | Swarm, name: str) -> str:

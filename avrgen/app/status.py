@@ -14,15 +14,16 @@ set's network whose agent is no longer in the blueprints).
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from avrgen.app.agents import require_known
 from avrgen.app.lifecycle import UpResult, up
 from avrgen.app.project import Project
+from avrgen.app.running import Start
 from avrgen.engine.compose import ContainerStatus, Docker
 from avrgen.engine.drift import Difference, DriftChecker, orphans
 from avrgen.errors import AvrgenError
@@ -109,14 +110,14 @@ class ChangedUp:
 
 def up_changed(
     project: Project,
-    secrets_file: Path | None = None,
-    environ: Mapping[str, str] | None = None,
+    start: Start,
+    wait: bool = True,
+    on_wait: Callable[[str], None] | None = None,
     docker: Docker | None = None,
-    **up_options: Any,
 ) -> ChangedUp:
-    """`up` for the agents that are drifted or not running; in-sync and orphaned agents are
-    left alone (an orphan is `down`'s job)."""
-    report = status(project, secrets_file=secrets_file, environ=environ, docker=docker)
+    """`up` for the agents that are drifted or not running (`start` names none); in-sync
+    and orphaned agents are left alone (an orphan is `down`'s job)."""
+    report = status(project, secrets_file=start.secrets_file, environ=start.environ, docker=docker)
     todo: list[tuple[str, AgentState]] = []
     alone: list[tuple[str, AgentState]] = []
     for agent in report.agents:
@@ -125,14 +126,8 @@ def up_changed(
         )
     if not todo:
         return ChangedUp(None, [], alone)
-    result = up(
-        project,
-        [name for name, _ in todo],
-        secrets_file=secrets_file,
-        environ=environ,
-        **up_options,
-    )
-    return ChangedUp(result, todo, alone)
+    chosen = replace(start, names=[name for name, _ in todo], all_agents=False)
+    return ChangedUp(up(project, chosen, wait, on_wait), todo, alone)
 
 
 def available_secrets(

@@ -9,7 +9,7 @@ import click
 
 from avrgen.app.project import Project
 from avrgen.cli import serialize
-from avrgen.cli.options import json_option, project_options
+from avrgen.cli.options import file_option, json_option, project_options
 from avrgen.cli.output import print_problems, table
 
 
@@ -74,12 +74,7 @@ def new() -> None:
 @new.command("provider")
 @click.option("--template", "template_name", required=True, help="Catalog template name.")
 @click.option("--name", required=True, help='Provider name, e.g. "OpenAI Realtime Prod".')
-@click.option(
-    "--file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Where to write (default: <blueprints>/providers/<slug>.yaml).",
-)
+@file_option("<blueprints>/providers/<slug>.yaml")
 @project_options
 def new_provider(project: Project, template_name: str, name: str, file: Path | None) -> None:
     """Write a provider blueprint from a catalog template."""
@@ -94,12 +89,7 @@ def new_provider(project: Project, template_name: str, name: str, file: Path | N
 @click.option("--asr", default=None, metavar="PROVIDER", help="ASR provider (pipeline mode).")
 @click.option("--llm", default=None, metavar="PROVIDER", help="LLM provider (pipeline mode).")
 @click.option("--tts", default=None, metavar="PROVIDER", help="TTS provider (pipeline mode).")
-@click.option(
-    "--file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    default=None,
-    help="Where to write (default: <blueprints>/agents/<name>.yaml).",
-)
+@file_option("<blueprints>/agents/<name>.yaml")
 @project_options
 def new_agent(
     project: Project,

@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
+from avrgen.app.lifecycle import down as down_agents
+from avrgen.app.lifecycle import logs as agent_logs
+from avrgen.app.lifecycle import ps as containers
+from avrgen.app.lifecycle import restart as restart_agents
+from avrgen.app.lifecycle import up as up_agents
 from avrgen.app.project import Project
+from avrgen.app.running import Removal, Start
 from avrgen.cli import serialize
 from avrgen.cli.options import (
     all_option,
+    as_start,
     json_option,
     names_argument,
-    no_render_option,
     no_wait_option,
-    parallel_option,
     project_options,
+    removal_options,
     require_selection,
     secrets_file_option,
+    start_options,
     target_option,
     timeout_option,
 )
@@ -27,22 +34,25 @@ from avrgen.cli.output import (
     Failed,
     print_outcomes,
     print_progress,
-    print_rendered_first,
+    print_removed,
     say_waiting,
     table,
 )
-from avrgen.cli.swarm import print_tasks
+from avrgen.cli.swarm import agent_cell, print_tasks
 
 if TYPE_CHECKING:
     from avrgen.app.results import AgentUp, ContainerStatus, StatusReport, UpResult
 
+Item = TypeVar("Item")
+
 
 def print_containers(statuses: Sequence[ContainerStatus]) -> None:
-    rows = [("AGENT", "CONTAINER", "ROLE", "STATE", "HEALTH", "PORTS")]
-    for s in statuses:
-        agent = s.agent + (" (orphan)" if s.orphan else "")
-        rows.append((agent, s.name, s.role, s.state, s.health or "-", ", ".join(s.ports) or "-"))
-    table(rows)
+    table([("AGENT", "CONTAINER", "ROLE", "STATE", "HEALTH", "PORTS"), *map(_row, statuses)])
+
+
+def _row(s: ContainerStatus) -> tuple[str, ...]:
+    ports = ", ".join(s.ports) or "-"
+    return (agent_cell(s.agent, s.orphan), s.name, s.role, s.state, s.health or "-", ports)
 
 
 def _containers(agent: AgentUp) -> tuple[str, str]:
@@ -53,11 +63,7 @@ def _containers(agent: AgentUp) -> tuple[str, str]:
 
 @click.command()
 @project_options
-@names_argument
-@all_option
-@parallel_option
-@secrets_file_option
-@no_render_option
+@start_options
 @click.option(
     "--changed",
     is_flag=True,
@@ -65,38 +71,17 @@ def _containers(agent: AgentUp) -> tuple[str, str]:
 )
 @timeout_option
 @no_wait_option
-def up(
-    project: Project,
-    names: tuple[str, ...],
-    all_agents: bool,
-    parallel: int,
-    secrets_file: Path | None,
-    no_render: bool,
-    changed: bool,
-    timeout: int,
-    no_wait: bool,
-) -> None:
+@as_start
+def up(project: Project, start: Start, changed: bool, no_wait: bool) -> None:
     """Render if stale, create the network, `docker compose up --wait` each agent."""
-    from avrgen.app.lifecycle import up as up_agents
-    from avrgen.app.running import raise_failures
-
-    if changed and (names or all_agents):
+    if changed and (start.names or start.all_agents):
         raise click.UsageError("--changed picks the agents itself: give no names and no --all")
-    require_selection(names, all_agents, allow_none=changed)
-    options: dict[str, Any] = {
-        "parallel": parallel,
-        "secrets_file": secrets_file,
-        "render": not no_render,
-        "timeout": timeout,
-        "progress": print_progress,
-        "wait": not no_wait,
-        "on_wait": say_waiting,
-    }
+    require_selection(start.names, start.all_agents, allow_none=changed)
     result: UpResult
     if changed:
         from avrgen.app.status import up_changed
 
-        picked = up_changed(project, **options)
+        picked = up_changed(project, start, wait=not no_wait, on_wait=say_waiting)
         for name, state in picked.brought_up:
             click.echo(f"bringing up: {name} ({state})")
         for name, state in picked.left_alone:
@@ -106,32 +91,21 @@ def up(
             return
         result = picked.up
     else:
-        result = up_agents(project, names, all_agents=all_agents, **options)
-    print_rendered_first(result.rendered)
-    print_outcomes(("CONTAINERS", "PORTS"), result.agents, _containers)
-    raise_failures(result.agents)
+        result = up_agents(project, start, wait=not no_wait, on_wait=say_waiting)
+    print_outcomes(result.rendered, ("CONTAINERS", "PORTS"), result.agents, _containers)
 
 
 @click.command()
 @project_options
-@names_argument
-@all_option
-@click.option("--network", is_flag=True, help="Also remove the shared network if nothing uses it.")
-@click.option("--orphans", is_flag=True, help="Also remove agents no longer in the blueprints.")
-def down(
-    project: Project, names: tuple[str, ...], all_agents: bool, network: bool, orphans: bool
-) -> None:
+@removal_options("Also remove the shared network if nothing uses it.")
+def down(project: Project, removal: Removal) -> None:
     """Stop and remove agents' containers (found by their labels)."""
-    from avrgen.app.lifecycle import down as down_agents
-
-    require_selection(names, all_agents, allow_none=orphans or network)
-    result = down_agents(project, names, all_agents=all_agents, network=network, orphans=orphans)
-    for s in result.removed:
-        click.echo(f"removed {s.name} ({s.agent}, {s.role})")
-    if not result.removed:
-        click.echo("no containers to remove")
-    if result.network:
-        click.echo(result.network)
+    result = down_agents(project, removal)
+    print_removed(
+        [f"removed {s.name} ({s.agent}, {s.role})" for s in result.removed],
+        "no containers to remove",
+        result.network,
+    )
 
 
 @click.command()
@@ -143,24 +117,28 @@ def ps(project: Project, names: tuple[str, ...], target: str | None, as_json: bo
     """Containers of the agents: state, health, published ports (target swarm: the agents'
     swarm tasks: node, state, error)."""
     from avrgen.app.deploy import tasks
-    from avrgen.app.lifecycle import ps as containers
 
     if (target or project.target()) == "swarm":
-        found = tasks(project, names)
-        if as_json:
-            serialize.emit(serialize.tasks(found))
-        elif found:
-            print_tasks(found)
-        else:
-            click.echo("no avrgen services")
-        return
-    statuses = containers(project, names)
-    if as_json:
-        serialize.emit(serialize.containers(statuses))
-    elif statuses:
-        print_containers(statuses)
+        found_tasks = tasks(project, names)
+        _listing(found_tasks, as_json, serialize.tasks, print_tasks, "no avrgen services")
     else:
-        click.echo("no avrgen containers")
+        statuses = containers(project, names)
+        _listing(statuses, as_json, serialize.containers, print_containers, "no avrgen containers")
+
+
+def _listing(
+    found: list[Item],
+    as_json: bool,
+    document: Callable[[list[Item]], object],
+    show: Callable[[list[Item]], None],
+    empty: str,
+) -> None:
+    if as_json:
+        serialize.emit(document(found))
+    elif found:
+        show(found)
+    else:
+        click.echo(empty)
 
 
 @click.command()
@@ -171,8 +149,6 @@ def ps(project: Project, names: tuple[str, ...], target: str | None, as_json: bo
 @click.option("--tail", type=click.IntRange(0), default=None, help="Last N lines of each.")
 def logs(project: Project, name: str, role: str | None, follow: bool, tail: int | None) -> None:
     """Logs of an agent's containers, merged by time."""
-    from avrgen.app.lifecycle import logs as agent_logs
-
     for line in agent_logs(project, name, role=role, follow=follow, tail=tail):
         click.echo(f"{line.container} | {line.text}")
 
@@ -184,8 +160,6 @@ def logs(project: Project, name: str, role: str | None, follow: bool, tail: int 
 @timeout_option
 def restart(project: Project, names: tuple[str, ...], all_agents: bool, timeout: int) -> None:
     """Restart agents' containers and wait until they run again."""
-    from avrgen.app.lifecycle import restart as restart_agents
-
     require_selection(names, all_agents)
     statuses = restart_agents(
         project, names, all_agents=all_agents, timeout=timeout, progress=print_progress

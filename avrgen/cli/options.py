@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import wraps
 from pathlib import Path
@@ -11,6 +11,8 @@ from typing import Any, TypeVar
 import click
 
 from avrgen.app.project import Paths, Project
+from avrgen.app.running import Removal, Start
+from avrgen.cli.output import print_progress
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -65,33 +67,108 @@ no_render_option = click.option(
 )
 
 
+def _stack(*decorators: Callable[[F], F]) -> Callable[[F], F]:
+    def apply(func: F) -> F:
+        for decorator in reversed(decorators):
+            func = decorator(func)
+        return func
+
+    return apply
+
+
+start_options = _stack(
+    names_argument, all_option, parallel_option, secrets_file_option, no_render_option
+)
+
+
+def as_start(func: F) -> F:
+    """The options of `start_options` and --timeout, given to the command as one `start`."""
+
+    @wraps(func)
+    def wrapper(
+        project: Project,
+        names: tuple[str, ...],
+        all_agents: bool,
+        parallel: int,
+        secrets_file: Path | None,
+        no_render: bool,
+        timeout: int,
+        **kwargs: Any,
+    ) -> Any:
+        start = Start(
+            names, all_agents, parallel, secrets_file, not no_render, timeout, None, print_progress
+        )
+        return func(project, start=start, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def removal_options(network_help: str) -> Callable[[F], F]:
+    """[NAME]..., --all, --network, --orphans: given to the command as one `removal`."""
+
+    def apply(func: F) -> F:
+        @wraps(func)
+        def wrapper(
+            project: Project,
+            names: tuple[str, ...],
+            all_agents: bool,
+            network: bool,
+            orphans: bool,
+            **kwargs: Any,
+        ) -> Any:
+            require_selection(names, all_agents, allow_none=orphans or network)
+            removal = Removal(names, all_agents, network, orphans, print_progress)
+            return func(project, removal=removal, **kwargs)
+
+        return _stack(
+            names_argument,
+            all_option,
+            click.option("--network", is_flag=True, help=network_help),
+            click.option(
+                "--orphans", is_flag=True, help="Also remove agents no longer in the blueprints."
+            ),
+        )(wrapper)  # type: ignore[return-value]
+
+    return apply
+
+
 def target_option(help_text: str) -> Callable[[F], F]:
     return click.option(
         "--target", type=click.Choice(["compose", "swarm"]), default=None, help=help_text
     )
 
 
+def _folder_option(
+    short: str, name: str, default: str, envvar: str, help_text: str
+) -> Callable[[F], F]:
+    return click.option(
+        short,
+        name,
+        type=click.Path(path_type=Path),
+        default=default,
+        envvar=envvar,
+        show_default=True,
+        help=help_text,
+    )
+
+
+def file_option(default_text: str) -> Callable[[F], F]:
+    """--file of `avrgen new`: where to write the blueprint."""
+    return click.option(
+        "--file",
+        type=click.Path(path_type=Path, dir_okay=False),
+        default=None,
+        help=f"Where to write (default: {default_text}).",
+    )
+
+
 def project_options(func: F) -> F:
     """--blueprints/-b, --output/-o, --templates and --catalog, shared by every command."""
     options = [
-        click.option(
-            "-b",
-            "--blueprints",
-            type=click.Path(path_type=Path),
-            default="blueprints",
-            envvar="AVRGEN_BLUEPRINTS",
-            show_default=True,
-            help="Blueprint folder.",
+        _folder_option(
+            "-b", "--blueprints", "blueprints", "AVRGEN_BLUEPRINTS", "Blueprint folder."
         ),
-        click.option(
-            "-o",
-            "--output",
-            type=click.Path(path_type=Path),
-            default="output",
-            envvar="AVRGEN_OUTPUT",
-            show_default=True,
-            help="Output folder.",
-        ),
+        _folder_option("-o", "--output", "output", "AVRGEN_OUTPUT", "Output folder."),
         click.option(
             "--templates",
             type=click.Path(path_type=Path),
@@ -124,7 +201,7 @@ def project_options(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def require_selection(names: tuple[str, ...], all_agents: bool, allow_none: bool = False) -> None:
+def require_selection(names: Sequence[str], all_agents: bool, allow_none: bool = False) -> None:
     """Agents named, or --all: one of them (or neither, where `allow_none`)."""
     if names and all_agents:
         raise click.UsageError("name agents or use --all, not both")

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import click
 
+from avrgen.app.running import raise_failures
 from avrgen.errors import Problem
 
 if TYPE_CHECKING:
@@ -48,18 +49,26 @@ def print_progress(agent: str, message: str) -> None:
     click.echo(f"[{agent}] {message}", err=True)
 
 
-def print_rendered_first(rendered: Sequence[object]) -> None:
-    """`up` and `deploy` rendered stale output first."""
-    if rendered:
-        click.echo(f"rendered {len(rendered)} changed file(s) first", err=True)
-
-
 def print_outcomes(
+    rendered: Sequence[object],
     columns: tuple[str, str],
     agents: Sequence[AgentResult],
     details: Callable[[AgentResult], tuple[str, str]],
 ) -> None:
-    """The table after `up` or `deploy`: each agent's result, two columns of `details`."""
+    """After `up` or `deploy`: the files rendered first (output/ was stale), the table of
+    each agent's result (two columns of `details`), then an error naming each agent that
+    failed."""
+    if rendered:
+        click.echo(f"rendered {len(rendered)} changed file(s) first", err=True)
     rows = [("AGENT", "RESULT", *columns, "TIME")]
     rows += [(a.agent, a.status, *details(a), f"{a.seconds:.1f}s") for a in agents]
     table(rows)
+    raise_failures(agents)
+
+
+def print_removed(removed: Sequence[str], nothing: str, network: str | None) -> None:
+    """After `down` or `undeploy`: what went (or `nothing`), then what became of the network."""
+    for line in removed or [nothing]:
+        click.echo(line)
+    if network:
+        click.echo(network)
