@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from subprocess import CompletedProcess
@@ -192,3 +193,30 @@ def test_json_user_error_still_parses(avrgen: Avrgen, project: Path) -> None:
         "error": "no agent named 'suport-line' (did you mean 'support-line'?)",
         "problems": [],
     }
+
+
+def test_json_error_follows_the_option_not_sys_argv(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`main(args)` decides from the parsed --json option, whatever sys.argv holds."""
+    from avrgen.cli.main import main
+
+    monkeypatch.setattr(sys, "argv", ["avrgen", "--json"])
+    with pytest.raises(SystemExit) as plain:
+        main(["render", "-b", str(tmp_path / "missing")])
+    assert plain.value.code == 1
+    assert capsys.readouterr().out == ""
+
+    monkeypatch.setattr(sys, "argv", ["avrgen"])
+    with pytest.raises(SystemExit) as machine:
+        main(["render", "--json", "-b", str(tmp_path / "missing")])
+    assert machine.value.code == 1
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["error"] in captured.err
+
+
+def test_a_failure_told_as_json_is_told_once(avrgen: Avrgen) -> None:
+    result = avrgen("validate", "--json", "-b", "tests/fixtures/invalid/unknown-kind")
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["valid"] is False
+    assert result.stderr == ""

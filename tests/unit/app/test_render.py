@@ -1,0 +1,70 @@
+"""app.render: the write targets of one render and the render cache's way around it.
+
+Two of these pin what the type checker found in the old Project.render: the loop over the
+write targets re-bound the `target` parameter (compose or swarm), and the cache's paths and
+options were bound only on the cached path.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from avrgen.app.project import Paths, Project
+from avrgen.app.render import render
+from avrgen.errors import StaleOutputError
+from avrgen.model.output import COMPOSE_FILE, STACK_FILE
+
+
+def project_of(bundled: Path) -> Project:
+    return Project(Paths(bundled, bundled.parent / "output"))
+
+
+@pytest.mark.parametrize("first", [True, False], ids=["first-render", "output-exists"])
+def test_the_target_chosen_is_the_target_written(bundled: Path, first: bool) -> None:
+    project = project_of(bundled)
+    if not first:
+        render(project)  # compose files first: the swarm render then updates output/
+    result = render(project, target="swarm")
+    output = project.paths.output
+    assert sorted(p.name for p in output.glob(f"*/{STACK_FILE}"))
+    assert not list(output.glob(f"*/{COMPOSE_FILE}"))
+    assert result.changes
+    assert render(project, check=True, target="swarm").changes == []
+    with pytest.raises(StaleOutputError):
+        render(project, check=True, target="compose")
+
+
+def test_a_second_render_of_one_target_changes_nothing(bundled: Path) -> None:
+    project = project_of(bundled)
+    render(project, target="swarm")
+    assert render(project, target="swarm").changes == []
+
+
+@pytest.mark.parametrize(
+    ("agents", "no_cache"),
+    [((), "1"), (("billing",), ""), (("billing",), "1")],
+    ids=["cache-off", "agents-named", "both"],
+)
+def test_use_cache_without_the_cache(
+    bundled: Path, monkeypatch: pytest.MonkeyPatch, agents: tuple[str, ...], no_cache: str
+) -> None:
+    """`use_cache` with the cache off or agents named runs the whole pipeline."""
+    monkeypatch.setenv("AVRGEN_NO_CACHE", no_cache)
+    project = project_of(bundled)
+    result = render(project, agents=agents, use_cache=True)
+    assert result.changes
+    assert set(result.plan.agents) >= set(agents)
+    assert render(project, agents=agents, use_cache=True).changes == []
+
+
+def test_use_cache_answers_an_unchanged_render(
+    bundled: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AVRGEN_NO_CACHE", "")
+    project = project_of(bundled)
+    first = render(project, use_cache=True)
+    again = render(project_of(bundled), use_cache=True)
+    assert again.changes == []
+    assert list(again.plan.agents) == list(first.plan.agents)
