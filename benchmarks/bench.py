@@ -553,7 +553,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # editable checkout run with PYTHONDONTWRITEBYTECODE=1 (as on this machine) compiles
     # avrgen's modules from source in every run (~35 ms) that no installed copy pays.
     subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "avrgen")], check=True)
-    # avrgen's render cache (avrgen/cache.py) starts empty in every run and lives in the
+    # avrgen's render cache (avrgen/pipeline/cache/) starts empty in every run and lives in the
     # scratch folder, not in ~/.cache: the figures do not depend on earlier runs
     report = Report()
     bench = Bench(work, options.repeat, report)

@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import REPO
 
-PURE_STAGES = ("validate", "plan", "render", "escape", "checks", "swarm")
+PURE_STAGES = ("validate", "plan", "render", "escape", "checks", "swarm", "yaml_reader")
 
 
 def python_files(*folders: str) -> list[Path]:
