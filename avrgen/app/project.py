@@ -14,8 +14,8 @@ from avrgen.errors import AvrgenError
 from avrgen.fs.lock import LOCK_NAME, read_lock, render_lock
 from avrgen.pipeline.load import Document, load_blueprints
 
-# imported where used: render (jinja2) which validate skips, and the pydantic stages
-# (catalog, validate, plan: 0.15 s) which a cached render skips
+# imported where used: render (jinja2), which validate skips, and the pydantic stages
+# (catalog, validate, plan), which a render answered from the cache skips
 if TYPE_CHECKING:
     from avrgen.model.blueprint import Target as TargetName
     from avrgen.model.catalog import Catalog

@@ -27,8 +27,8 @@ _AGENT_MARKS = {"added": "+", "changed": "~", "removed": "-"}
 @contextmanager
 def no_cycle_collection() -> Iterator[None]:
     """For a command that builds a large tree of objects (1,000s of agents) and ends: the
-    cyclic garbage collector would scan it again and again (~10% of a render) to find
-    next to no cycles; reference counting still frees everything as usual."""
+    cyclic garbage collector would scan that tree again and again to find next to no
+    cycles; reference counting still frees everything as usual."""
     enabled = gc.isenabled()
     gc.disable()
     try:

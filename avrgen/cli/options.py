@@ -110,10 +110,10 @@ def removal_options(network_help: str) -> Callable[[F], F]:
         @wraps(func)
         def wrapper(
             project: Project,
-            names: tuple[str, ...],
-            all_agents: bool,
             network: bool,
             orphans: bool,
+            names: tuple[str, ...],
+            all_agents: bool,
             **kwargs: Any,
         ) -> Any:
             require_selection(names, all_agents, allow_none=orphans or network)
