@@ -152,6 +152,17 @@ def exclusive(lock_file: Path, minutes: int) -> Iterator[None]:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
 
+def blueprint_folder(root: Path, secrets: str | None = None, **files: str) -> Path:
+    """`root` with `blueprints/NAME.yaml` for each of `files` (NAME=text) and, given
+    `secrets`, that text as `root/secrets.env`; returns `root`."""
+    (root / "blueprints").mkdir()
+    for name, text in files.items():
+        (root / "blueprints" / f"{name}.yaml").write_text(text, encoding="utf-8")
+    if secrets is not None:
+        (root / "secrets.env").write_text(secrets, encoding="utf-8")
+    return root
+
+
 def run_compose(
     binary: Path, folder: Path, *args: str, secrets: dict[str, str]
 ) -> subprocess.CompletedProcess[str]:

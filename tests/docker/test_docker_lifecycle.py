@@ -240,12 +240,11 @@ def engine() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def workdir(engine: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    root = tmp_path_factory.mktemp("lifecycle")
-    (root / "blueprints").mkdir()
-    (root / "blueprints" / "agents.yaml").write_text(BLUEPRINTS, encoding="utf-8")
-    (root / "secrets.env").write_text(
-        f"# secrets of the lifecycle tests\nT3_LLM_TOKEN={TOKEN}\nexport T3_WEBHOOK='{WEBHOOK}'\n",
-        encoding="utf-8",
+    secrets = (
+        f"# secrets of the lifecycle tests\nT3_LLM_TOKEN={TOKEN}\nexport T3_WEBHOOK='{WEBHOOK}'\n"
+    )
+    root = dockerenv.blueprint_folder(
+        tmp_path_factory.mktemp("lifecycle"), secrets, agents=BLUEPRINTS
     )
     cleanup(MAIN_AGENTS, (NETWORK,))
     yield root
@@ -487,9 +486,7 @@ def test_restart_waits_until_healthy(
 
 @pytest.fixture(scope="module")
 def par_workdir(engine: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    root = tmp_path_factory.mktemp("parallel")
-    (root / "blueprints").mkdir()
-    (root / "blueprints" / "agents.yaml").write_text(PAR_BLUEPRINTS, encoding="utf-8")
+    root = dockerenv.blueprint_folder(tmp_path_factory.mktemp("parallel"), agents=PAR_BLUEPRINTS)
     cleanup(PAR_AGENTS, (PAR_NETWORK,))
     yield root
     cleanup(PAR_AGENTS, (PAR_NETWORK,))

@@ -96,9 +96,7 @@ def cleanup() -> None:
 def root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     dockerenv.require_engine()
     dockerenv.ensure_test_images()
-    folder = tmp_path_factory.mktemp("faults")
-    (folder / "blueprints").mkdir()
-    (folder / "blueprints" / "agents.yaml").write_text(BLUEPRINTS)
+    folder = dockerenv.blueprint_folder(tmp_path_factory.mktemp("faults"), agents=BLUEPRINTS)
     cleanup()
     try:
         yield folder

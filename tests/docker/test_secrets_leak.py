@@ -112,9 +112,9 @@ def assert_no_secret_in_files(root: Path) -> None:
 
 
 def make_project(root: Path) -> None:
-    (root / "blueprints").mkdir()
-    (root / "blueprints" / "agents.yaml").write_text(BLUEPRINTS)
-    (root / "secrets.env").write_text(f"# test secrets\nT5_FILE_KEY={FILE_SECRET}\n")
+    dockerenv.blueprint_folder(
+        root, f"# test secrets\nT5_FILE_KEY={FILE_SECRET}\n", agents=BLUEPRINTS
+    )
 
 
 def run_offline_commands(avrgen: Runs) -> None:
@@ -202,8 +202,7 @@ def test_errors_never_echo_env_values(tmp_path: Path, avrgen: Avrgen) -> None:
         f"GREETING: [{literal}]\n    OTHER_TOKEN: {{secret: {literal}}}\n"
         f"    3BAD: {literal}\n    PORT: {literal}\n    X_API_KEY: {literal}",
     )
-    (tmp_path / "blueprints").mkdir()
-    (tmp_path / "blueprints" / "agents.yaml").write_text(text)
+    dockerenv.blueprint_folder(tmp_path, agents=text)
     avrgen = Runs(tmp_path, {}, inline=avrgen)
     avrgen("validate", ok=False)
     avrgen("validate", "--json", ok=False)

@@ -89,11 +89,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     """Both agents rendered and up (in sync), on the test network; removed at the end."""
     dockerenv.require_engine()
     dockerenv.ensure_test_images()
-    root = tmp_path_factory.mktemp("status")
-    (root / "blueprints").mkdir()
-    (root / "blueprints" / "settings.yaml").write_text(SETTINGS)
-    (root / "blueprints" / "providers.yaml").write_text(PROVIDERS)
-    (root / "blueprints" / "agents.yaml").write_text(AGENTS)
+    root = dockerenv.blueprint_folder(
+        tmp_path_factory.mktemp("status"), settings=SETTINGS, providers=PROVIDERS, agents=AGENTS
+    )
     project = Project(Paths(root / "blueprints", root / "output"))
     remove_everything()
     try:

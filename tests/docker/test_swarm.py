@@ -141,21 +141,18 @@ def engine() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def blueprints(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("swarm")
-    (root / "blueprints").mkdir()
     node = docker("info", "--format", "{{.Name}}", check=False) or "no-engine"
-    (root / "blueprints" / "all.yaml").write_text(
-        BLUEPRINTS.format(
-            network=NETWORK,
-            subnet=SUBNET,
-            label=NODE_LABEL,
-            node=node,
-            core=dockerenv.CORE_IMAGE,
-            provider=dockerenv.PROVIDER_IMAGE,
-        )
+    text = BLUEPRINTS.format(
+        network=NETWORK,
+        subnet=SUBNET,
+        label=NODE_LABEL,
+        node=node,
+        core=dockerenv.CORE_IMAGE,
+        provider=dockerenv.PROVIDER_IMAGE,
     )
-    (root / "secrets.env").write_text(f"T7_SECRET={SECRET}\n")
-    return root
+    return dockerenv.blueprint_folder(
+        tmp_path_factory.mktemp("swarm"), f"T7_SECRET={SECRET}\n", all=text
+    )
 
 
 def avrgen(root: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
