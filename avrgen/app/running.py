@@ -46,7 +46,7 @@ class Removal:
     all_agents: bool = False
     network: bool = False
     orphans: bool = False
-    progress: Progress | None = None
+    progress: Progress | None = None  # undeploy tells here what it waits for
 
 
 class Outcome(Protocol):
