@@ -24,15 +24,6 @@ class Problem:
         prefix = "warning: " if self.severity == "warning" else ""
         return f"{where}:{field} {prefix}{self.message}"
 
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "file": self.file,
-            "line": self.line,
-            "path": self.path,
-            "message": self.message,
-            "severity": self.severity,
-        }
-
 
 class AvrgenError(Exception):
     """A user error: printed as its message, never as a traceback."""

@@ -201,7 +201,7 @@ def store(
         "files": {
             rel: known.get(rel) or hashlib.sha256(data).hexdigest() for rel, data in files.items()
         },
-        "warnings": [p.as_dict() for p in warnings],
+        "warnings": [dataclasses.asdict(p) for p in warnings],
         "code": reuse.code if reuse is not None else "",
         "agent_keys": reuse.keys if reuse is not None else {},
         "agents": {name: dataclasses.asdict(view_of(agent)) for name, agent in agents.items()},
