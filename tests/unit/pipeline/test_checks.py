@@ -107,7 +107,8 @@ def test_a_syntax_error_is_reported_without_quoting_the_file() -> None:
 
 
 def test_read_rendered_reads_yaml_1_2_like_compose() -> None:
-    """`no`, `on` and a leading-zero number stay text (YAML 1.1 would make bools and octals)."""
+    """`no` and `on` stay text and `0123` is the decimal 123, as compose reads them (YAML 1.1
+    would make two booleans and the octal 83)."""
     assert checks.read_rendered("a: no\nb: on\nc: 0123\nd: true\n") == {
         "a": "no",
         "b": "on",

@@ -110,8 +110,14 @@ def test_literal_secret_warning_does_not_stop_render(avrgen: Avrgen, tmp_path: P
     assert result.exit_code == 0, result.stderr
     assert "warning: OPENAI_API_KEY looks like a secret" in result.stderr
     assert (tmp_path / "out" / "support" / "docker-compose.yml").is_file()
-    for path in (tmp_path / "out" / "support").iterdir():  # the literal is written (as asked)
-        assert "WEBHOOK_SECRET=" not in path.read_text()  # but a {secret: ...} never is
+    agent = tmp_path / "out" / "support"
+    # the literals are written (as asked), each in its container's env file
+    assert 'OPENAI_API_KEY="sk-this-is-a-literal-key"\n' in (agent / "sts.env").read_text()
+    assert 'WEBHOOK_TOKEN="tok-123"\n' in (agent / "sts.env").read_text()
+    assert 'DB_PASSWORD="hunter2"\n' in (agent / "core.env").read_text()
+    for path in agent.iterdir():  # but a {secret: ...} never is: compose reads it at run time
+        assert "WEBHOOK_SECRET=" not in path.read_text()
+    assert "WEBHOOK_SECRET: \"${WEBHOOK_SECRET:?" in (agent / "docker-compose.yml").read_text()
 
 
 def test_all_problems_of_two_files_reported_at_once_and_sorted(avrgen: Avrgen) -> None:
