@@ -184,7 +184,8 @@ def test_concurrent_renders_all_succeed_and_agree(tmp_path: Path) -> None:
     for proc, (_, stderr) in zip(procs, results, strict=True):
         assert proc.returncode == 0, stderr
     check = avrgen("render", "--check", "-b", str(bp), "-o", str(out))
-    assert check.communicate(timeout=60) and check.returncode == 0
+    _, stderr = check.communicate(timeout=60)
+    assert check.returncode == 0, stderr  # what is on disk is exactly one fresh render
     assert not list(out.rglob(".*.tmp"))
 
 
