@@ -3,7 +3,7 @@ the engine's side is avrgen/engine/swarm.py."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -13,11 +13,11 @@ from avrgen.app.agents import require_known, select, unknown_agent
 from avrgen.app.project import Project
 from avrgen.app.render import fresh_plan
 from avrgen.app.running import Removal, Start, remove_network_if_unused, start_agents
+from avrgen.engine.secrets import Secrets
 from avrgen.errors import AvrgenError
 from avrgen.model.output import STACK_FILE
 
 if TYPE_CHECKING:
-    from avrgen.engine.compose import Redact
     from avrgen.engine.swarm import AgentDeploy, DeployResult, Swarm, TaskStatus, UndeployResult
     from avrgen.model.plan import AgentPlan
 
@@ -44,11 +44,9 @@ def _deploy_one(
     timeout: int,
     resolve_image: str,
     agent: AgentPlan,
-    secrets: Mapping[str, str],
-    redact: Redact,
+    secrets: Secrets,
 ) -> AgentDeploy:
-    stack_file = output / agent.name / STACK_FILE
-    return swarm.deploy(agent, stack_file, secrets, redact, timeout, resolve_image)
+    return swarm.deploy(agent, output / agent.name / STACK_FILE, secrets, timeout, resolve_image)
 
 
 def undeploy(project: Project, removal: Removal) -> UndeployResult:

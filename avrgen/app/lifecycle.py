@@ -3,7 +3,7 @@ target; the engine's side is avrgen/engine/compose.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -13,13 +13,14 @@ from avrgen.app.agents import select, unknown_agent
 from avrgen.app.project import Project
 from avrgen.app.render import fresh_plan
 from avrgen.app.running import Removal, Start, remove_network_if_unused, start_agents
+from avrgen.engine.secrets import Secrets
 from avrgen.errors import AvrgenError, ComposeError
 from avrgen.fs import mutex
 from avrgen.model.output import COMPOSE_FILE
 
 # imported where used: compose (python-on-whales), which render need not import
 if TYPE_CHECKING:
-    from avrgen.engine.compose import AgentUp, ContainerStatus, Docker, LogLine, Progress, Redact
+    from avrgen.engine.compose import AgentUp, ContainerStatus, Docker, LogLine, Progress
     from avrgen.model.plan import AgentPlan, Plan
     from avrgen.pipeline.write import Change
 
@@ -169,10 +170,9 @@ def _up_one(
     output: Path,
     timeout: int,
     agent: AgentPlan,
-    secrets: Mapping[str, str],
-    redact: Redact,
+    secrets: Secrets,
 ) -> AgentUp:
-    return docker.up(agent, output / agent.name / COMPOSE_FILE, secrets, redact, timeout)
+    return docker.up(agent, output / agent.name / COMPOSE_FILE, secrets, timeout)
 
 
 def _containers(docker: Docker, name: str) -> list[ContainerStatus]:

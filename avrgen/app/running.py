@@ -13,6 +13,7 @@ from avrgen.errors import ComposeError
 
 if TYPE_CHECKING:
     from avrgen.engine.compose import Docker, Progress
+    from avrgen.engine.secrets import Secrets
     from avrgen.engine.swarm import Swarm
     from avrgen.model.plan import AgentPlan, Plan
 
@@ -78,12 +79,12 @@ def start_agents(
     the_plan: Plan,
     selected: Sequence[AgentPlan],
     start: Start,
-    run: Callable[[AgentPlan, Mapping[str, str], Callable[[str], str]], R],
+    run: Callable[[AgentPlan, Secrets], R],
 ) -> tuple[str | None, list[R]]:
     """Secrets first (a missing one fails before the engine is touched), then the engine,
-    then the shared network; then `run` (an agent, its secrets, the redactor of every
-    secret) for each agent, `start.parallel` at a time. Returns any note about the network and
-    the results in the agents' order."""
+    then the shared network; then `run` (an agent, the secrets) for each agent,
+    `start.parallel` at a time. Returns any note about the network and the results in the
+    agents' order."""
     from concurrent.futures import ThreadPoolExecutor  # only here: render need not import it
 
     from avrgen.engine.secrets import resolve_secrets
@@ -95,9 +96,7 @@ def start_agents(
     if note:
         engine.say("network", note)
     with ThreadPoolExecutor(max_workers=max(1, start.parallel)) as pool:
-        results = pool.map(
-            lambda agent: run(agent, secrets.for_agent(agent), secrets.redact), selected
-        )
+        results = pool.map(lambda agent: run(agent, secrets), selected)
         return note, list(results)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from avrgen.engine.containers import ContainerStatus, absent, role_key
 from avrgen.engine.docker import AgentOutcome, Engine, Progress, Redact, quoted_log
 from avrgen.engine.failures import safe_list
 from avrgen.engine.logs import LogLine
+from avrgen.engine.secrets import Secrets
 from avrgen.engine.up import compose_up
 from avrgen.errors import ComposeError
 from avrgen.model.blueprint import NetworkSettings
@@ -74,18 +75,20 @@ class Docker(Engine):
         self,
         agent: AgentPlan,
         compose_file: Path,
-        secrets: Mapping[str, str],
-        redact: Redact,
+        secrets: Secrets,
         timeout: int = 120,
     ) -> AgentUp:
         """`docker compose up -d --wait --remove-orphans` for one agent; never raises."""
         start = time.monotonic()
+        redact = secrets.redact
         if self.engine_lost is not None:  # the engine went away: do not try the rest
             self.say(agent.name, "not attempted")
             message = f"agent {agent.name!r}: not attempted: {self.engine_lost}"
             return AgentUp(agent.name, "failed", 0.0, [], message)
         try:
-            changed = compose_up(self, agent, compose_file, secrets, redact, timeout)
+            changed = compose_up(
+                self, agent, compose_file, secrets.for_agent(agent), redact, timeout
+            )
         except ComposeError as exc:
             message = redact(str(exc))
             if not self.answers():

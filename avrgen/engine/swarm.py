@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,8 @@ from python_on_whales.exceptions import DockerException
 
 from avrgen.engine import network
 from avrgen.engine.deploy import stack_deploy
-from avrgen.engine.docker import AgentOutcome, Engine, Progress, Redact, last_line
+from avrgen.engine.docker import AgentOutcome, Engine, Progress, last_line
+from avrgen.engine.secrets import Secrets
 from avrgen.engine.services import (
     Nodes,
     TaskStatus,
@@ -98,16 +99,23 @@ class Swarm:
         self,
         agent: AgentPlan,
         stack_file: Path,
-        secrets: Mapping[str, str],
-        redact: Redact,
+        secrets: Secrets,
         timeout: int = 120,
         resolve_image: str = "always",
     ) -> AgentDeploy:
         """`docker stack deploy` one agent and wait for its tasks; never raises."""
         start = time.monotonic()
+        redact = secrets.redact
         try:
             changed = stack_deploy(
-                self.engine, self._nodes, agent, stack_file, secrets, redact, timeout, resolve_image
+                self.engine,
+                self._nodes,
+                agent,
+                stack_file,
+                secrets.for_agent(agent),
+                redact,
+                timeout,
+                resolve_image,
             )
         except ComposeError as exc:
             self.say(agent.name, "failed")
