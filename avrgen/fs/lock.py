@@ -22,19 +22,35 @@ def read_lock(folder: Path) -> dict[str, dict[str, int]]:
         return {}
     name = path.as_posix()
     try:
-        with path.open("rb") as handle:
-            raw = handle.read(MAX_LOCK_BYTES + 1)
-        if len(raw) > MAX_LOCK_BYTES:
-            raise ValueError(f"larger than {MAX_LOCK_BYTES} bytes")
-        data = json.loads(raw.decode("utf-8"))
-        agents = data["agents"]
-        return {
-            str(agent): {str(role): _lock_port(port) for role, port in ports.items()}
-            for agent, ports in agents.items()
-        }
-    except (ValueError, KeyError, TypeError, AttributeError, RecursionError, OSError) as exc:
+        return _parse_lock(path)
+    except (ValueError, OSError) as exc:
         problem = Problem(name, 0, "", f"unreadable lock file ({exc}); delete it to start afresh")
         raise BlueprintError([problem]) from None
+
+
+def _parse_lock(path: Path) -> dict[str, dict[str, int]]:
+    """The lock's agents and ports; a ValueError in avrgen's words names what is wrong."""
+    with path.open("rb") as handle:
+        raw = handle.read(MAX_LOCK_BYTES + 1)
+    if len(raw) > MAX_LOCK_BYTES:
+        raise ValueError(f"larger than {MAX_LOCK_BYTES} bytes")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ValueError("not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"invalid JSON at line {exc.lineno}, column {exc.colno}") from None
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    agents = data.get("agents") if isinstance(data, dict) else None
+    if not isinstance(agents, dict):
+        raise ValueError('"agents" must be a mapping of agent names to their ports')
+    locked = {}
+    for agent, ports in agents.items():
+        if not isinstance(ports, dict):
+            raise ValueError(f"the ports of agent {agent!r} must be a mapping of role to port")
+        locked[agent] = {role: _lock_port(port) for role, port in ports.items()}
+    return locked
 
 
 def _lock_port(port: Any) -> int:

@@ -79,45 +79,77 @@ ALIAS_TOWER = (
 )
 
 HOSTILE: dict[str, tuple[bytes | str, str, str]] = {
-    # name: (content of x.yaml, "x.yaml:LINE", part of the message)
-    "billion-laughs": (LAUGHS, "x.yaml:", "document too large"),
-    "deep-flow-10k": ("kind: agent\nname: " + "[" * 10_000 + "]" * 10_000, "x.yaml:2", "nested"),
-    "deep-map-10k": ("kind: agent\nx: " + "{a: " * 10_000 + "1" + "}" * 10_000, ":2", "nested"),
-    "deep-block": (  # line 65's key is the 65th level: inside the 64th mapping
-        "kind: agent\n" + "".join(" " * i + "a:\n" for i in range(200)),
-        ":65",
+    # name: (content of x.yaml, "x.yaml:LINE:" and the field, part of the message)
+    "billion-laughs": (LAUGHS, "x.yaml:1:", "document too large"),
+    "deep-flow-10k": ("kind: agent\nname: " + "[" * 10_000 + "]" * 10_000, "x.yaml:2:", "nested"),
+    "deep-map-10k": (
+        "kind: agent\nx: " + "{a: " * 10_000 + "1" + "}" * 10_000,
+        "x.yaml:2:",
         "nested",
     ),
-    "alias-tower": (ALIAS_TOWER, "x.yaml:", "nested more than 64 levels"),
-    "recursive-alias": ("kind: agent\nname: &a [*a]\n", "x.yaml:2", "recursive alias"),
-    "non-utf8": (b"kind: agent\nname: caf\xe9\n", "x.yaml:2", "not valid UTF-8"),
-    "utf16": ("kind: agent\n".encode("utf-16"), "x.yaml:1", "not valid UTF-8"),
-    "nul-byte": (b"kind: agent\n\nname: a\x00b\n", "x.yaml:3", "NUL byte"),
-    "nul-escape": ('kind: agent\nname: x\nenv: {A: "a\\0b"}\n', "x.yaml:3", "NUL character"),
-    "control-char": ("kind: agent\nname: x\x07y\n", "x.yaml:2", "character 0x0007"),
-    "tab-indent": ("kind: agent\n\tname: x\n", "x.yaml:2", "tab"),
-    "merge-key": ("a: &a {mode: sts}\nkind: agent\n<<: *a\n", "x.yaml:3", "merge keys"),
-    "python-object": ("kind: !!python/object:os.system {}\n", "x.yaml:1", "not allowed"),
+    "deep-block": (  # line 65's key is the 65th level: inside the 64th mapping
+        "kind: agent\n" + "".join(" " * i + "a:\n" for i in range(200)),
+        "x.yaml:65:",
+        "nested",
+    ),
+    "alias-tower": (ALIAS_TOWER, "x.yaml:1:", "nested more than 64 levels"),
+    "recursive-alias": ("kind: agent\nname: &a [*a]\n", "x.yaml:2:", "recursive alias"),
+    "non-utf8": (b"kind: agent\nname: caf\xe9\n", "x.yaml:2:", "not valid UTF-8"),
+    "utf16": ("kind: agent\n".encode("utf-16"), "x.yaml:1:", "not valid UTF-8"),
+    "nul-byte": (b"kind: agent\n\nname: a\x00b\n", "x.yaml:3:", "NUL byte"),
+    "nul-escape": (
+        'kind: agent\nname: x\nenv: {A: "a\\0b"}\n',
+        "x.yaml:3: env.A:",
+        "NUL character",
+    ),
+    "control-char": ("kind: agent\nname: x\x07y\n", "x.yaml:2:", "character 0x0007"),
+    "tab-indent": ("kind: agent\n\tname: x\n", "x.yaml:2:", "tab"),
+    "merge-key": ("a: &a {mode: sts}\nkind: agent\n<<: *a\n", "x.yaml:3:", "merge keys"),
+    "python-object": ("kind: !!python/object:os.system {}\n", "x.yaml:1: kind:", "not allowed"),
     "python-apply": (
         "kind: !!python/object/apply:os.system ['touch /tmp/avrgen-pwned']\n",
-        "x.yaml:1",
+        "x.yaml:1: kind:",
         "not allowed",
     ),
-    "python-name": ("kind: agent\nname: !!python/name:os.system\n", "x.yaml:2", "not allowed"),
-    "custom-tag": ("kind: agent\nname: !vault secret/x\n", "x.yaml:2", "not allowed"),
-    "binary-tag": ("kind: agent\nname: !!binary aGk=\n", "x.yaml:2", "not allowed"),
-    "set-tag": ("kind: agent\nname: !!set {a, b}\n", "x.yaml:2", "not allowed"),
-    "complex-key": ("kind: agent\n? [a, b]\n: x\n", "x.yaml:2", "a key must be plain text"),
-    "duplicate-key": ("kind: agent\nname: a\nname: b\n", "x.yaml:3", "duplicate key 'name'"),
-    "null-document": ("~\n", "x.yaml:1", "must be a mapping"),
-    "scalar-document": ("just text\n", "x.yaml:1", "must be a mapping"),
-    "escape-output": (AGENT.format(name="../x"), "x.yaml:2", "agent name must be"),
-    "escape-output-abs": (AGENT.format(name="/etc"), "x.yaml:2", "agent name must be"),
-    "env-name-nul": ('kind: agent\nname: x\nenv: {"A\\0B": v}\n', "x.yaml:3", "NUL character"),
-    "env-name-invalid": (AGENT.format(name="x") + "env: {A-B: v}\n", "x.yaml:5", "env name"),
-    "port-zero": (AGENT.format(name="x") + "ports: {core: 0}\n", "ports.core", "greater than"),
-    "port-70000": (AGENT.format(name="x") + "ports: {core: 70000}\n", "ports.core", "less than"),
-    "port-huge": (AGENT.format(name="x") + "ports: {sts: 1" + "0" * 400 + "}\n", "ports.sts", ""),
+    "python-name": (
+        "kind: agent\nname: !!python/name:os.system\n",
+        "x.yaml:2: name:",
+        "not allowed",
+    ),
+    "custom-tag": ("kind: agent\nname: !vault secret/x\n", "x.yaml:2: name:", "not allowed"),
+    "binary-tag": ("kind: agent\nname: !!binary aGk=\n", "x.yaml:2: name:", "not allowed"),
+    "set-tag": ("kind: agent\nname: !!set {a, b}\n", "x.yaml:2: name:", "not allowed"),
+    "complex-key": ("kind: agent\n? [a, b]\n: x\n", "x.yaml:2:", "a key must be plain text"),
+    "duplicate-key": ("kind: agent\nname: a\nname: b\n", "x.yaml:3: name:", "duplicate key 'name'"),
+    "null-document": ("~\n", "x.yaml:1:", "must be a mapping"),
+    "scalar-document": ("just text\n", "x.yaml:1:", "must be a mapping"),
+    "escape-output": (AGENT.format(name="../x"), "x.yaml:2: name:", "agent name must be"),
+    "escape-output-abs": (AGENT.format(name="/etc"), "x.yaml:2: name:", "agent name must be"),
+    "env-name-nul": (
+        'kind: agent\nname: x\nenv: {"A\\0B": v}\n',
+        "x.yaml:3: env:",
+        "NUL character",
+    ),
+    "env-name-invalid": (
+        AGENT.format(name="x") + "env: {A-B: v}\n",
+        "x.yaml:5: env.A-B:",
+        "env name",
+    ),
+    "port-zero": (
+        AGENT.format(name="x") + "ports: {core: 0}\n",
+        "x.yaml:5: ports.core:",
+        "greater than",
+    ),
+    "port-70000": (
+        AGENT.format(name="x") + "ports: {core: 70000}\n",
+        "x.yaml:5: ports.core:",
+        "less than",
+    ),
+    "port-huge": (
+        AGENT.format(name="x") + "ports: {sts: 1" + "0" * 400 + "}\n",
+        "x.yaml:5: ports.sts:",
+        "less than",
+    ),
 }
 
 
@@ -129,6 +161,10 @@ def test_hostile_yaml_fails_cleanly(case: str, tmp_path: Path, avrgen: Avrgen) -
     result = avrgen("validate", "-b", str(folder))
     assert time.monotonic() - started < 10
     check_clean_failure(result, where, message)
+    prefix = f"{folder}/{where}"  # the problem's own line starts with its file, line and field
+    assert any(
+        line.startswith(prefix) and message in line for line in result.stderr.splitlines()
+    ), result.stderr
     assert not Path("/tmp/avrgen-pwned").exists()
 
 
@@ -283,24 +319,35 @@ def test_symlinks_inside_the_folder_are_followed(tmp_path: Path, avrgen: Avrgen)
 
 
 @pytest.mark.parametrize(
-    "content",
+    ("content", "reason"),
     [
-        "[" * 100_000 + "]" * 100_000,
-        '{"agents": {"a": {"core": Infinity}}}',
-        '{"agents": {"a": {"core": 1e400}}}',
-        '{"agents": {"a": {"core": "5001"}}}',
-        '{"agents": {"a": [5001]}}',
-        '{"agents": []}',
-        "\xff\xfe",
-        " " * (lock.MAX_LOCK_BYTES + 1),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ('{"agents": {"a": {"core": Infinity}}}', "port inf is not a whole number"),
+        ('{"agents": {"a": {"core": 1e400}}}', "port inf is not a whole number"),
+        ('{"agents": {"a": {"core": "5001"}}}', "port '5001' is not a whole number"),
+        ('{"agents": {"a": {"core": true}}}', "port True is not a whole number"),
+        ('{"agents": {"a": [5001]}}', "the ports of agent 'a' must be a mapping of role to port"),
+        ('{"agents": []}', '"agents" must be a mapping of agent names to their ports'),
+        ("{}", '"agents" must be a mapping of agent names to their ports'),
+        ("[]", '"agents" must be a mapping of agent names to their ports'),
+        ('{"agents": {\n  "a": {"core": 5001,}}}', "invalid JSON at line 2, column 22"),
+        ("\xff\xfe", "not UTF-8 text"),
+        (" " * (lock.MAX_LOCK_BYTES + 1), f"larger than {lock.MAX_LOCK_BYTES} bytes"),
     ],
-    ids=["deep", "infinity", "overflow", "string", "list", "agents-list", "bytes", "huge"],
-)
-def test_corrupt_lock_is_a_clean_error(content: str, tmp_path: Path, avrgen: Avrgen) -> None:
+    ids=["deep", "infinity", "overflow", "string", "bool", "list", "agents-list", "no-agents",
+         "not-an-object", "invalid-json", "bytes", "huge"],
+)  # fmt: skip
+def test_corrupt_lock_is_a_clean_error(
+    content: str, reason: str, tmp_path: Path, avrgen: Avrgen
+) -> None:
+    """Each way a lock can be broken has its own reason, after the lock's path, and the
+    output folder is left unwritten."""
     folder = blueprints(tmp_path, {"a.yaml": VALID})
     (folder / "avrgen.lock").write_bytes(content.encode("latin-1"))
     result = avrgen("render", "-b", str(folder), "-o", str(tmp_path / "out"))
-    check_clean_failure(result, "avrgen.lock", "unreadable lock file")
+    expected = f"{folder}/avrgen.lock: unreadable lock file ({reason}); delete it to start afresh"
+    assert (result.exit_code, result.stderr) == (1, expected + "\n1 error(s)\n")
+    assert not (tmp_path / "out").exists()
 
 
 # -- the output folder -----------------------------------------------------------------------
@@ -635,12 +682,30 @@ def test_agent_option_cannot_name_a_path(rendered: tuple[Path, Path], avrgen: Av
 
 def test_import_of_hostile_json_fails_cleanly(tmp_path: Path, avrgen: Avrgen) -> None:
     source = tmp_path / "export.json"
-    for content, message in (
-        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
-        ('{"agents": [1, "x", null, {"name": {"a": []}}]}', "found no provider or agent"),
-        ('[{"name": "a\\u0000b", "mode": "sts"}]', ""),
+    nothing = f"error: {source}: found no provider or agent to import"
+    for content, messages in (
+        ("[" * 100_000 + "]" * 100_000, [f"error: {source}: invalid JSON: nested too deeply"]),
+        (  # each item skipped with its JSON path and reason
+            '{"agents": [1, "x", null, {"name": {"a": []}}]}',
+            [
+                "$.agents[0]: skipped: expected an object, got int",
+                "$.agents[1]: skipped: expected an object, got str",
+                "$.agents[2]: skipped: expected an object, got NoneType",
+                "$.agents[3]: skipped: neither a provider (type, config) nor an agent (mode)",
+                nothing,
+            ],
+        ),
+        (  # the NUL is shown escaped, never written raw, and the name made valid
+            '[{"name": "a\\u0000b", "mode": "sts"}]',
+            [
+                "agent 'a\\x00b': renamed to 'a-b' (a-z, 0-9, '-', 40 at most)",
+                "agent 'a-b': skipped: sts mode needs STS, got none",
+                nothing,
+            ],
+        ),
     ):
         source.write_text(content)
         result = avrgen("import", str(source), "--dry-run", "-b", str(tmp_path / "bp"))
         assert result.exit_code == 1 and "Traceback" not in result.stderr, result.stderr
-        assert message in result.stderr
+        assert sorted(result.stderr.splitlines()) == sorted(messages), result.stderr
+        assert "\x00" not in result.stderr
