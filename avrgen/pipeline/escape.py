@@ -73,7 +73,7 @@ def secret_ref(name: str) -> str:
 def safe_key(value: object) -> str:
     """Identifiers (env names, roles) are emitted bare, so they must be plain."""
     text = str(value)
-    if not _SAFE_KEY.match(text):
+    if not _SAFE_KEY.fullmatch(text):  # not match(): `$` also matches before a last "\n"
         raise TemplateError(f"refusing to emit {text!r} as a key")
     return text
 
