@@ -79,6 +79,7 @@ def down(project: Project, removal: Removal) -> DownResult:
     chosen = _chosen(the_plan, docker, removal.names, removal.all_agents)
     if not (chosen or removal.orphans or removal.network):
         raise AvrgenError("name an agent, or use --all / --orphans / --network")
+    docker.refuse_foreign_in_projects(chosen)
     statuses = docker.containers(chosen) if chosen else []
     if removal.orphans and the_plan is not None:
         statuses += [s for s in docker.containers() if _orphan(s, the_plan)]

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from avrgen.errors import ComposeError
+from avrgen.model.labels import MANAGED_LABEL
 
 if TYPE_CHECKING:
     from avrgen.engine.compose import Docker, Progress
@@ -92,6 +93,7 @@ def start_agents(
     environ = os.environ if start.environ is None else start.environ
     secrets = resolve_secrets(selected, environ, start.secrets_file)
     engine.check()
+    engine.refuse_foreign(selected)
     note = engine.ensure_network(the_plan.network)
     if note:
         engine.say("network", note)
@@ -107,5 +109,7 @@ def remove_network_if_unused(engine: Docker | Swarm, name: str) -> str:
         return f"network {name} does not exist"
     if users:
         return f"network {name} kept: used by {', '.join(users)}"
+    if not engine.network_is_ours(name):
+        return f"network {name} kept: avrgen did not create it (it has no {MANAGED_LABEL} label)"
     engine.remove_network(name)
     return f"removed network {name}"

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from python_on_whales import Network
 
-from avrgen.engine import containers, logs, network
+from avrgen.engine import containers, logs, network, ownership
 from avrgen.engine.containers import ContainerStatus, absent, role_key
 from avrgen.engine.docker import AgentOutcome, Engine, Progress, Redact, quoted_log
 from avrgen.engine.failures import safe_list
@@ -66,10 +66,23 @@ class Docker(Engine):
         found = network.inspect_network(self, name)
         return None if found is None else sorted(network.container_users(found))
 
+    def network_is_ours(self, name: str) -> bool:
+        return network.created_by_avrgen(self, name)
+
     def remove_network(self, name: str) -> None:
         network.remove_network(self, name)
 
     # -- up ----------------------------------------------------------------------------------
+
+    def refuse_foreign(self, agents: Sequence[AgentPlan]) -> None:
+        """Fail, before anything starts, when a container avrgen did not create is in one of
+        the agents' compose projects or holds one of their container names."""
+        ownership.refuse_for_agents(self, agents, "start")
+
+    def refuse_foreign_in_projects(self, agents: Sequence[str]) -> None:
+        """Fail, before anything is removed, when a container avrgen did not create is in
+        one of these agents' compose projects."""
+        ownership.refuse_in_projects(self, agents, "remove the containers of")
 
     def up(
         self,

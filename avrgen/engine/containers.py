@@ -71,7 +71,16 @@ def list_containers(engine: Engine, agents: Sequence[str] | None = None) -> list
             ids.update(c.id for c in engine.client.container.list(all=True, filters=each))
     except DockerException as exc:
         raise ComposeError(f"cannot list containers: {last_line(exc)}") from None
-    return sorted((status_of(data) for data in inspect(engine, sorted(ids))), key=role_key)
+    # a container of the project avr-<agent> that avrgen did not create is never one of its
+    # own (ownership.py refuses to start or remove next to it)
+    found = [data for data in inspect(engine, sorted(ids)) if is_managed(data)]
+    return sorted((status_of(data) for data in found), key=role_key)
+
+
+def is_managed(data: dict[str, Any]) -> bool:
+    """A container avrgen created (its label), from its `docker inspect` data."""
+    labels = (data.get("Config") or {}).get("Labels") or {}
+    return isinstance(labels, dict) and labels.get(MANAGED_LABEL) == "true"
 
 
 def inspect(engine: Engine, ids: Sequence[str]) -> list[dict[str, Any]]:

@@ -99,6 +99,12 @@ def container_users(network: Network) -> set[str]:
     return {str(c.name) for c in (network.containers or {}).values()}
 
 
+def created_by_avrgen(engine: Engine, name: str) -> bool:
+    """True when network `name` carries avrgen's label (avrgen removes no other network)."""
+    found = inspect_network(engine, name)
+    return found is not None and (found.labels or {}).get(MANAGED_LABEL) == "true"
+
+
 def remove_network(engine: Engine, name: str) -> None:
     try:
         engine.client.network.remove(name)

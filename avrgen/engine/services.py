@@ -97,6 +97,11 @@ def services(engine: Engine, filters: list[tuple[str, str]]) -> list[Service]:
     return [_service(json.loads(line)) for line in found.stdout.splitlines()]
 
 
+def service_image(service: Service) -> str:
+    spec = (service.spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}
+    return str(spec.get("Image", "")).split("@", 1)[0]
+
+
 def _service(data: dict[str, Any]) -> Service:
     spec = data.get("Spec") or {}
     networks = (spec.get("TaskTemplate") or {}).get("Networks") or []

@@ -17,13 +17,14 @@ from typing import Any
 from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 
-from avrgen.engine import network
+from avrgen.engine import network, ownership
 from avrgen.engine.deploy import stack_deploy
 from avrgen.engine.docker import AgentOutcome, Engine, Progress, last_line
 from avrgen.engine.secrets import Secrets
 from avrgen.engine.services import (
     Nodes,
     TaskStatus,
+    service_image,
     services,
     task_key,
     task_status,
@@ -90,6 +91,9 @@ class Swarm:
                 users.add(service.name)
         return sorted(users)
 
+    def network_is_ours(self, name: str) -> bool:
+        return network.created_by_avrgen(self.engine, name)
+
     def remove_network(self, name: str) -> None:
         network.remove_network(self.engine, name)
 
@@ -126,6 +130,24 @@ class Swarm:
         status = "deployed" if changed else "unchanged"
         self.say(agent.name, f"{status}: {sum(t.ok for t in tasks)} running")
         return AgentDeploy(agent.name, status, time.monotonic() - start, tasks)
+
+    def refuse_foreign(self, agents: Sequence[AgentPlan]) -> None:
+        """Fail, before anything is deployed, when a service avrgen did not create is in
+        one of the agents' stacks (`docker stack deploy` would update it)."""
+        self._refuse_foreign([agent.project for agent in agents], "deploy into")
+
+    def _refuse_foreign(self, stacks: Sequence[str], what: str) -> None:
+        foreign = [
+            f
+            for stack in dict.fromkeys(stacks)
+            for f in ownership.foreign_services(
+                (s.name, s.labels, service_image(s))
+                for s in services(self.engine, [("label", f"{STACK_LABEL}={stack}")])
+            )
+        ]
+        ownership.refuse(
+            f"{what} stack(s) {', '.join(sorted({f.project for f in foreign}))}", foreign
+        )
 
     # -- what runs ---------------------------------------------------------------------------
 
@@ -165,6 +187,7 @@ class Swarm:
             stacks += sorted({s.labels.get(STACK_LABEL, "") for s in found})
             removed += sorted(s.name for s in found)
         stacks = [s for s in dict.fromkeys(stacks) if s]
+        self._refuse_foreign(stacks, "remove")  # `docker stack rm` removes every service
         for stack in stacks:
             self.say(stack.removeprefix("avr-"), f"docker stack rm {stack}")
             try:

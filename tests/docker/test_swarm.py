@@ -373,6 +373,32 @@ FAULTS = {
 }
 
 
+def test_a_foreign_service_in_an_agents_stack_stops_deploy_and_undeploy(
+    deployed: subprocess.CompletedProcess[str], blueprints: Path
+) -> None:
+    """`docker stack deploy` would update, and `docker stack rm` remove, every service of the
+    namespace avr-<agent>: one avrgen did not create makes both refuse, changing nothing."""
+    assert deployed.returncode == 0, deployed.stderr
+    intruder = "avr-t7-sts_intruder"
+    docker(
+        "service", "create", "--detach", "--name", intruder,
+        "--label", "com.docker.stack.namespace=avr-t7-sts", "--env", "PORT=6999",
+        dockerenv.PROVIDER_IMAGE,
+    )  # fmt: skip
+    try:
+        for command in ("deploy", "undeploy"):
+            result = avrgen(blueprints, command, "t7-sts")
+            assert result.returncode == 1, result.stdout
+            assert "Traceback" not in result.stderr
+            what = "deploy into" if command == "deploy" else "remove"
+            assert f"refusing to {what} stack(s) avr-t7-sts" in result.stderr, result.stderr
+            assert f"service {intruder} (stack avr-t7-sts" in result.stderr
+            assert docker("service", "ls", "-q", "--filter", f"name={intruder}")
+            assert docker("service", "ls", "-q", "--filter", "name=avr-t7-sts_core")
+    finally:
+        docker("service", "rm", intruder, check=False)
+
+
 def test_faults_name_the_service_and_the_reason(swarm: str, blueprints: Path) -> None:
     """A container that exits, an image missing on the node, a task no node can take."""
     result = avrgen(blueprints, "deploy", *FAULTS, "--resolve-image", "never", "--timeout", "60")

@@ -1,0 +1,110 @@
+"""What avrgen may touch: only what carries its label (`avrgen.managed=true`).
+
+An agent's compose project (`avr-<agent>`), stack namespace and container names are ones
+another stack may use too (avr-infra's checkout in `avr-infra/` is compose project
+`avr-infra`; it names its containers `avr-sts-openai`, `avr-asterisk`...). Before avrgen
+starts, replaces or removes anything of an agent, every object of that project, stack or
+name is checked, and a foreign one stops it, with nothing changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from python_on_whales.components.container.cli_wrapper import ContainerListFilter
+from python_on_whales.exceptions import DockerException
+
+from avrgen.engine.containers import inspect, is_managed
+from avrgen.engine.docker import Engine, last_line
+from avrgen.errors import ComposeError
+from avrgen.model.labels import MANAGED_LABEL, PROJECT_LABEL, STACK_LABEL
+from avrgen.model.plan import AgentPlan
+
+
+@dataclass(frozen=True, order=True)
+class Foreign:
+    """A container or service avrgen did not create, where one of its own would go."""
+
+    name: str
+    kind: str  # container | service
+    project: str  # its compose project or stack ("" for none)
+    image: str
+
+    def __str__(self) -> str:
+        owner = "compose project" if self.kind == "container" else "stack"
+        where = f"{owner} {self.project}" if self.project else f"no {owner}"
+        return f"{self.kind} {self.name} ({where}, image {self.image or 'unknown'})"
+
+
+def foreign_containers(
+    engine: Engine, projects: Iterable[str], names: Iterable[str] = ()
+) -> list[Foreign]:
+    """Containers, running or not, of these compose projects or holding these exact names,
+    that avrgen did not create."""
+    filters: list[list[ContainerListFilter]] = [
+        [("label", f"{PROJECT_LABEL}={p}")] for p in dict.fromkeys(projects)
+    ]
+    filters += [[("name", f"^/{n}$")] for n in dict.fromkeys(names)]
+    ids: set[str] = set()
+    try:
+        for each in filters:
+            ids.update(c.id for c in engine.client.container.list(all=True, filters=each))
+    except DockerException as exc:
+        raise ComposeError(f"cannot list containers: {last_line(exc)}") from None
+    found = []
+    for data in inspect(engine, sorted(ids)):
+        labels = (data.get("Config") or {}).get("Labels") or {}
+        if not is_managed(data):
+            name = str(data.get("Name", "")).lstrip("/")
+            image = str((data.get("Config") or {}).get("Image", ""))
+            found.append(Foreign(name, "container", labels.get(PROJECT_LABEL, ""), image))
+    return sorted(found)
+
+
+def foreign_services(services: Iterable[tuple[str, dict[str, str], str]]) -> list[Foreign]:
+    """Of (name, labels, image) of a stack's services, those avrgen did not create."""
+    return sorted(
+        Foreign(name, "service", labels.get(STACK_LABEL, ""), image)
+        for name, labels, image in services
+        if labels.get(MANAGED_LABEL) != "true"
+    )
+
+
+def refuse_for_agents(engine: Engine, agents: Sequence[AgentPlan], what: str) -> None:
+    """Fail before anything starts when a foreign container is in an agent's compose
+    project or holds one of its container names (compose would adopt, replace or, with
+    --remove-orphans, remove it)."""
+    refuse_clashes(
+        {
+            agent.name: foreign_containers(
+                engine, [agent.project], [c.name for c in agent.containers]
+            )
+            for agent in agents
+        },
+        what,
+    )
+
+
+def refuse_in_projects(engine: Engine, agents: Sequence[str], what: str) -> None:
+    """Fail when a container avrgen did not create is in one of these agents' compose
+    projects (before their containers are removed: nothing of the project is touched)."""
+    refuse_clashes({name: foreign_containers(engine, [f"avr-{name}"]) for name in agents}, what)
+
+
+def refuse_clashes(clashes: dict[str, list[Foreign]], what: str) -> None:
+    """`refuse`, naming the agents (keys) whose foreign objects (values) were found."""
+    named = ", ".join(repr(name) for name, found in clashes.items() if found)
+    refuse(f"{what} {named}", sorted({f for found in clashes.values() for f in found}))
+
+
+def refuse(what: str, foreign: Sequence[Foreign]) -> None:
+    """Fail, naming each foreign object, when there is any: `what` is the refused action."""
+    if foreign:
+        listed = "\n".join(f"  {f}" for f in foreign)
+        raise ComposeError(
+            f"refusing to {what}: {len(foreign)} object(s) avrgen did not create (no "
+            f"{MANAGED_LABEL} label) share its compose project, stack or container names:\n"
+            f"{listed}\nnothing was changed; rename the agent, or remove or rename those "
+            "objects yourself"
+        )
