@@ -30,6 +30,7 @@ class UpResult:
     rendered: list[Change]  # files `up` rendered first (output/ was stale)
     network: str | None  # a note about the shared network (created, other subnet)
     agents: list[AgentUp]
+    interrupted: int | None = None  # the signal that ended the start (SIGINT, SIGTERM)
 
 
 @dataclass
@@ -63,7 +64,7 @@ def up(
         docker = Docker(start.progress)
         run = partial(_up_one, docker, project.paths.output, start.timeout)
         note, results = start_agents(docker, the_plan, selected, start, run)
-        return UpResult(rendered, note, results)
+        return UpResult(rendered, note, results, docker.interruption.signal)
 
 
 def down(project: Project, removal: Removal) -> DownResult:

@@ -4,12 +4,13 @@ network, agents `parallel` at a time, and one error naming every agent that fail
 from __future__ import annotations
 
 import os
+import signal
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
-from avrgen.errors import ComposeError
+from avrgen.errors import AvrgenError, ComposeError
 from avrgen.model.labels import MANAGED_LABEL
 
 if TYPE_CHECKING:
@@ -67,9 +68,27 @@ class Outcome(Protocol):
     def error(self) -> str | None: ...
 
 
-def raise_failures(agents: Sequence[Outcome]) -> None:
-    """One error naming each agent that failed, and how many of them did."""
+class Interrupted(AvrgenError):
+    """A signal ended the start of agents: exit 128 + its number (130 SIGINT, 143 SIGTERM)."""
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.exit_code = 128 + signum
+
+
+def raise_failures(agents: Sequence[Outcome], interrupted: int | None = None) -> None:
+    """One error naming each agent that failed, and how many of them did; after a signal,
+    also each agent it stopped or kept from starting, exiting as that signal asks."""
     failed = [a for a in agents if a.status == "failed"]
+    if interrupted is not None:
+        stopped = [a for a in agents if a.status in ("interrupted", "not started")]
+        lines = [a.error or a.agent for a in [*failed, *stopped]]
+        lines.append(
+            f"interrupted by {signal.Signals(interrupted).name}: {len(stopped)} of "
+            f"{len(agents)} agent(s) stopped or not started; `avrgen ps` shows what runs, "
+            "`avrgen up` again brings up the rest"
+        )
+        raise Interrupted("\n".join(lines), interrupted)
     if failed:
         errors = "\n".join(a.error or a.agent for a in failed)
         raise ComposeError(f"{errors}\n{len(failed)} of {len(agents)} agent(s) failed")
@@ -97,9 +116,9 @@ def start_agents(
     note = engine.ensure_network(the_plan.network)
     if note:
         engine.say("network", note)
-    with ThreadPoolExecutor(max_workers=max(1, start.parallel)) as pool:
-        results = pool.map(lambda agent: run(agent, secrets), selected)
-        return note, list(results)
+    with engine.interrupts(), ThreadPoolExecutor(max_workers=max(1, start.parallel)) as pool:
+        results = list(pool.map(lambda agent: run(agent, secrets), selected))
+    return note, results
 
 
 def remove_network_if_unused(engine: Docker | Swarm, name: str) -> str:

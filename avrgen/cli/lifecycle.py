@@ -56,6 +56,8 @@ def _row(s: ContainerStatus) -> tuple[str, ...]:
 
 
 def _containers(agent: AgentUp) -> tuple[str, str]:
+    if not agent.containers:  # failed or stopped before compose created any
+        return "none", "-"
     healthy = sum(c.ok for c in agent.containers)
     ports = sorted({p.split("->")[0] for c in agent.containers for p in c.ports}, key=int)
     return f"{healthy}/{len(agent.containers)} up", ", ".join(ports) or "-"
@@ -92,7 +94,9 @@ def up(project: Project, start: Start, changed: bool, no_wait: bool) -> None:
         result = picked.up
     else:
         result = up_agents(project, start, wait=not no_wait, on_wait=say_waiting)
-    print_outcomes(result.rendered, ("CONTAINERS", "PORTS"), result.agents, _containers)
+    print_outcomes(
+        result.rendered, ("CONTAINERS", "PORTS"), result.agents, _containers, result.interrupted
+    )
 
 
 @click.command()

@@ -54,6 +54,7 @@ def print_outcomes(
     columns: tuple[str, str],
     agents: Sequence[AgentResult],
     details: Callable[[AgentResult], tuple[str, str]],
+    interrupted: int | None = None,
 ) -> None:
     """After `up` or `deploy`: the files rendered first (output/ was stale), the table of
     each agent's result (two columns of `details`), then an error naming each agent that
@@ -63,7 +64,7 @@ def print_outcomes(
     rows = [("AGENT", "RESULT", *columns, "TIME")]
     rows += [(a.agent, a.status, *details(a), f"{a.seconds:.1f}s") for a in agents]
     table(rows)
-    raise_failures(agents)
+    raise_failures(agents, interrupted)
 
 
 def print_removed(removed: Sequence[str], nothing: str, network: str | None) -> None:

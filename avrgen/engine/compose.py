@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -94,6 +95,10 @@ class Docker(Engine):
         """`docker compose up -d --wait --remove-orphans` for one agent; never raises."""
         start = time.monotonic()
         redact = secrets.redact
+        if self.interruption.signal is not None:
+            self.say(agent.name, "not started")
+            message = f"agent {agent.name!r}: not started: {self.interruption.name} received"
+            return AgentUp(agent.name, "not started", 0.0, [], message)
         if self.engine_lost is not None:  # the engine went away: do not try the rest
             self.say(agent.name, "not attempted")
             message = f"agent {agent.name!r}: not attempted: {self.engine_lost}"
@@ -104,6 +109,8 @@ class Docker(Engine):
             )
         except ComposeError as exc:
             message = redact(str(exc))
+            if self.interruption.signal is not None:
+                return self._interrupted(agent, time.monotonic() - start)
             if not self.answers():
                 with self._lost_lock:
                     self.engine_lost = self.engine_lost or (
@@ -118,6 +125,21 @@ class Docker(Engine):
         status = "started" if changed else "unchanged"
         self.say(agent.name, f"{status}: {sum(c.ok for c in found)} healthy")
         return AgentUp(agent.name, status, time.monotonic() - start, found)
+
+    def _interrupted(self, agent: AgentPlan, seconds: float) -> AgentUp:
+        """An agent whose `docker compose up` a signal ended: what of it runs."""
+        found = safe_list(self, agent)
+        running = [c.name for c in found if c.state == "running"]
+        self.say(agent.name, "interrupted")
+        message = (
+            f"agent {agent.name!r}: interrupted by {self.interruption.name} while starting; "
+            + (f"running: {', '.join(running)}" if running else "none of its containers runs")
+        )
+        return AgentUp(agent.name, "interrupted", seconds, found, message)
+
+    def interrupts(self) -> AbstractContextManager[None]:
+        """While agents start: SIGINT and SIGTERM reach every `docker compose` child."""
+        return self.interruption.catching()
 
     # -- what is running ---------------------------------------------------------------------
 

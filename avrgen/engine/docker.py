@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 
+from avrgen.engine.interrupt import Interruption
 from avrgen.errors import ComposeError
 
 ROLE_ORDER = ("asr", "llm", "tts", "sts", "core")
@@ -42,6 +43,7 @@ class Engine:
         self.client = DockerClient()
         self._progress = progress
         self._lock = threading.Lock()  # agents come up in threads; one message at a time
+        self.interruption = Interruption()
 
     def say(self, agent: str, message: str) -> None:
         if self._progress is not None:

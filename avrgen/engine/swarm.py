@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,10 @@ class Swarm:
 
     def say(self, agent: str, message: str) -> None:
         self.engine.say(agent, message)
+
+    def interrupts(self) -> AbstractContextManager[None]:
+        """Deploys are not interrupted midway: a signal ends avrgen as it always did."""
+        return nullcontext()
 
     def check(self) -> None:
         """Fail unless this engine answers and is a manager of an active swarm."""

@@ -50,6 +50,8 @@ def compose_up(
         raise ComposeError(f"agent {agent.name!r}: {compose_file} not found; run avrgen render")
     ensure_images(engine, agent)
     check_ports(engine, agent)
+    if engine.interruption.signal is not None:  # while images were pulled
+        raise ComposeError(f"agent {agent.name!r}: interrupted before docker compose started")
     client = DockerClient(
         compose_files=[compose_file.resolve()], compose_project_name=agent.project
     )
@@ -62,15 +64,18 @@ def compose_up(
     # the secrets reach docker compose through its environment, and only through it
     env = {**os.environ, **secrets}
     lines: list[str] = []
-    with subprocess.Popen(
-        command,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        env=env,
-        text=True,
-        errors="replace",
-    ) as process:
+    with (
+        subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            text=True,
+            errors="replace",
+        ) as process,
+        engine.interruption.child(process),
+    ):
         assert process.stdout is not None  # stdout=PIPE
         for raw in process.stdout:
             line = redact(raw.rstrip())

@@ -4,6 +4,7 @@
 # Env:
 #   PORT     required; exits 2 at once when unset or empty
 #   CRASH=1  print a line and exit 1 at start (fault tests)
+#   START_DELAY=N  serve only after N seconds: unhealthy meanwhile (interruption tests)
 # Other methods (POST) get busybox httpd's "501 Not Implemented": the port answers.
 set -u
 
@@ -14,6 +15,11 @@ fi
 if [ -z "${PORT:-}" ]; then
     echo "avrgen-test/provider: PORT is not set, exiting with status 2" >&2
     exit 2
+fi
+
+if [ "${START_DELAY:-0}" -gt 0 ]; then
+    echo "avrgen-test/provider: START_DELAY=$START_DELAY, serving after that"
+    sleep "$START_DELAY"
 fi
 
 www=/www
