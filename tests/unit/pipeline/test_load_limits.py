@@ -355,3 +355,13 @@ def test_an_alias_that_explodes_inside_its_own_anchor_is_too_large() -> None:
     assert one_problem(text) == (2, "", LARGE)
     small = "kind: x\nv: &a [a, *a]\n"
     assert one_problem(small) == (2, "", "recursive alias")
+
+
+def test_files_are_sorted_by_their_path_as_text(tmp_path: Path) -> None:
+    """`a-b.yaml` before `a/x.yaml` ('-' < '/'), as the relative paths sort as text."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "x.yaml").write_text("kind: x\n")
+    (tmp_path / "a-b.yaml").write_text("kind: y\n")
+    (tmp_path / "a.yaml").write_text("kind: z\n")
+    found = [p.relative_to(tmp_path).as_posix() for p in blueprint_files(tmp_path)]
+    assert found == ["a-b.yaml", "a.yaml", "a/x.yaml"]

@@ -420,3 +420,11 @@ def test_remembered_filters_give_the_same_bytes_for_any_value() -> None:
     assert filtered(["x"]) == "['X']"
     assert filtered(["x"]) == "['X']"
     assert calls == ["a", ["x"], ["x"]]
+
+
+def test_rendered_files_read_dates_and_times_as_text() -> None:
+    """compose reads `2001-01-01` as text: the parse-back check must too."""
+    assert read_rendered("a: 2001-01-01\nb: 2001-01-01T10:00:00Z\n") == {
+        "a": "2001-01-01",
+        "b": "2001-01-01T10:00:00Z",
+    }

@@ -374,3 +374,13 @@ def test_deleting_keeps_the_root_and_non_empty_folders(tmp_path: Path) -> None:
     assert planned == [Change(f"{out}/a/x.yml", "delete"), Change(f"{out}/b/y.yml", "delete")]
     assert out.is_dir()
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == ["b", "b/notes.txt"]
+
+
+def test_a_symlink_above_a_nested_folder_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    (tmp_path / "elsewhere" / "b").mkdir(parents=True)
+    out.mkdir()
+    (out / "a").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(WriteError) as caught:
+        changes(Target(out, {"a/b/c.yml": HEADER}))
+    assert str(caught.value) == f"{out}/a: refusing to write through a symlink"
