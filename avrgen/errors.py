@@ -20,9 +20,18 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
-        field = f" {self.path}:" if self.path else ""
+        field = f" {shown(self.path)}:" if self.path else ""
         prefix = "warning: " if self.severity == "warning" else ""
-        return f"{where}:{field} {prefix}{self.message}"
+        return f"{where}:{field} {prefix}{shown(self.message)}"
+
+
+def shown(text: str) -> str:
+    """`text` fit for a terminal and for one line: each character a terminal acts on (ESC, a
+    line break, another control) as its Python escape. Keys in a blueprint may hold any, and
+    a library's message may quote them raw."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class AvrgenError(Exception):

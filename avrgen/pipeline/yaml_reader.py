@@ -7,7 +7,9 @@ merge keys, anchors that explode and foreign tags are errors here, each with its
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Iterator
+from dataclasses import replace
 from typing import Any, NoReturn
 
 import yaml
@@ -60,7 +62,8 @@ def parse_documents(text: str, file: str) -> list[Document]:
         _read_documents(loader, file, documents)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else 0
+        # the end of a file without a final line break is on its last line, not the next
+        line = min(_lines(text, mark.line + 1), text.count("\n") + 1) if mark else 0
         if _NESTING_LIMIT in str(exc.problem):
             raise BlueprintError([Problem(file, line, "", _TOO_DEEP)]) from None
         message = " ".join(str(p) for p in (exc.context, exc.problem) if p)
@@ -73,10 +76,43 @@ def parse_documents(text: str, file: str) -> list[Document]:
         raise BlueprintError([Problem(file, 0, "", f"invalid YAML: {exc}")]) from None
     except _Problem as exc:
         where = ".".join(str(step) for step in exc.path)
-        raise BlueprintError([Problem(file, exc.line, where, exc.message)]) from None
+        raise BlueprintError([Problem(file, _lines(text, exc.line), where, exc.message)]) from None
     finally:
         loader.dispose()
-    return documents
+    if _ODD_BREAK.search(text) is None:
+        return documents
+    table = _newline_lines(text)
+    return [
+        replace(
+            doc,
+            line=_on(table, doc.line),
+            lines={path: _on(table, line) for path, line in doc.lines.items()},
+        )
+        for doc in documents
+    ]
+
+
+# YAML breaks lines at a lone CR, NEL, LS and PS too; editors, grep and compose at "\n" only
+_ODD_BREAK = re.compile("\r(?!\n)|[\x85\u2028\u2029]")
+_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+
+
+def _newline_lines(text: str) -> list[int]:
+    """For each of YAML's lines (0-based), the "\\n"-counted line it starts on."""
+    table, newlines = [1], 0
+    for found in _BREAK.finditer(text):
+        newlines += "\n" in found.group()
+        table.append(newlines + 1)
+    return table
+
+
+def _on(table: list[int], line: int) -> int:
+    return table[line - 1] if 0 < line <= len(table) else line
+
+
+def _lines(text: str, line: int) -> int:
+    """YAML's 1-based `line` of `text` as a "\\n"-counted line (what an editor shows)."""
+    return line if _ODD_BREAK.search(text) is None else _on(_newline_lines(text), line)
 
 
 def _read_documents(loader: SafeLoader, file: str, documents: list[Document]) -> None:

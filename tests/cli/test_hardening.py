@@ -150,6 +150,19 @@ HOSTILE: dict[str, tuple[bytes | str, str, str]] = {
         "x.yaml:5: ports.sts:",
         "less than",
     ),
+    # what a terminal would act on is shown escaped, on the problem's one line
+    "escape-in-key": (
+        AGENT.format(name="x") + '"\\e]0;owned\\a\\x1e": 1\n',
+        "x.yaml:5: \\x1b]0;owned\\x07\\x1e:",
+        "unknown field '\\x1b]0;owned\\x07\\x1e'",
+    ),
+    "cr-in-id": ('kind: agent\nname: x\nid: "\\r"\n', "x.yaml:3: id:", "got '\\r'"),
+    # YAML also breaks lines at LS, PS, NEL and a lone CR; lines are counted at "\n" only
+    "line-separators": (
+        'kind: agent\nnote: "a\u2028b\u2029c\x85d\re"\nname: x\nz: [\n',
+        "x.yaml:5:",  # the end of the file, after its fourth "\n" (YAML's ninth line)
+        "invalid YAML",
+    ),
 }
 
 
@@ -162,6 +175,7 @@ def test_hostile_yaml_fails_cleanly(case: str, tmp_path: Path, avrgen: Avrgen) -
     assert time.monotonic() - started < 10
     check_clean_failure(result, where, message)
     prefix = f"{folder}/{where}"  # the problem's own line starts with its file, line and field
+    assert all(c == "\n" or c.isprintable() for c in result.stderr), repr(result.stderr)
     assert any(
         line.startswith(prefix) and message in line for line in result.stderr.splitlines()
     ), result.stderr

@@ -10,20 +10,22 @@
 
 from __future__ import annotations
 
-import contextlib
+import copy
 import json
+import re
 import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import yaml
-from hypothesis import HealthCheck, Phase, example, given, settings
+from click.testing import CliRunner
+from hypothesis import HealthCheck, Phase, event, example, given, settings
 from hypothesis import strategies as st
 
 from avrgen.app.project import Paths, Project
 from avrgen.app.render import render
-from avrgen.errors import AvrgenError
+from avrgen.cli.main import main
 from avrgen.model.blueprint import (
     Agent,
     AgentProviders,
@@ -34,6 +36,7 @@ from avrgen.model.blueprint import (
 )
 from avrgen.model.plan import Lock
 from avrgen.pipeline.plan import allocate_ports, roles_of
+from tests.conftest import AVRGEN_ENV, BUNDLED_BLUEPRINTS
 
 # -- 1. values reach the container exactly ---------------------------------------------------
 
@@ -116,24 +119,108 @@ def test_any_value_reaches_the_container_exactly(
 
 # -- 2. no input gives a traceback -----------------------------------------------------------
 
+BUNDLED = {path.name: path.read_bytes() for path in sorted(BUNDLED_BLUEPRINTS.glob("*.yaml"))}
+LOCATED = re.compile(r"(?P<file>/[^:]+):(?P<line>\d+): ")
+OK = re.compile(r"ok: (?P<agents>\d+) agent\(s\), \d+ provider\(s\), \d+ warning\(s\)\n")
 
-def run_core(folder: Path) -> None:
-    """validate, then plan + render + write when valid: only AvrgenError may come out."""
-    project = Project(Paths(folder, folder.parent / "out"))
-    try:
-        project.validate()
-        render(project)
-    except AvrgenError:
-        pass
+
+def cli(*args: str) -> tuple[int, str, str]:
+    """The real entry point in-process: (exit code, stdout, stderr). Any exception but the
+    SystemExit of `main` escapes, and fails the test: a user would have seen a traceback."""
+    with CliRunner().isolation(env=dict.fromkeys(AVRGEN_ENV)) as (out, err, _):
+        try:
+            main(list(args))
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+        return code, out.getvalue().decode(), err.getvalue().decode()
+
+
+def check_located(stderr: str, folder: Path) -> None:
+    """Each problem is `FILE:LINE: message`, FILE one of the folder's files, LINE in it."""
+    lines = {p.as_posix(): p.read_bytes().count(b"\n") + 1 for p in folder.iterdir()}
+    *problems, summary = stderr.splitlines()
+    assert re.fullmatch(r"[1-9]\d* error\(s\)", summary), stderr
+    assert problems, stderr
+    for problem in problems:
+        found = LOCATED.match(problem)
+        assert found, problem
+        assert found["file"] in lines, problem
+        assert 1 <= int(found["line"]) <= lines[found["file"]], problem
+
+
+def outcome(folder: Path) -> str:
+    """validate, then render when valid, through the CLI; checks the contract of each: exit 1
+    with every problem at its file and line, or exit 0 and one output folder an agent."""
+    code, stdout, stderr = cli("validate", "-b", str(folder))
+    assert "Traceback" not in stderr
+    if code == 1:
+        check_located(stderr, folder)
+        return "invalid"
+    assert code == 0, stderr
+    valid = OK.match(stdout)
+    assert valid, stdout
+    out = folder.parent / "out"
+    code, _, stderr = cli("render", "-b", str(folder), "-o", str(out))
+    assert code == 0, stderr  # what validate accepts, render writes
+    agents = sorted(p.name for p in out.iterdir()) if out.is_dir() else []
+    assert len(agents) == int(valid["agents"]), (agents, stdout)
+    assert all((out / agent / "docker-compose.yml").is_file() for agent in agents)
+    assert cli("render", "--check", "-b", str(folder), "-o", str(out))[0] == 0
+    return "rendered"
+
+
+@st.composite
+def mutated(draw: st.DrawFn, original: bytes) -> bytes:
+    """`original` with one to four byte-level edits: a byte replaced, bytes inserted, a span
+    deleted or a span repeated. Most edits keep the text YAML, and reach validation."""
+    data = bytearray(original)
+    for _ in range(draw(st.integers(1, 4))):
+        at = draw(st.integers(0, len(data)))
+        edit = draw(st.sampled_from(["replace", "insert", "delete", "repeat"]))
+        if edit == "replace" and at < len(data):
+            data[at] = draw(st.integers(0, 255))
+        elif edit == "insert":
+            data[at:at] = draw(st.binary(min_size=1, max_size=8) | st.sampled_from(SNIPPETS))
+        else:
+            span = data[at : at + draw(st.integers(1, 40))]
+            data[at : at + len(span)] = span * 2 if edit == "repeat" else b""
+    return bytes(data)
+
+
+# text that means something in a blueprint: what a careless edit would add
+SNIPPETS = [b": ", b"\n", b"- ", b"{", b"}", b"[", b"]", b"&a ", b"*a", b"!!str ", b"'", b'"',
+            b"#", b"\t", b"\x00", b"\xff", b"---\n", b"\n  x: 1", b"5001", b"-1", b"~", b"no",
+            b"{secret: X}", b"sts", b"pipeline", b"kind: agent\n"]  # fmt: skip
+
+
+@st.composite
+def bundled_with_bytes_edited(draw: st.DrawFn) -> dict[str, bytes]:
+    """The bundled blueprints (templates, secrets, pins, a pipeline) with one file edited."""
+    name = draw(st.sampled_from(sorted(BUNDLED)))
+    return {**BUNDLED, name: draw(mutated(BUNDLED[name]))}
+
+
+def write_folder(root: Path, files: dict[str, bytes]) -> Path:
+    folder = root / "bp"
+    folder.mkdir()
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    return folder
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=st.binary(max_size=600))
-def test_arbitrary_bytes_never_give_a_traceback(data: bytes, tmp_path_factory: Any) -> None:
-    folder = tmp_path_factory.mktemp("bytes") / "bp"
-    folder.mkdir()
-    (folder / "x.yaml").write_bytes(data)
-    run_core(folder)
+@given(
+    files=st.one_of(
+        st.builds(lambda data: {"x.yaml": data}, st.binary(max_size=600)),
+        bundled_with_bytes_edited(),
+    )
+)
+@example(files=BUNDLED)
+def test_arbitrary_bytes_are_located_errors_or_render(
+    files: dict[str, bytes], tmp_path_factory: Any
+) -> None:
+    event(outcome(write_folder(tmp_path_factory.mktemp("bytes"), files)))
 
 
 SCALARS = st.one_of(
@@ -157,15 +244,20 @@ FIELDS = {
     "settings": ["network", "ports", "core", "ami_url", "catalog", "target", "swarm"],
 }
 GOOD = {
-    "name": st.sampled_from(["a", "b-1", "Echo", "x" * 41]),
+    "name": st.sampled_from(["a", "b-1", "Echo", "x" * 41, "billing"]),
     "mode": st.sampled_from(["sts", "pipeline", "STS"]),
     "type": st.sampled_from(["STS", "ASR", "LLM", "TTS", "sts"]),
+    "template": st.sampled_from(["sts-openai", "asr-deepgram", "sts-nope"]),
     "providers": st.fixed_dictionaries({}, optional={"sts": st.just("Echo"), "asr": TREES}),
     "config": st.fixed_dictionaries({}, optional={"image": st.just("x/y:1"), "env": TREES}),
     "ports": st.fixed_dictionaries(
         {}, optional={"core": st.integers(-5, 70000), "sts": st.integers(5990, 6010)}
     ),
-    "env": st.dictionaries(st.sampled_from(["A", "B_API_KEY", "PORT", "a b"]), TREES, max_size=3),
+    "env": st.dictionaries(
+        st.sampled_from(["A", "B_API_KEY", "PORT", "a b", "OPENAI_API_KEY"]),
+        st.one_of(TREES, st.builds(lambda name: {"secret": name}, st.sampled_from(["K", "k-"]))),
+        max_size=3,
+    ),
 }
 
 
@@ -178,17 +270,49 @@ def documents(draw: st.DrawFn) -> dict[str, Any]:
     return doc
 
 
+BUNDLED_DOCS = [doc for data in BUNDLED.values() for doc in yaml.safe_load_all(data)]
+
+
+@st.composite
+def bundled_with_fields_edited(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """The bundled blueprints with one to three fields removed, replaced or added, at the top
+    of a document or one level down (a provider's config, an agent's core or ports)."""
+    docs = copy.deepcopy(BUNDLED_DOCS)
+    for _ in range(draw(st.integers(1, 3))):
+        doc = draw(st.sampled_from(docs))
+        target = doc
+        inner = [k for k, v in doc.items() if isinstance(v, dict)]
+        if inner and draw(st.booleans()):
+            target = doc[draw(st.sampled_from(sorted(inner)))]
+        keys = sorted(target)
+        key = (
+            draw(st.sampled_from(keys))
+            if keys and draw(st.booleans())
+            else draw(st.text(max_size=8))
+        )
+        if key in target and draw(st.booleans()):
+            del target[key]
+        else:
+            target[key] = draw(st.one_of(GOOD.get(key, TREES), TREES))
+    return docs
+
+
+PROVIDER = {"kind": "provider", "name": "Echo", "type": "STS", "config": {"image": "x/y:1"}}
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(docs=st.lists(documents(), min_size=1, max_size=5))
-def test_arbitrary_yaml_never_gives_a_traceback(
+@given(
+    docs=st.one_of(
+        st.builds(lambda docs: [PROVIDER, *docs], st.lists(documents(), min_size=1, max_size=5)),
+        bundled_with_fields_edited(),
+    )
+)
+def test_arbitrary_yaml_is_located_errors_or_renders(
     docs: list[dict[str, Any]], tmp_path_factory: Any
 ) -> None:
-    folder = tmp_path_factory.mktemp("yaml") / "bp"
-    folder.mkdir()
-    provider = {"kind": "provider", "name": "Echo", "type": "STS", "config": {"image": "x/y:1"}}
-    text = yaml.safe_dump_all([provider, *docs], allow_unicode=True)
-    (folder / "x.yaml").write_text(text, encoding="utf-8")
-    run_core(folder)
+    text = yaml.safe_dump_all(docs, allow_unicode=True)
+    files = {"x.yaml": text.encode()}
+    event(outcome(write_folder(tmp_path_factory.mktemp("yaml"), files)))
 
 
 # -- 3. ports: stable and unique through any history -----------------------------------------
@@ -266,14 +390,69 @@ JSON = st.recursive(
 )
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(data=JSON)
-def test_arbitrary_dashboard_json_never_gives_a_traceback(data: Any, tmp_path_factory: Any) -> None:
-    """`avrgen import` reads JSON from elsewhere: whatever its shape, an AvrgenError at most."""
-    from avrgen.app.importer import import_dashboard
+UUIDS = st.sampled_from(["6f1f0a52-5b6e-4d43-9b55-0e4b8c7c1a10", "not-a-uuid", "", None])
+DASHBOARD_PROVIDER = st.fixed_dictionaries(
+    {"name": st.sampled_from(["Echo", "Ears", "Brain", "Voice", " ", "x" * 201]) | NAMES},
+    optional={
+        "id": UUIDS,
+        "type": st.sampled_from(["STS", "asr", "LLM", "TTS", "XYZ"]),
+        "config": st.fixed_dictionaries(
+            {},
+            optional={
+                "image": st.sampled_from(["x/y:1", "", "bad image"]),
+                "env": st.dictionaries(
+                    st.sampled_from(["OPENAI_API_KEY", "MODEL", "PORT", "a b", "X"]),
+                    JSON,
+                    max_size=3,
+                ),
+            },
+        ),
+        "createdAt": st.just("2026-01-01"),
+    },
+)
+DASHBOARD_AGENT = st.fixed_dictionaries(
+    {"name": st.sampled_from(["support", "Front Desk", "-x-", ""]) | NAMES},
+    optional={
+        "id": UUIDS,
+        "mode": st.sampled_from(["sts", "pipeline", "STS", "other"]),
+        "providerSts": st.sampled_from(["Echo", "nope"]) | DASHBOARD_PROVIDER,
+        "providerAsrId": UUIDS,
+        "providerLlm": st.sampled_from(["Brain"]) | DASHBOARD_PROVIDER,
+        "providerTts": st.just("Voice"),
+        "env": st.dictionaries(st.sampled_from(["SYSTEM_MESSAGE", "WEBHOOK_SECRET", "1X"]), JSON),
+    },
+)
+DASHBOARD = st.fixed_dictionaries(
+    {},
+    optional={
+        "providers": st.lists(DASHBOARD_PROVIDER, max_size=4),
+        "agents": st.lists(DASHBOARD_AGENT, max_size=3),
+    },
+)
 
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.one_of(JSON, DASHBOARD, st.builds(lambda d: {"data": d}, st.lists(DASHBOARD_AGENT))))
+def test_arbitrary_dashboard_json_is_an_error_or_valid_blueprints(
+    data: Any, tmp_path_factory: Any
+) -> None:
+    """`avrgen import` reads JSON from elsewhere: whatever its shape, it ends in exit 1 with a
+    message naming the input (or the problems of what it made, located) and nothing written,
+    or in blueprint files that `avrgen validate` accepts."""
     root = tmp_path_factory.mktemp("import")
-    source = root / "export.json"
+    source, bp, secrets = root / "export.json", root / "bp", root / "s.env"
     source.write_text(json.dumps(data))
-    with contextlib.suppress(AvrgenError):
-        import_dashboard(Project(Paths(root / "bp")), source, root / "s.env", dry_run=True)
+    code, stdout, stderr = cli("import", str(source), "-b", str(bp), "--secrets-file", str(secrets))
+    assert "Traceback" not in stderr
+    if code == 1:
+        event("refused")
+        first = stderr.splitlines()[0]
+        assert first.startswith(f"error: {source}") or LOCATED.match(first), stderr
+        assert not bp.exists() and not secrets.exists()
+        return
+    assert code == 0, stderr
+    event("imported")
+    written = sorted(bp.iterdir())
+    assert written and all(f"wrote {path}" in stdout for path in written)
+    code, _, stderr = cli("validate", "-b", str(bp))
+    assert code == 0, stderr  # what import writes is valid as it stands
