@@ -90,7 +90,11 @@ class Project:
         return plan(validated.blueprint, lock, catalog), validated
 
     def plan_or_none(self, required: bool = False) -> Plan | None:
-        """The plan; None when the blueprints cannot be read (ps/down/logs still work)."""
+        """The plan; None when the blueprints cannot be read (ps/down/logs still work, by
+        labels). No blueprint folder at all is an error: run elsewhere, these commands would
+        show or touch every avrgen container of the engine as if it were this set's."""
+        if not self.paths.blueprints.is_dir():
+            self.plan()  # raises: the folder, and that it was not found
         try:
             return self.plan()[0]
         except AvrgenError:

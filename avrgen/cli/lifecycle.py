@@ -202,7 +202,11 @@ def print_status(report: StatusReport) -> None:
         if agent.state == "orphaned":
             names = ", ".join(c.name for c in agent.containers)
             details = [f"{names}: not in the blueprints (`avrgen down --orphans` removes them)"]
-        elif agent.differences and all(d.kind == "missing" for d in agent.differences):
+        elif (
+            agent.differences
+            and all(d.kind == "missing" for d in agent.differences)
+            and not [c for c in agent.containers if c.state != "absent"]
+        ):
             details = ["no containers (never started, or removed)"]
         elif agent.differences:
             details = [str(d) for d in agent.differences]

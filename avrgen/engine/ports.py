@@ -52,19 +52,36 @@ def port_holder(engine: Engine, port: int) -> str | None:
         listed = []
     for data in inspect(engine, [c.id for c in listed]):
         return f"container {str(data.get('Name', '')).lstrip('/')}"
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    return "another process on this host" if held_by_a_process(port) else None
+
+
+def held_by_a_process(port: int) -> bool:
+    """True when binding `port` fails because something listens on it, over IPv4 or IPv6
+    (a listener on `::` alone leaves the IPv4 port free, yet docker's IPv6 binding fails)."""
+    probes = [(socket.AF_INET, "0.0.0.0")]
+    if socket.has_ipv6:
+        probes.append((socket.AF_INET6, "::"))
+    for family, address in probes:
         try:
-            probe.bind(("0.0.0.0", port))
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                return "another process on this host"
-    return None
+            probe = socket.socket(family, socket.SOCK_STREAM)
+        except OSError:  # no IPv6 on this host: nothing listens there
+            continue
+        with probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                probe.bind((address, port))
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    return True
+    return False
 
 
 def port_message(agent: AgentPlan, container: Container, port: int, holder: str) -> str:
+    role = f"{container.role} HTTP" if port == container.http_port else container.role
     return (
-        f"host port {port} (agent {agent.name!r}, role {container.role}, container "
+        f"host port {port} (agent {agent.name!r}, role {role}, container "
         f"{container.name}) is already taken by {holder}; free it, or pin another port in "
         f"the agent's `ports:` and render again"
     )

@@ -1,0 +1,87 @@
+"""An operator's first-week papercuts (issue 17), each on the real engine."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import dockerenv
+import pytest
+
+pytestmark = pytest.mark.docker
+
+LOCK_FILE = Path("/tmp/avrgen-test-papercuts.lock")
+NETWORK = "avrt-pc"
+AGENT = "avrt-pc-one"
+BLUEPRINTS = f"""kind: settings
+network: {{name: {NETWORK}, subnet: 172.31.79.0/24}}
+core: {{image: {dockerenv.CORE_IMAGE}}}
+---
+kind: provider
+name: Echo
+type: STS
+config: {{image: {dockerenv.PROVIDER_IMAGE}}}
+---
+kind: agent
+name: {AGENT}
+mode: sts
+providers: {{sts: Echo}}
+"""
+
+
+def docker(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=60)
+
+
+def avrgen(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AVRGEN_")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "avrgen", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc
+
+
+def cleanup() -> None:
+    ids = docker("ps", "-aq", "--filter", f"label=avrgen.agent={AGENT}").stdout.split()
+    if ids:
+        docker("rm", "-f", *ids)
+    docker("network", "rm", NETWORK)
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    dockerenv.require_engine()
+    dockerenv.ensure_test_images()
+    with dockerenv.exclusive(LOCK_FILE, minutes=10):
+        cleanup()
+        folder = dockerenv.blueprint_folder(tmp_path_factory.mktemp("papercuts"), agents=BLUEPRINTS)
+        up = avrgen("up", AGENT, cwd=folder)
+        assert up.returncode == 0, up.stderr
+        yield folder
+        cleanup()
+
+
+def test_status_names_the_one_missing_container(root: Path) -> None:
+    assert docker("rm", "-f", f"avr-sts-{AGENT}").returncode == 0
+    proc = avrgen("status", cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    line = next(row for row in proc.stdout.splitlines() if row.startswith(AGENT))
+    assert f"avr-sts-{AGENT} (sts):" in line, proc.stdout
+    assert "no containers" not in proc.stdout
+
+
+def test_ps_without_blueprints_says_so(root: Path, tmp_path: Path) -> None:
+    proc = avrgen("ps", cwd=tmp_path)  # no blueprints/ here
+    assert proc.returncode == 1
+    assert "blueprints: blueprint folder not found" in proc.stderr
+    assert proc.stdout == ""  # not every avrgen container of the engine
