@@ -21,17 +21,18 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from avrgen.app.project import Project
 from avrgen.errors import Problem
 from avrgen.fs.lock import read_lock
+from avrgen.model.blueprint import Blueprint
 from avrgen.model.plan import Lock, Plan
 from avrgen.pipeline.validate import SECRET_LOOKING
 from avrgen.pipeline.write import Action, Change, Target, changes, generated_files
 
 AgentAction = Literal["added", "changed", "removed"]
-PortKind = Literal["new", "moved", "freed"]
+PortKind = Literal["new", "moved", "renumbered", "freed"]
 MASK = "***"
 
 # `KEY=value` (env files), `KEY: value` / `"KEY": value` (YAML, JSON); indentation kept.
@@ -54,7 +55,8 @@ class FileDiff:
 
 @dataclass(frozen=True, order=True)
 class PortChange:
-    """A port of one agent's container: newly assigned, moved, or given back."""
+    """A port of one agent's container: newly assigned, moved (its pin changed),
+    renumbered (its locked port no longer fits the settings' ranges), or given back."""
 
     agent: str
     role: str
@@ -64,8 +66,8 @@ class PortChange:
 
     def __str__(self) -> str:
         where = f"{self.agent}.{self.role}"
-        if self.kind == "moved":
-            return f"moved  {where} {self.old} -> {self.new}"
+        if self.kind in ("moved", "renumbered"):
+            return f"{self.kind.ljust(6)} {where} {self.old} -> {self.new}"
         if self.kind == "new":
             return f"new    {where} {self.new}"
         return f"freed  {where} {self.old}"
@@ -100,7 +102,7 @@ class PlanDiff:
             agents_text = ", ".join(parts)
         else:
             agents_text = "agents unchanged"
-        kinds = {k: sum(1 for p in self.ports if p.kind == k) for k in ("new", "moved", "freed")}
+        kinds = {k: sum(1 for p in self.ports if p.kind == k) for k in get_args(PortKind)}
         port_parts = [f"{n} {k}" for k, n in kinds.items() if n]
         ports_text = f"ports: {', '.join(port_parts)}" if port_parts else "ports unchanged"
         lock = [f for f in self.files if f.agent is None]
@@ -125,13 +127,23 @@ def plan_diff(project: Project, agents: Sequence[str] = ()) -> PlanDiff:
         plan=the_plan,
         files=files,
         agents=_agent_actions(files, the_plan, project.paths.output),
-        ports=port_changes(old_lock, the_plan.lock),
+        ports=port_changes(old_lock, the_plan.lock, _pins(validated.blueprint)),
         warnings=validated.warnings,
     )
 
 
-def port_changes(old: Lock, new: Lock) -> list[PortChange]:
-    """Ports of the new lock that are new or moved, and ports of the old one given back."""
+def _pins(blueprint: Blueprint) -> Lock:
+    """Each agent's pinned ports (role -> port)."""
+    return {
+        name: {role: port for role, port in agent.ports.model_dump().items() if port is not None}
+        for name, agent in blueprint.agents.items()
+    }
+
+
+def port_changes(old: Lock, new: Lock, pins: Lock | None = None) -> list[PortChange]:
+    """Ports of the new lock that are new, moved to a pin or renumbered, and ports of the
+    old one given back. A changed port that is not its pin was renumbered: the locked one
+    no longer fits the settings' port range (or another container's pin took it)."""
     found: list[PortChange] = []
     for agent in sorted(set(old) | set(new)):
         before, after = old.get(agent, {}), new.get(agent, {})
@@ -140,6 +152,8 @@ def port_changes(old: Lock, new: Lock) -> list[PortChange]:
             if was == now:
                 continue
             kind: PortKind = "new" if was is None else "freed" if now is None else "moved"
+            if kind == "moved" and (pins or {}).get(agent, {}).get(role) != now:
+                kind = "renumbered"
             found.append(PortChange(agent, role, kind, was, now))
     return found
 

@@ -17,6 +17,7 @@ from avrgen.app.diff import MASK, mask_secrets, plan_diff, port_changes, unified
 from avrgen.app.project import Paths, Project
 from avrgen.app.render import render
 from avrgen.cli import serialize
+from avrgen.fs.lock import read_lock
 
 SETTINGS = """\
 kind: settings
@@ -240,13 +241,35 @@ def test_secret_looking_values_never_reach_a_diff(key: str, old: str, new: str) 
 
 
 def test_port_changes() -> None:
-    old = {"a": {"core": 1, "http": 2}, "gone": {"core": 3}}
-    new = {"a": {"core": 1, "http": 5}, "b": {"core": 3}}
-    assert [(p.agent, p.role, p.kind, p.old, p.new) for p in port_changes(old, new)] == [
+    old = {"a": {"core": 1, "http": 2, "sts": 7}, "gone": {"core": 3}}
+    new = {"a": {"core": 1, "http": 5, "sts": 8}, "b": {"core": 3}}
+    pins = {"a": {"http": 5}}  # http moved to its pin; sts was renumbered
+    assert [(p.agent, p.role, p.kind, p.old, p.new) for p in port_changes(old, new, pins)] == [
         ("a", "http", "moved", 2, 5),
+        ("a", "sts", "renumbered", 7, 8),
         ("b", "core", "new", None, 3),
         ("gone", "core", "freed", 3, None),
     ]
+
+
+def test_a_range_change_renumbers_and_keeps_what_still_fits(project: Project) -> None:
+    """Narrowing a range moves only the ports outside it, and plan calls them renumbered
+    (moved is for pins)."""
+    old = read_lock(project.paths.blueprints)
+    (keep, low), (move, _) = sorted(((a, p["core"]) for a, p in old.items()), key=lambda x: x[1])
+    narrow = SETTINGS.replace("core: 15000-15099", f"core: {low}-{low + 1}")
+    (project.paths.blueprints / "settings.yaml").write_text(narrow)
+    result = plan_diff(project)
+    [change] = result.ports
+    assert (change.agent, change.role, change.kind, change.old) == (
+        move,
+        "core",
+        "renumbered",
+        old[move]["core"],
+    )
+    assert change.new == low + 1 and result.plan.lock[keep]["core"] == low
+    assert str(change) == f"renumbered {move}.core {old[move]['core']} -> {low + 1}"
+    assert result.summary().endswith("; ports: 1 renumbered")
 
 
 # -- the CLI ----------------------------------------------------------------------------------
