@@ -147,8 +147,12 @@ def restart(
     all_agents: bool = False,
     timeout: int = 120,
     progress: Progress | None = None,
+    parallel: int = 4,
 ) -> list[ContainerStatus]:
-    """Restart agents' containers and wait until they run (healthy where checked)."""
+    """Restart agents' containers and wait until they run (healthy where checked),
+    `parallel` agents at a time; the result in the agents' order."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from avrgen.engine.compose import Docker
 
     the_plan = project.plan_or_none(required=all_agents)
@@ -157,14 +161,17 @@ def restart(
     chosen = _chosen(the_plan, docker, names, all_agents)
     if not chosen:
         raise AvrgenError("name an agent, or use --all")
-    result: list[ContainerStatus] = []
-    for name in chosen:
+
+    def restart_one(name: str) -> list[ContainerStatus]:
         statuses = _containers(docker, name)
         docker.say(name, f"restarting {len(statuses)} container(s)")
         docker.restart(statuses)
-        result += docker.wait_ready(name, timeout)
+        ready = docker.wait_ready(name, timeout)
         docker.say(name, "restarted")
-    return result
+        return ready
+
+    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        return [s for statuses in pool.map(restart_one, chosen) for s in statuses]
 
 
 def _up_one(

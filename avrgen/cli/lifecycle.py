@@ -22,6 +22,7 @@ from avrgen.cli.options import (
     json_option,
     names_argument,
     no_wait_option,
+    parallel_option,
     project_options,
     removal_options,
     require_selection,
@@ -161,12 +162,21 @@ def logs(project: Project, name: str, role: str | None, follow: bool, tail: int 
 @project_options
 @names_argument
 @all_option
+@parallel_option
 @timeout_option
-def restart(project: Project, names: tuple[str, ...], all_agents: bool, timeout: int) -> None:
-    """Restart agents' containers and wait until they run again."""
+def restart(
+    project: Project, names: tuple[str, ...], all_agents: bool, parallel: int, timeout: int
+) -> None:
+    """Restart agents' containers and wait until they run again (the same configuration:
+    after a change of blueprints, `avrgen up` recreates what changed)."""
     require_selection(names, all_agents)
     statuses = restart_agents(
-        project, names, all_agents=all_agents, timeout=timeout, progress=print_progress
+        project,
+        names,
+        all_agents=all_agents,
+        timeout=timeout,
+        progress=print_progress,
+        parallel=parallel,
     )
     print_containers(statuses)
 

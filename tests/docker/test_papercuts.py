@@ -15,7 +15,7 @@ pytestmark = pytest.mark.docker
 
 LOCK_FILE = Path("/tmp/avrgen-test-papercuts.lock")
 NETWORK = "avrt-pc"
-AGENT = "avrt-pc-one"
+AGENT, OTHER = "avrt-pc-one", "avrt-pc-two"
 BLUEPRINTS = f"""kind: settings
 network: {{name: {NETWORK}, subnet: 172.31.79.0/24}}
 core: {{image: {dockerenv.CORE_IMAGE}}}
@@ -27,6 +27,11 @@ config: {{image: {dockerenv.PROVIDER_IMAGE}}}
 ---
 kind: agent
 name: {AGENT}
+mode: sts
+providers: {{sts: Echo}}
+---
+kind: agent
+name: {OTHER}
 mode: sts
 providers: {{sts: Echo}}
 """
@@ -52,9 +57,10 @@ def avrgen(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 def cleanup() -> None:
-    ids = docker("ps", "-aq", "--filter", f"label=avrgen.agent={AGENT}").stdout.split()
-    if ids:
-        docker("rm", "-f", *ids)
+    for agent in (AGENT, OTHER):
+        ids = docker("ps", "-aq", "--filter", f"label=avrgen.agent={agent}").stdout.split()
+        if ids:
+            docker("rm", "-f", *ids)
     docker("network", "rm", NETWORK)
 
 
@@ -65,10 +71,23 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     with dockerenv.exclusive(LOCK_FILE, minutes=10):
         cleanup()
         folder = dockerenv.blueprint_folder(tmp_path_factory.mktemp("papercuts"), agents=BLUEPRINTS)
-        up = avrgen("up", AGENT, cwd=folder)
+        up = avrgen("up", "--all", cwd=folder)
         assert up.returncode == 0, up.stderr
         yield folder
         cleanup()
+
+
+def test_restart_takes_parallel_and_lists_in_the_agents_order(root: Path) -> None:
+    proc = avrgen("restart", "--all", "--parallel", "2", cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    rows = [line.split()[:2] for line in proc.stdout.splitlines()[1:]]
+    assert rows == [
+        [AGENT, f"avr-sts-{AGENT}"],
+        [AGENT, f"avr-core-{AGENT}"],
+        [OTHER, f"avr-sts-{OTHER}"],
+        [OTHER, f"avr-core-{OTHER}"],
+    ]
+    assert f"[{AGENT}] restarted" in proc.stderr and f"[{OTHER}] restarted" in proc.stderr
 
 
 def test_status_names_the_one_missing_container(root: Path) -> None:
