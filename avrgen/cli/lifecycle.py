@@ -14,7 +14,7 @@ from avrgen.app.lifecycle import ps as containers
 from avrgen.app.lifecycle import restart as restart_agents
 from avrgen.app.lifecycle import up as up_agents
 from avrgen.app.project import Project
-from avrgen.app.running import Removal, Start
+from avrgen.app.running import Removal, Start, raise_failures
 from avrgen.cli import serialize
 from avrgen.cli.options import (
     all_option,
@@ -40,6 +40,7 @@ from avrgen.cli.output import (
     table,
 )
 from avrgen.cli.swarm import agent_cell, print_tasks
+from avrgen.errors import AvrgenError
 
 if TYPE_CHECKING:
     from avrgen.app.results import AgentUp, ContainerStatus, StatusReport, UpResult
@@ -74,8 +75,9 @@ def _containers(agent: AgentUp) -> tuple[str, str]:
 )
 @timeout_option
 @no_wait_option
+@json_option
 @as_start
-def up(project: Project, start: Start, changed: bool, no_wait: bool) -> None:
+def up(project: Project, start: Start, changed: bool, no_wait: bool, as_json: bool) -> None:
     """Render if stale, create the network, `docker compose up --wait` each agent."""
     if changed and (start.names or start.all_agents):
         raise click.UsageError("--changed picks the agents itself: give no names and no --all")
@@ -86,15 +88,26 @@ def up(project: Project, start: Start, changed: bool, no_wait: bool) -> None:
 
         picked = up_changed(project, start, wait=not no_wait, on_wait=say_waiting)
         for name, state in picked.brought_up:
-            click.echo(f"bringing up: {name} ({state})")
+            click.echo(f"bringing up: {name} ({state})", err=as_json)
         for name, state in picked.left_alone:
-            click.echo(f"left alone: {name} ({state})")
+            click.echo(f"left alone: {name} ({state})", err=as_json)
         if picked.up is None:
-            click.echo("nothing to bring up: no agent is drifted or not running")
+            click.echo("nothing to bring up: no agent is drifted or not running", err=as_json)
+            if as_json:
+                serialize.emit({"rendered": [], "network": None, "agents": [], "interrupted": None})
             return
         result = picked.up
     else:
         result = up_agents(project, start, wait=not no_wait, on_wait=say_waiting)
+    if as_json:
+        document = serialize.up_result(result)
+        try:
+            raise_failures(result.agents, result.interrupted)
+        except AvrgenError as exc:
+            click.echo(f"error: {exc}", err=True)
+            raise Failed(document, exc.exit_code) from None
+        serialize.emit(document)
+        return
     print_outcomes(
         result.rendered, ("CONTAINERS", "PORTS"), result.agents, _containers, result.interrupted
     )

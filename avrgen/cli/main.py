@@ -60,7 +60,7 @@ def main(args: Sequence[str] | None = None) -> None:
     except Failed as exc:
         if exc.document is not None:
             serialize.emit(exc.document)
-        sys.exit(1)
+        sys.exit(exc.exit_code)
     except AvrgenError as exc:
         click.echo(f"error: {exc}" if not isinstance(exc, BlueprintError) else str(exc), err=True)
         if invocation.json:  # stdout stays parseable for a machine reader

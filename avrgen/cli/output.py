@@ -18,11 +18,13 @@ AgentResult = TypeVar("AgentResult", bound="Outcome")
 
 class Failed(Exception):
     """The command has told its outcome (a --json document, a diff, a report) and fails:
-    `main` exits 1, printing `document` as JSON first when there is one, and nothing else."""
+    `main` exits `exit_code`, printing `document` as JSON first when there is one, and
+    nothing else."""
 
-    def __init__(self, document: object = None) -> None:
+    def __init__(self, document: object = None, exit_code: int = 1) -> None:
         super().__init__()
         self.document = document
+        self.exit_code = exit_code
 
 
 def table(rows: Sequence[Sequence[str]]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import signal
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
         RenderResult,
         StatusReport,
         TaskStatus,
+        UpResult,
     )
     from avrgen.model.catalog import ProviderTemplate
 
@@ -64,6 +66,25 @@ def containers(statuses: Iterable[ContainerStatus]) -> list[dict[str, object]]:
 
 def tasks(found: Iterable[TaskStatus]) -> list[dict[str, object]]:
     return [record(t) for t in found]
+
+
+def up_result(result: UpResult) -> dict[str, object]:
+    """`up --json`: what was rendered first, the network, each agent's outcome."""
+    return {
+        "rendered": [{"path": c.path, "action": c.action} for c in result.rendered],
+        "network": result.network,
+        "agents": [
+            {
+                "agent": a.agent,
+                "status": a.status,
+                "seconds": round(a.seconds, 3),
+                "containers": containers(a.containers),
+                "error": a.error,
+            }
+            for a in result.agents
+        ],
+        "interrupted": signal.Signals(result.interrupted).name if result.interrupted else None,
+    }
 
 
 def render_result(result: RenderResult) -> dict[str, object]:
@@ -140,11 +161,18 @@ def template(t: ProviderTemplate) -> dict[str, object]:
         "title": t.title,
         "type": t.type,
         "image": t.image_ref,
+        "tag": t.tag,
+        "platform": t.platform,
+        "source": t.source.model_dump(exclude_defaults=True) if t.source else None,
         "description": t.description,
         "required": list(t.required),
         "optional": dict(t.optional),
         "secrets": list(t.secrets),
         "help": dict(t.help),
+        "needs": [
+            {"any_of": [list(keys) for keys in need.any_of], "unless": dict(need.unless)}
+            for need in t.needs
+        ],
         "url_path": t.url_path,
         "ami": t.takes_ami,
         "tools_mounts": tools_mounts(t),

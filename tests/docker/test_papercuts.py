@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -75,6 +76,21 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         assert up.returncode == 0, up.stderr
         yield folder
         cleanup()
+
+
+def test_up_json_is_one_document_of_every_agents_outcome(root: Path) -> None:
+    proc = avrgen("up", "--all", "--json", cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    document = json.loads(proc.stdout)
+    assert document["rendered"] == [] and document["interrupted"] is None
+    assert [(a["agent"], a["status"], a["error"]) for a in document["agents"]] == [
+        (AGENT, "unchanged", None),
+        (OTHER, "unchanged", None),
+    ]
+    for agent in document["agents"]:
+        assert {c["state"] for c in agent["containers"]} == {"running"}
+        assert sorted(c["role"] for c in agent["containers"]) == ["core", "sts"]
+    assert f"[{AGENT}]" in proc.stderr  # progress stays on stderr
 
 
 def test_restart_takes_parallel_and_lists_in_the_agents_order(root: Path) -> None:
