@@ -96,6 +96,27 @@ def provider_file(
     return NewFile(path, "\n".join([*_header(path, blueprints), *_provider_lines(template, name)]))
 
 
+def _image_lines(t: ProviderTemplate) -> list[str]:
+    if t.tag:
+        return [
+            "  # The template gives the image; uncomment to pin another tag:",
+            f"  # image: {t.image_ref}",
+        ]
+    return [
+        "  # No public source shows a version tag of this image: `latest` until you pin one",
+        "  # you have checked (docker manifest inspect IMAGE:TAG).",
+        f"  image: {t.image}:latest",
+    ]
+
+
+def _active_keys(t: ProviderTemplate) -> list[str]:
+    """The required keys, then the first choice of each conditional need (to fill in)."""
+    keys = list(t.required)
+    for need in t.needs:
+        keys += [key for key in need.any_of[0] if key not in keys]
+    return keys
+
+
 def _provider_lines(t: ProviderTemplate, name: str) -> list[str]:
     lines = [
         f"# Provider {json.dumps(name, ensure_ascii=False)}, from the catalog template "
@@ -112,11 +133,10 @@ def _provider_lines(t: ProviderTemplate, name: str) -> list[str]:
         f"type: {t.type}",
         f"template: {t.name}",
         "config:",
-        "  # The template gives the image; uncomment to pin another tag:",
-        f"  # image: {t.image_ref}",
-        "  env:",
+        *_image_lines(t),
+        "  env:" if _active_keys(t) else "  env: {}",
     ]
-    for key in t.required:
+    for key in _active_keys(t):
         value = f"{{secret: {key}}}" if key in t.secrets else '""'
         note = t.help.get(key, "")
         if key not in t.secrets:
@@ -125,6 +145,8 @@ def _provider_lines(t: ProviderTemplate, name: str) -> list[str]:
     if t.optional:
         lines.append('    # Optional: the image\'s own defaults ("" = unset). Uncomment to change.')
     for key, default in t.optional.items():
+        if key in _active_keys(t):
+            continue
         value = f"{{secret: {key}}}" if key in t.secrets else scalar(default)
         note = t.help.get(key, "")
         lines.append(f"    # {key}: {value}" + (f"  # {note}" if note else ""))

@@ -47,17 +47,25 @@ def templates_show(project: Project, name: str, as_json: bool) -> None:
     click.echo(f"{t.name}: {t.title} ({t.type})")
     if t.description:
         click.echo(f"  {t.description}")
-    click.echo(f"image:    {t.image_ref}")
+    unpinned = " (no tag: no public source shows one; pin config.image)" if not t.tag else ""
+    click.echo(f"image:    {t.image_ref}{unpinned}")
+    if t.platform:
+        click.echo(f"platform: {t.platform}")
+    click.echo(f"source:   {t.source or '(not given)'}")
     click.echo(f"url path: {t.url_path or '(none)'}")
     click.echo(f"AMI_URL:  {'given (tool calls through avr-ami)' if t.takes_ami else 'not given'}")
     mounts = serialize.tools_mounts(t)
     click.echo(f"tools:    {', '.join(mounts) + ' (not mounted by avrgen)' if mounts else 'none'}")
     if t.port:
         click.echo(f"port:     {t.port} in the public compose files (avrgen allocates one)")
-    click.echo("required env:")
+    click.echo("required env:" + ("" if t.required else " (none)"))
     for key in t.required:
         flag = " (secret)" if key in t.secrets else ""
         click.echo(f"  {key}{flag}" + (f": {t.help[key]}" if key in t.help else ""))
+    for need in t.needs:
+        choices = " or ".join(" + ".join(keys) for keys in need.any_of)
+        unless = ", ".join(f"{key}={value}" for key, value in need.unless.items())
+        click.echo(f"needs:    {choices}" + (f" (unless {unless})" if unless else ""))
     if t.optional:
         click.echo('optional env (the image\'s defaults, not injected; "" = unset):')
     for key, default in t.optional.items():

@@ -29,10 +29,21 @@ class Container:
     http_port: int | None = None
     provider: str | None = None
     published: tuple[int, ...] = ()
+    platform: str | None = None  # the image's, from its catalog template (linux/amd64)
 
     @cached_property  # read by the templates and by the parse-back check
     def literal_env(self) -> EnvItems:
         return tuple((k, v) for k, v in self.env if not isinstance(v, Secret))
+
+    @cached_property
+    def platform_constraints(self) -> tuple[str, ...]:
+        """Swarm's form of `platform:` (which `docker stack deploy` refuses, docker/cli#6542):
+        placement on nodes of that OS and architecture (as nodes report it: x86_64, aarch64)."""
+        if self.platform is None:
+            return ()
+        os_name, _, arch = self.platform.partition("/")
+        arch = {"amd64": "x86_64", "arm64": "aarch64"}.get(arch, arch)
+        return (f"node.platform.os == {os_name}", f"node.platform.arch == {arch}")
 
     @cached_property
     def secret_env(self) -> tuple[tuple[str, str], ...]:

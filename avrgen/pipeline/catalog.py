@@ -36,6 +36,8 @@ def load_catalog(extra_dirs: Iterable[Path] = ()) -> Catalog:
             raise AvrgenError(f"{folder}: catalog folder not found")
         for path in sorted(folder.glob("*.yaml")):
             template = _read_template(path)
+            if folder == BUNDLED_CATALOG and template.source is None:
+                raise AvrgenError(f"{path}: a bundled template must name its `source`")
             catalog[template.name] = template
     return catalog
 

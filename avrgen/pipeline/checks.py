@@ -23,6 +23,7 @@ def check_compose(agent: AgentPlan, network: NetworkSettings, text: str) -> None
         data = read_rendered(text)
         for c, service in _services(agent, data):
             assert service["container_name"] == c.name, f"{c.role}: container name differs"
+            assert service.get("platform") == c.platform, f"{c.role}: platform differs"
             refs = {k: json.loads(secret_ref(s)) for k, s in c.secret_env}
             assert service.get("environment", {}) == refs, f"{c.role}: environment differs"
             assert service["networks"] == [network.name], f"{c.role}: networks differ"
@@ -58,6 +59,7 @@ def check_stack(
         data = read_rendered(text)
         for c, service in _services(agent, data):
             assert "container_name" not in service, f"{c.role}: container_name in a stack"
+            assert "platform" not in service, f"{c.role}: platform in a stack"
             want_env = {
                 k: json.loads(secret_ref(v.secret))
                 if isinstance(v, Secret)
@@ -71,7 +73,8 @@ def check_stack(
             assert deploy["endpoint_mode"] == "dnsrr", f"{c.role}: endpoint_mode is not dnsrr"
             assert deploy["replicas"] == 1, f"{c.role}: replicas differ"
             placement = deploy.get("placement", {}).get("constraints", [])
-            assert placement == list(agent.constraints), f"{c.role}: placement differs"
+            want_placement = [*agent.constraints, *c.platform_constraints]
+            assert placement == want_placement, f"{c.role}: placement differs"
             assert deploy["restart_policy"] == restart_policy(swarm), f"{c.role}: restart differs"
             assert deploy.get("resources", {}) == resources(swarm.resources), (
                 f"{c.role}: resources differ"

@@ -121,6 +121,7 @@ def _plan_agent(bp: Blueprint, agent: Agent, ports: dict[str, int], catalog: Cat
                 port=port,
                 labels=_labels(agent, name, slot, provider),
                 provider=provider.name,
+                platform=template.platform if template else None,
             )
         )
     core_env: dict[str, str | Secret] = {

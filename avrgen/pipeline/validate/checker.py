@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -14,6 +14,11 @@ from avrgen.model.blueprint import KINDS, SLOTS, Agent, Provider, Settings
 from avrgen.model.catalog import Catalog, ProviderTemplate
 from avrgen.model.document import Document
 from avrgen.model.names import suggest
+from avrgen.pipeline.validate.env_rules import (
+    Finding,
+    core_findings,
+    template_findings,
+)
 from avrgen.pipeline.validate.translate import translate
 
 RESERVED_ENV = frozenset(
@@ -78,6 +83,7 @@ class Checker:
             return
         self.settings, self.settings_doc = settings, doc
         self._check_env(doc, ("core", "env"), settings.core.env)
+        self._report_all(doc, core_findings(("core", "env"), settings.core.env, RESERVED_ENV))
 
     def _register(
         self,
@@ -157,12 +163,19 @@ class Checker:
                     f"{template.name!r} knows{suggest(key, template.known_keys)}",
                     warn=True,
                 )
+        has_image = provider.config.image is not None
+        self._report_all(doc, template_findings(template, env, has_image))
 
     def _add_agent(self, agent: Agent, doc: Document) -> None:
         if not self._register("agent", agent, doc, self.agents, self.agent_ids):
             return
         self._check_env(doc, ("env",), agent.env)
         self._check_env(doc, ("core", "env"), agent.core.env)
+        self._report_all(doc, core_findings(("core", "env"), agent.core.env, RESERVED_ENV))
+
+    def _report_all(self, doc: Document, findings: Iterable[Finding]) -> None:
+        for path, message, warn in findings:
+            self.report(doc, path, message, warn=warn)
 
     def _check_env(
         self,

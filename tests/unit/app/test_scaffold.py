@@ -53,7 +53,7 @@ def test_new_user_sts_flow(avrgen: Avrgen, tmp_path: Path) -> None:
     assert text.startswith("# Provider ")
     assert "mode: sts" in agent.read_text()
     compose = (tmp_path / "output" / "front-desk" / "docker-compose.yml").read_text()
-    assert "agentvoiceresponse/avr-sts-openai:1.8.0" in compose
+    assert f"{CATALOG['sts-openai'].image_ref}" in compose
     assert "${OPENAI_API_KEY:?" in compose
     env = (tmp_path / "output" / "front-desk" / "sts.env").read_text()
     assert "OPENAI_MODEL" not in env and "OPENAI_API_KEY" not in env
@@ -102,14 +102,16 @@ def test_every_template_scaffolds_a_valid_provider(
     (path,) = (tmp_path / "blueprints" / "providers").iterdir()
     validated = validate(load_blueprints(tmp_path / "blueprints"), CATALOG)
     t = CATALOG[template]
-    for warning in validated.warnings:  # only "fill in" warnings, for required plain keys
+    # written: the required keys and the first choice of each conditional need
+    written = {*t.required, *(key for need in t.needs for key in need.any_of[0])}
+    for warning in validated.warnings:  # only "fill in" warnings, for plain keys
         assert "is empty" in warning.message
-    assert len(validated.warnings) == len(set(t.required) - set(t.secrets))
+    assert len(validated.warnings) == len(written - set(t.secrets))
     data = yaml.safe_load(path.read_text())
-    for key in t.required:
+    for key in written:
         expected = {"secret": key} if key in t.secrets else ""
         assert data["config"]["env"][key] == expected
-    assert set(data["config"]["env"]) == set(t.required)
+    assert set(data["config"]["env"]) == written
     assert schema_errors(path) == []
 
 

@@ -20,20 +20,47 @@ from avrgen.pipeline.load import parse_documents
 from avrgen.pipeline.plan import plan
 from avrgen.pipeline.validate import validate
 
-# AVR-PLATFORM.md "Provider images": template -> (type, required env, port)
+# AVR-PLATFORM.md "Provider images" and each image's public source (the template's `source`):
+# template -> (type, required env, port, tag); tag None: no public source shows one.
 PLATFORM = {
-    "sts-openai": ("STS", {"OPENAI_API_KEY"}, 6030),
-    "sts-elevenlabs": ("STS", {"ELEVENLABS_AGENT_ID"}, 6035),
-    "sts-gemini": ("STS", {"GEMINI_API_KEY"}, 6037),
-    "sts-deepgram": ("STS", {"DEEPGRAM_API_KEY", "AGENT_PROMPT"}, 6033),
-    "sts-ultravox": ("STS", {"ULTRAVOX_API_KEY"}, 6031),
-    "asr-deepgram": ("ASR", {"DEEPGRAM_API_KEY"}, 6010),
-    "asr-google-cloud-speech": ("ASR", {"GOOGLE_APPLICATION_CREDENTIALS"}, 6001),
-    "llm-openai": ("LLM", {"OPENAI_API_KEY"}, 6002),
-    "llm-anthropic": ("LLM", {"ANTHROPIC_API_KEY"}, 6014),
-    "tts-deepgram": ("TTS", {"DEEPGRAM_API_KEY"}, 6011),
-    "tts-elevenlabs": ("TTS", {"ELEVENLABS_API_KEY", "ELEVENLABS_VOICE_ID"}, 6007),
-    "tts-google-cloud-tts": ("TTS", {"GOOGLE_APPLICATION_CREDENTIALS"}, 6003),
+    "sts-openai": ("STS", {"OPENAI_API_KEY"}, 6030, "1.11.0"),
+    "sts-elevenlabs": ("STS", set(), 6035, "1.3.0"),
+    "sts-gemini": ("STS", set(), 6037, "1.5.0"),
+    "sts-deepgram": ("STS", {"DEEPGRAM_API_KEY", "AGENT_PROMPT"}, 6033, "1.2.0"),
+    "sts-ultravox": ("STS", {"ULTRAVOX_API_KEY"}, 6031, "1.4.0"),
+    "sts-xai": ("STS", {"XAI_API_KEY"}, 6041, "1.1.0"),
+    "sts-speechmatics": ("STS", {"SPEECHMATICS_API_KEY"}, 6040, "1.2.1"),
+    "asr-deepgram": ("ASR", {"DEEPGRAM_API_KEY"}, 6010, None),
+    "asr-google-cloud-speech": ("ASR", {"GOOGLE_APPLICATION_CREDENTIALS"}, 6001, "1.0.1"),
+    "asr-soniox": ("ASR", {"SONIOX_API_KEY"}, 6018, "1.0.2"),
+    "asr-vosk": ("ASR", set(), 6010, "1.0.0"),
+    "asr-gemini": ("ASR", {"GEMINI_API_KEY"}, 6021, "1.0.0"),
+    "llm-openai": ("LLM", {"OPENAI_API_KEY"}, 6002, "1.1.0"),
+    "llm-anthropic": ("LLM", {"ANTHROPIC_API_KEY"}, 6014, "1.1.0"),
+    "llm-openrouter": ("LLM", {"OPENROUTER_API_KEY"}, 6009, "1.1.0"),
+    "llm-n8n": ("LLM", {"PUBLIC_CHAT_URL"}, 6016, "1.0.0"),
+    "llm-typebot": ("LLM", {"TYPEBOT_PUBLIC_ID"}, 6005, "1.0.1"),
+    "llm-gemini": ("LLM", {"GEMINI_API_KEY"}, 6052, "1.0.2"),
+    "llm-sarvam": ("LLM", {"SARVAM_API_KEY"}, 6051, "1.0.1"),
+    "tts-deepgram": ("TTS", {"DEEPGRAM_API_KEY"}, 6011, "1.0.1"),
+    "tts-elevenlabs": ("TTS", {"ELEVENLABS_API_KEY", "ELEVENLABS_VOICE_ID"}, 6007, "1.2.0"),
+    "tts-google-cloud-tts": ("TTS", {"GOOGLE_APPLICATION_CREDENTIALS"}, 6003, "1.0.3"),
+    "tts-soniox": ("TTS", {"SONIOX_API_KEY"}, 6011, "1.0.3"),
+    "tts-kokoro": ("TTS", set(), 6012, "1.0.2"),
+    "tts-coquitts": ("TTS", set(), 6032, "1.1.0"),
+    "tts-cartesia": ("TTS", {"CARTESIA_API_KEY", "CARTESIA_VOICE_ID"}, 6009, None),
+}
+IMAGES = {"asr-gemini": "agentvoiceresponse/avr-stt-gemini"}  # named otherwise than avr-<name>
+# AVR-PLATFORM.md "Catalog facts": the conditional needs, each alternative a set of keys
+NEEDS = {
+    "sts-elevenlabs": [{"ELEVENLABS_AGENT_ID"}, {"ELEVENLABS_AGENT_URL"}],
+    "sts-gemini": [
+        {"GEMINI_API_KEY"},
+        {"GOOGLE_API_KEY"},
+        {"GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_CLOUD_PROJECT", "GOOGLE_CLOUD_LOCATION"},
+        {"GEMINI_USE_VERTEXAI", "GEMINI_VERTEX_PROJECT", "GEMINI_VERTEX_LOCATION"},
+    ],
+    "sts-ultravox": [{"ULTRAVOX_AGENT_ID"}],
 }
 PATHS = {"ASR": "/speech-to-text-stream", "LLM": "/prompt-stream", "TTS": "/text-to-speech-stream"}
 
@@ -62,19 +89,38 @@ providers: {sts: P}
 def test_bundled_catalog_is_the_platform_table() -> None:
     catalog = load_catalog()
     assert set(catalog) == set(PLATFORM)
-    for name, (kind, required, port) in PLATFORM.items():
+    for name, (kind, required, port, tag) in PLATFORM.items():
         t = catalog[name]
         assert t.type == kind
         assert set(t.required) == required, name
         assert t.port == port
-        assert t.image == f"agentvoiceresponse/avr-{name}"
-        assert t.tag and t.tag != "latest" and t.image_ref == f"{t.image}:{t.tag}"
+        assert t.image == IMAGES.get(name, f"agentvoiceresponse/avr-{name}")
+        assert t.tag == tag, name  # a sourced tag, or none: never a guess
+        assert t.image_ref == (f"{t.image}:{tag}" if tag else t.image)
+        assert t.source is not None and t.source.repository == t.image, name
+        assert t.source.version == tag, name  # the tag is the version its source shows
+        assert t.platform == "linux/amd64"  # every AVR image is built for amd64 only
+        assert [set(keys) for need in t.needs for keys in need.any_of] == NEEDS.get(name, [])
         assert t.url_path == PATHS.get(kind, "")
         assert t.takes_ami == (kind in {"STS", "LLM"})
         # every key that looks secret is declared a secret
         for key in t.known_keys:
             if key.endswith("_API_KEY"):
                 assert key in t.secrets, (name, key)
+        if tag is None:  # the description says what to do instead
+            assert "no public source shows a version tag" in t.description.lower()
+    assert catalog["sts-ultravox"].needs[0].unless == {"ULTRAVOX_CALL_TYPE": "generic"}
+    assert catalog["sts-elevenlabs"].tools  # 1.3.0 has tools
+
+
+def test_bundled_template_must_name_its_source(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    write_template(tmp_path, "sts-mine")
+    load_catalog([tmp_path])  # a user's template may leave it out
+    monkeypatch.setattr("avrgen.pipeline.catalog.BUNDLED_CATALOG", tmp_path)
+    with pytest.raises(AvrgenError, match="a bundled template must name its `source`"):
+        load_catalog()
 
 
 def test_seed_template_fields_are_known_keys() -> None:
@@ -115,6 +161,9 @@ def test_user_folder_overrides_and_extends(tmp_path: Path) -> None:
         ({"help": {"NOPE": "x"}}, "help names keys that are neither"),
         ({"imgae": "x"}, "imgae"),
         ({"type": "XYZ"}, "type"),
+        ({"needs": [{"any_of": [["NOPE"]]}]}, "needs names keys that are neither"),
+        ({"source": {"version": "1.0"}}, "a source names a repository or a document"),
+        ({"platform": "amd64"}, "platform"),
     ],
 )
 def test_invalid_template_names_its_file(tmp_path: Path, fields: dict, message: str) -> None:
@@ -143,7 +192,8 @@ def test_template_gives_image_path_and_ami() -> None:
     assert result.warnings == []
     the_plan = plan(result.blueprint, {}, catalog)
     sts, core = the_plan.agents["a"].containers
-    assert sts.image == "agentvoiceresponse/avr-sts-openai:1.8.0"
+    assert sts.image == "agentvoiceresponse/avr-sts-openai:1.11.0"
+    assert sts.platform == "linux/amd64" and core.platform is None
     assert dict(sts.env)["AMI_URL"] == "http://avr-ami:6006"
     assert dict(core.env)["STS_URL"] == f"ws://avr-sts-a:{sts.port}"
     # optional defaults are documentation, not injected
@@ -237,6 +287,15 @@ def test_cli_templates_list_and_json(avrgen: Avrgen, tmp_path: Path) -> None:
     assert [t["name"] for t in data] == sorted(PLATFORM)
     openai = next(t for t in data if t["name"] == "sts-openai")
     assert openai["tools_mounts"] == list(TOOLS_MOUNTS) and openai["ami"] is True
+    assert openai["tag"] == "1.11.0" and openai["platform"] == "linux/amd64"
+    assert openai["source"]["repository"] == "agentvoiceresponse/avr-sts-openai"
+    assert openai["source"]["version"] == "1.11.0"
+    ultravox = next(t for t in data if t["name"] == "sts-ultravox")
+    assert ultravox["needs"] == [
+        {"any_of": [["ULTRAVOX_AGENT_ID"]], "unless": {"ULTRAVOX_CALL_TYPE": "generic"}}
+    ]
+    deepgram = next(t for t in data if t["name"] == "asr-deepgram")
+    assert deepgram["tag"] is None and deepgram["image"] == "agentvoiceresponse/avr-asr-deepgram"
 
 
 def test_cli_templates_with_user_catalog(avrgen: Avrgen, tmp_path: Path) -> None:
@@ -249,10 +308,16 @@ def test_cli_templates_show(avrgen: Avrgen, tmp_path: Path) -> None:
     result = avrgen("templates", "show", "sts-deepgram", cwd=tmp_path)
     assert result.exit_code == 0, result.stderr
     out = result.stdout
-    assert "image:    agentvoiceresponse/avr-sts-deepgram:1.4.0" in out
+    assert "image:    agentvoiceresponse/avr-sts-deepgram:1.2.0" in out
+    assert "platform: linux/amd64" in out
+    assert "source:   agentvoiceresponse/avr-sts-deepgram 1.2.0;" in out
     assert "  DEEPGRAM_API_KEY (secret): Deepgram API key" in out
     assert '  DEEPGRAM_ASR_MODEL="nova-3"' in out
     assert "/usr/src/app/tools" in out
+    untagged = avrgen("templates", "show", "asr-deepgram", cwd=tmp_path).stdout
+    assert "image:    agentvoiceresponse/avr-asr-deepgram (no tag:" in untagged
+    gemini = avrgen("templates", "show", "sts-gemini", cwd=tmp_path).stdout
+    assert "needs:    GEMINI_API_KEY or GOOGLE_API_KEY or GOOGLE_GENAI_USE_VERTEXAI + " in gemini
     missing = avrgen("templates", "show", "sts-deepgrm", cwd=tmp_path)
     assert missing.exit_code == 1
     assert "no template named 'sts-deepgrm' (did you mean 'sts-deepgram'?)" in missing.stderr

@@ -17,7 +17,8 @@ from conftest import REPO, Avrgen
 from syrupy.assertion import SnapshotAssertion
 
 FIXTURES = REPO / "tests" / "fixtures" / "invalid"
-WARNING_ONLY = {"literal-secret-warning"}  # valid blueprints whose findings are warnings
+# valid blueprints whose findings are warnings
+WARNING_ONLY = {"literal-secret-warning", "dashboard-rewrites", "core-env-unknown-key"}
 RULES = sorted(p.name for p in FIXTURES.iterdir() if p.is_dir())
 MESSAGE = re.compile(r"^(?P<file>tests/fixtures/invalid/[^:]+):(?P<line>\d+):(?P<rest> .+)$")
 
@@ -96,11 +97,21 @@ def test_literal_secret_is_a_warning_not_an_error(
 ) -> None:
     result = avrgen("validate", "-b", fixture_arg("literal-secret-warning"))
     assert result.exit_code == 0
-    assert result.stdout == "ok: 1 agent(s), 1 provider(s), 3 warning(s)\n"
+    assert result.stdout == "ok: 1 agent(s), 1 provider(s), 4 warning(s)\n"
     assert result.stderr == snapshot
     for literal in ("sk-this-is-a-literal-key", "tok-123", "hunter2"):
         assert literal not in result.stderr + result.stdout  # a warning never echoes the value
     assert "WEBHOOK_SECRET" not in result.stderr  # a {secret: ...} reference is fine
+
+
+@pytest.mark.parametrize("rule", sorted(WARNING_ONLY - {"literal-secret-warning"}))
+def test_warning_rule_is_reported(avrgen: Avrgen, rule: str, snapshot: SnapshotAssertion) -> None:
+    """A warning rule: validate passes and names each finding at its file:line."""
+    result = avrgen("validate", "-b", fixture_arg(rule))
+    assert result.exit_code == 0, result.stderr
+    messages = result.stderr.splitlines()
+    assert messages and all(MESSAGE.match(m) and ": warning: " in m for m in messages)
+    assert result.stderr == snapshot
 
 
 def test_literal_secret_warning_does_not_stop_render(avrgen: Avrgen, tmp_path: Path) -> None:
@@ -117,7 +128,7 @@ def test_literal_secret_warning_does_not_stop_render(avrgen: Avrgen, tmp_path: P
     assert 'DB_PASSWORD="hunter2"\n' in (agent / "core.env").read_text()
     for path in agent.iterdir():  # but a {secret: ...} never is: compose reads it at run time
         assert "WEBHOOK_SECRET=" not in path.read_text()
-    assert "WEBHOOK_SECRET: \"${WEBHOOK_SECRET:?" in (agent / "docker-compose.yml").read_text()
+    assert 'WEBHOOK_SECRET: "${WEBHOOK_SECRET:?' in (agent / "docker-compose.yml").read_text()
 
 
 def test_all_problems_of_two_files_reported_at_once_and_sorted(avrgen: Avrgen) -> None:
