@@ -28,14 +28,15 @@ def deploy(project: Project, start: Start, resolve_image: str = "always") -> Dep
     agent and wait until its tasks run."""
     from avrgen.engine.swarm import DeployResult, Swarm
 
-    the_plan, rendered = fresh_plan(
-        project, start.names, start.all_agents, start.render, target="swarm"
-    )
-    selected = select(the_plan, start.names, start.all_agents)
-    swarm = Swarm(start.progress)
-    run = partial(_deploy_one, swarm, project.paths.output, start.timeout, resolve_image)
-    note, results = start_agents(swarm, the_plan, selected, start, run)
-    return DeployResult(rendered, note, results)
+    with project.set_lock(start.progress):
+        the_plan, rendered = fresh_plan(
+            project, start.names, start.all_agents, start.render, target="swarm"
+        )
+        selected = select(the_plan, start.names, start.all_agents)
+        swarm = Swarm(start.progress)
+        run = partial(_deploy_one, swarm, project.paths.output, start.timeout, resolve_image)
+        note, results = start_agents(swarm, the_plan, selected, start, run)
+        return DeployResult(rendered, note, results)
 
 
 def _deploy_one(

@@ -51,7 +51,11 @@ def up(
     folder's lock throughout, as render does: two `up`s on one output take turns."""
     from avrgen.engine.compose import Docker
 
-    with mutex.hold(project.paths.output, wait, on_wait):
+    # the set's lock first (its port lock and containers), then its output folder's
+    with (
+        mutex.hold(project.paths.blueprints, wait, on_wait, create=False),
+        mutex.hold(project.paths.output, wait, on_wait),
+    ):
         the_plan, rendered = fresh_plan(project, start.names, start.all_agents, start.render)
         if the_plan.target != "compose":
             raise ComposeError(
@@ -72,24 +76,25 @@ def down(project: Project, removal: Removal) -> DownResult:
     no longer in the blueprints; `network`: remove the shared network when unused."""
     from avrgen.engine.compose import Docker, role_key
 
-    the_plan = project.plan_or_none(
-        required=removal.all_agents or removal.orphans or removal.network
-    )
-    docker = Docker()
-    docker.check(compose=False)
-    chosen = _chosen(the_plan, docker, removal.names, removal.all_agents)
-    if not (chosen or removal.orphans or removal.network):
-        raise AvrgenError("name an agent, or use --all / --orphans / --network")
-    docker.refuse_foreign_in_projects(chosen)
-    statuses = docker.containers(chosen) if chosen else []
-    if removal.orphans and the_plan is not None:
-        statuses += [s for s in docker.containers() if _orphan(s, the_plan)]
-    statuses = sorted({s.id: s for s in statuses}.values(), key=role_key)
-    docker.remove(statuses)
-    note = None
-    if removal.network and the_plan is not None:
-        note = remove_network_if_unused(docker, the_plan.network.name)
-    return DownResult(chosen, statuses, note)
+    with project.set_lock(removal.progress):
+        the_plan = project.plan_or_none(
+            required=removal.all_agents or removal.orphans or removal.network
+        )
+        docker = Docker()
+        docker.check(compose=False)
+        chosen = _chosen(the_plan, docker, removal.names, removal.all_agents)
+        if not (chosen or removal.orphans or removal.network):
+            raise AvrgenError("name an agent, or use --all / --orphans / --network")
+        docker.refuse_foreign_in_projects(chosen)
+        statuses = docker.containers(chosen) if chosen else []
+        if removal.orphans and the_plan is not None:
+            statuses += [s for s in docker.containers() if _orphan(s, the_plan)]
+        statuses = sorted({s.id: s for s in statuses}.values(), key=role_key)
+        docker.remove(statuses)
+        note = None
+        if removal.network and the_plan is not None:
+            note = remove_network_if_unused(docker, the_plan.network.name)
+        return DownResult(chosen, statuses, note)
 
 
 def ps(project: Project, names: Sequence[str] = ()) -> list[ContainerStatus]:
@@ -155,23 +160,24 @@ def restart(
 
     from avrgen.engine.compose import Docker
 
-    the_plan = project.plan_or_none(required=all_agents)
-    docker = Docker(progress)
-    docker.check(compose=False)
-    chosen = _chosen(the_plan, docker, names, all_agents)
-    if not chosen:
-        raise AvrgenError("name an agent, or use --all")
+    with project.set_lock(progress):
+        the_plan = project.plan_or_none(required=all_agents)
+        docker = Docker(progress)
+        docker.check(compose=False)
+        chosen = _chosen(the_plan, docker, names, all_agents)
+        if not chosen:
+            raise AvrgenError("name an agent, or use --all")
 
-    def restart_one(name: str) -> list[ContainerStatus]:
-        statuses = _containers(docker, name)
-        docker.say(name, f"restarting {len(statuses)} container(s)")
-        docker.restart(statuses)
-        ready = docker.wait_ready(name, timeout)
-        docker.say(name, "restarted")
-        return ready
+        def restart_one(name: str) -> list[ContainerStatus]:
+            statuses = _containers(docker, name)
+            docker.say(name, f"restarting {len(statuses)} container(s)")
+            docker.restart(statuses)
+            ready = docker.wait_ready(name, timeout)
+            docker.say(name, "restarted")
+            return ready
 
-    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-        return [s for statuses in pool.map(restart_one, chosen) for s in statuses]
+        with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+            return [s for statuses in pool.map(restart_one, chosen) for s in statuses]
 
 
 def _up_one(

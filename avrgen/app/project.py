@@ -4,13 +4,15 @@ validated and planned. Every use case (avrgen/app/*.py) is a function taking a P
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from avrgen.app.agents import require_agents
 from avrgen.errors import AvrgenError
+from avrgen.fs import mutex
 from avrgen.fs.lock import LOCK_NAME, read_lock, render_lock
 from avrgen.pipeline.load import Document, load_blueprints
 
@@ -88,6 +90,15 @@ class Project:
         validated, catalog = checked or self.validated()
         lock = read_lock(self.paths.blueprints)
         return plan(validated.blueprint, lock, catalog), validated
+
+    def set_lock(
+        self, progress: Callable[[str, str], None] | None = None
+    ) -> AbstractContextManager[None]:
+        """The blueprint set's lock (on its folder), whatever the output folder: what
+        changes the set's port lock or its containers takes turns; a second run waits,
+        telling `progress` why."""
+        on_wait = (lambda message: progress("lock", message)) if progress else None
+        return mutex.hold(self.paths.blueprints, True, on_wait, create=False)
 
     def plan_or_none(self, required: bool = False) -> Plan | None:
         """The plan; None when the blueprints cannot be read (ps/down/logs still work, by

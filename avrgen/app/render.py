@@ -60,12 +60,27 @@ def render(
 ) -> RenderResult:
     """Write output/ and the lock; with `check`, write nothing and fail when stale.
 
-    Holds the output folder's lock (avrgen/fs/mutex.py) from reading the port lock to the
-    last write: a second render waits (`on_wait` hears why) or, without `wait`, fails.
+    Holds the blueprint set's lock (on its folder: the port lock is the set's, whatever
+    the output folder) throughout, and the output folder's (avrgen/fs/mutex.py) from reading
+    the port lock to the last write: a second render of the same set, into any output
+    folder, waits (`on_wait` hears why) or, without `wait`, fails.
     With `use_cache` (and no `agents`), a render whose inputs and output files are as the
     last one left them is answered from the render cache (avrgen/pipeline/cache.py); its
     `plan` is then a PlanView (what the CLI prints), so only the CLI asks for it.
     """
+    with mutex.hold(project.paths.blueprints, wait, on_wait, create=False):
+        return _render_set(project, check, agents, target, wait, on_wait, use_cache)
+
+
+def _render_set(
+    project: Project,
+    check: bool,
+    agents: Sequence[str],
+    target: TargetName | None,
+    wait: bool,
+    on_wait: Callable[[str], None] | None,
+    use_cache: bool,
+) -> RenderResult:
     from avrgen.pipeline import cache
 
     paths = project.paths
