@@ -122,7 +122,8 @@ def status_of(data: dict[str, Any]) -> ContainerStatus:
         name=str(data.get("Name", "")).lstrip("/"),
         role=labels.get(ROLE_LABEL) or labels.get("com.docker.compose.service", "?"),
         state=status,
-        health=(state.get("Health") or {}).get("Status"),
+        # docker keeps the last health status of a stopped container: not its health now
+        health=(state.get("Health") or {}).get("Status") if state.get("Running") else None,
         ports=tuple(sorted(ports, key=lambda p: (int(p.split("->")[0]), p))),
         id=str(data.get("Id", "")),
         image=str(config.get("Image", "")),

@@ -13,6 +13,7 @@ import shutil
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from itertools import groupby
 
 from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
@@ -109,7 +110,12 @@ def last_lines(text: object, count: int = LOG_LINES) -> list[str]:
 def quoted_log(
     lines: Iterable[str], redact: Redact, empty: str | None = "(no output)"
 ) -> list[str]:
-    """A log's lines as quoted under a container in an error message; `empty` stands in
-    for a log without any (None: nothing)."""
-    shown = list(lines) or ([empty] if empty is not None else [])
+    """A log's lines as quoted under a container in an error message, a run of one line
+    repeated (a crash loop logs the same error at each start) once with its count; `empty`
+    stands in for a log without any (None: nothing)."""
+    shown = [
+        f"{line} (x{count})" if (count := len(list(run))) > 1 else line
+        for line, run in groupby(lines)
+    ]
+    shown = shown or ([empty] if empty is not None else [])
     return [f"    | {redact(line)}" for line in shown]

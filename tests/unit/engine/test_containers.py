@@ -66,3 +66,13 @@ def test_absent_and_order() -> None:
     sts = ContainerStatus("x", "avr-sts-x", "sts", "running")
     assert core.state == "absent" and core.image == "img"
     assert sorted([core, sts], key=role_key) == [sts, core]
+
+
+def test_a_stopped_container_has_no_health_now() -> None:
+    """docker keeps the last health status of an exited container; ps must not call it
+    unhealthy (or healthy): it is exited."""
+    for last in ("unhealthy", "healthy"):
+        data = {**RUNNING, "State": {"Status": "exited", "Running": False, "ExitCode": 1,
+                                     "Health": {"Status": last}}}  # fmt: skip
+        status = status_of(data)
+        assert (status.state, status.health, status.exit_code) == ("exited", None, 1)

@@ -30,3 +30,14 @@ def test_quoted_log() -> None:
 def test_roles_in_pipeline_order_then_core_then_the_rest() -> None:
     roles = ["core", "other", "tts", "asr", "sts", "llm"]
     assert sorted(roles, key=role_rank) == ["asr", "llm", "tts", "sts", "core", "other"]
+
+
+def test_a_repeated_log_line_is_quoted_once_with_its_count() -> None:
+    """A crash loop logs the same error at each start: one line, counted, in the report."""
+    lines = ["start", "Error: bad key", "Error: bad key", "Error: bad key", "exit", "start"]
+    assert quoted_log(lines, str) == [
+        "    | start",
+        "    | Error: bad key (x3)",
+        "    | exit",
+        "    | start",
+    ]
