@@ -452,6 +452,9 @@ def test_logs_of_a_role(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # a Ctrl-C reaches it even when this suite runs in the background (where a shell
+        # without job control starts every process with SIGINT ignored, which Python keeps)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     ) as follow:
         assert follow.stdout is not None
         first = {follow.stdout.readline().split(" | ")[0] for _ in range(2)}
