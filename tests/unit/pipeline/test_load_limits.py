@@ -245,8 +245,9 @@ def test_values_are_counted_again_in_every_document() -> None:
         ("kind: x\na:\n  - <<: {c: 1}\n", (3, "a.0", MERGE)),
         ("kind: x\na:\n  - {b: 1}\n  - {<<: {c: 1}}\n", (4, "a.1", MERGE)),
         ("<<: {kind: x}\n", (1, "", MERGE)),
+        ("kind: x\na:\n  ? !!merge {b: 1}\n  : v\n", (3, "a", MERGE)),
     ],
-    ids=["mapping", "list-item", "second-item", "top"],
+    ids=["mapping", "list-item", "second-item", "top", "merge-tag-on-a-mapping-key"],
 )
 def test_merge_keys_are_refused_at_any_depth_with_their_path(
     text: str, expected: tuple[int, str, str]

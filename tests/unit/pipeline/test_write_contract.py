@@ -104,7 +104,9 @@ def test_only_generated_files_are_pruned(tmp_path: Path) -> None:
     out = tmp_path / "out"
     render(out, {"a/x.yml": HEADER, "b/y.yml": HEADER, "b/z.yml": HEADER})
     (out / "b" / "mine.yml").write_bytes(b"# mine\n")
-    (out / "b" / ".hidden.yml").write_bytes(HEADER)
+    for i in range(10):  # dot-files anywhere among the entries: each is skipped, not the rest
+        (out / "b" / f".hidden-{i}.yml").write_bytes(HEADER)
+        (out / "b" / f"gen-{i}.yml").write_bytes(HEADER)
     (out / "b" / "short").write_bytes(HEADER[:-2])
     (out / "b" / "link.yml").symlink_to(out / "b" / "y.yml")
     (out / "b" / "sub").mkdir()
@@ -112,10 +114,13 @@ def test_only_generated_files_are_pruned(tmp_path: Path) -> None:
     (out / ".b.0123456789abcdef.tmp").mkdir()  # a staging folder: not an agent's
     (out / ".b.0123456789abcdef.tmp" / "y.yml").write_bytes(HEADER)
     (out / "alias").symlink_to(out / "b")
-    assert generated_files(out) == {"a/x.yml", "b/y.yml", "b/z.yml"}
+    gen = {f"b/gen-{i}.yml" for i in range(10)}
+    assert generated_files(out) == {"a/x.yml", "b/y.yml", "b/z.yml", *gen}
     assert generated_files(tmp_path / "missing") == set()
     planned = changes(Target(out, {"a/x.yml": HEADER}))
-    assert planned == [Change(f"{out}/b/y.yml", "delete"), Change(f"{out}/b/z.yml", "delete")]
+    assert planned == sorted(
+        Change(f"{out}/{rel}", "delete") for rel in {"b/y.yml", "b/z.yml", *gen}
+    )
     assert changes(Target(out, {"a/x.yml": HEADER}, prune=False)) == []
 
 
@@ -384,3 +389,37 @@ def test_a_symlink_above_a_nested_folder_is_refused(tmp_path: Path) -> None:
     with pytest.raises(WriteError) as caught:
         changes(Target(out, {"a/b/c.yml": HEADER}))
     assert str(caught.value) == f"{out}/a: refusing to write through a symlink"
+
+
+@pytest.mark.parametrize("mask", [0o026, 0o066, 0o007])
+def test_a_new_folders_files_get_their_modes_under_any_umask(tmp_path: Path, mask: int) -> None:
+    out = tmp_path / "out"
+    before = os.umask(mask)
+    try:
+        render(out, {"a/core.env": HEADER, "a/x.yml": HEADER})
+    finally:
+        os.umask(before)
+    assert stat.S_IMODE((out / "a" / "core.env").stat().st_mode) == 0o600
+    assert stat.S_IMODE((out / "a" / "x.yml").stat().st_mode) == 0o644
+
+
+def test_a_file_to_delete_that_is_already_gone_is_no_error(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    render(out, {"a/x.yml": HEADER, "a/y.yml": HEADER})
+    target = Target(out, {"a/x.yml": HEADER})
+    planned = changes(target)
+    (out / "a" / "y.yml").unlink()
+    apply(target, planned)
+    assert files_of(out) == {"a/x.yml": HEADER}
+
+
+def test_deletions_do_not_count_towards_the_sync_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    render(out, {"old/x.yml": HEADER})
+    synced: list[str] = []
+    monkeypatch.setattr(os, "sync", lambda: synced.append("sync"))
+    render(out, {f"a/{i}.yml": HEADER for i in range(SYNC_EACH_LIMIT)})  # and one deletion
+    assert synced == []
+    assert not (out / "old").exists()
