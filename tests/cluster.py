@@ -287,8 +287,10 @@ class Cluster:
         )
         ids = parallel(self.nodes, lambda n: n.node_id)
         eventually(
-            lambda: manager.docker("node", "ls", "--filter", "role=worker", "-q").split()
-            and all(self.node_state(i) == "ready" for i in ids),
+            lambda: (
+                manager.docker("node", "ls", "--filter", "role=worker", "-q").split()
+                and all(self.node_state(i) == "ready" for i in ids)
+            ),
             60,
             "every node ready",
         )
