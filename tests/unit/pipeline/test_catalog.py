@@ -9,15 +9,17 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import Avrgen
+from conftest import REPO, Avrgen
 
 from avrgen.app.project import Paths, Project
-from avrgen.errors import AvrgenError, BlueprintError
+from avrgen.errors import AvrgenError, BlueprintError, TemplateError
 from avrgen.fs.package import BUNDLED_CATALOG
 from avrgen.model.catalog import TOOLS_MOUNTS
 from avrgen.pipeline.catalog import load_catalog
+from avrgen.pipeline.checks import check_compose
 from avrgen.pipeline.load import parse_documents
 from avrgen.pipeline.plan import plan
+from avrgen.pipeline.render import Renderer
 from avrgen.pipeline.validate import validate
 
 # AVR-PLATFORM.md "Provider images" and each image's public source (the template's `source`):
@@ -325,3 +327,67 @@ def test_cli_templates_show(avrgen: Avrgen, tmp_path: Path) -> None:
 
 def test_bundled_folder_ships_in_package() -> None:
     assert BUNDLED_CATALOG.is_dir() and len(list(BUNDLED_CATALOG.glob("*.yaml"))) == len(PLATFORM)
+
+
+def provider_with(template: str, env: str, image: str = "") -> str:
+    head = f"kind: provider\nname: P\ntype: STS\ntemplate: {template}\nconfig:\n"
+    return head + (f"  image: {image}\n" if image else "") + f"  env: {env}\n"
+
+
+@pytest.mark.parametrize(
+    ("template", "env", "found"),
+    [
+        # a need met by a key left empty: a "fill in" warning, not an error
+        ("sts-ultravox", '{ULTRAVOX_API_KEY: {secret: U}, ULTRAVOX_AGENT_ID: ""}', "is empty"),
+        # a need met by a secret reference
+        ("sts-gemini", "{GOOGLE_API_KEY: {secret: G}}", None),
+        # `unless` compares the value: another call type still needs the agent id
+        ("sts-ultravox", "{ULTRAVOX_API_KEY: {secret: U}, ULTRAVOX_CALL_TYPE: agent}", "missing"),
+        # already a URL key: no rename suggested
+        ("sts-openai", "{OPENAI_API_KEY: {secret: K}, OPENAI_URL_INSTRUCTIONS: http://x/p}", None),
+        ("sts-openai", '{OPENAI_API_KEY: {secret: K}, OPENAI_LANGUAGE: ""}', "is empty, `auto`"),
+        ("sts-openai", "{OPENAI_API_KEY: {secret: K}, OPENAI_LANGUAGE: NULL}", "is empty, `auto`"),
+        ("sts-openai", "{OPENAI_API_KEY: {secret: K}, OPENAI_LANGUAGE: it}", None),
+    ],
+)
+def test_template_env_rules(template: str, env: str, found: str | None) -> None:
+    try:
+        problems = validate(docs(provider_with(template, env)), load_catalog()).warnings
+    except BlueprintError as exc:
+        problems = exc.problems
+    messages = [p.message for p in problems]
+    if found is None:
+        assert messages == []
+    else:
+        assert len(messages) == 1 and found in messages[0], messages
+
+
+def test_core_env_keys() -> None:
+    text = (
+        PROVIDER + "---\n" + AGENT + "core:\n  env: {VAD_SPEECH_PAD_MS: '30', WEBHOOK_RETYR: '2'}\n"
+    )
+    settings = "kind: settings\ncore:\n  env: {PORT: '1', AMBIENT_NOISE_LEVEL: '0.1'}\n---\n"
+    with pytest.raises(BlueprintError) as info:
+        validate(docs(settings + text), load_catalog())
+    found = [(p.path, p.severity, p.message) for p in info.value.problems]
+    # a reserved key is the reserved rule's error only; VAD_* is a family avr-core reads
+    assert found == [
+        ("core.env.PORT", "error", "PORT is reserved: avrgen sets it"),
+        (
+            "core.env.WEBHOOK_RETYR",
+            "warning",
+            "WEBHOOK_RETYR is not a key avr-core reads (did you mean 'WEBHOOK_RETRY'?)",
+        ),
+    ]
+
+
+def test_compose_check_rejects_a_dropped_platform() -> None:
+    project = Project(Paths(REPO / "blueprints", Path("unused")))
+    the_plan, _ = project.plan()
+    agent = the_plan.agents["bookings"]
+    text = Renderer().render(the_plan, {"bookings"})["bookings/docker-compose.yml"].decode()
+    assert '    platform: "linux/amd64"\n' in text
+    check_compose(agent, the_plan.network, text)
+    broken = text.replace('    platform: "linux/amd64"\n', "", 1)
+    with pytest.raises(TemplateError, match="platform differs"):
+        check_compose(agent, the_plan.network, broken)
