@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import subprocess
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -157,21 +159,33 @@ def newest_fault(tasks: list[Task], started: datetime, current: Task) -> Task | 
     return max(failed, key=lambda t: t.created_at) if failed else None
 
 
+def node_names(nodes: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """How each node (id, hostname) is named in avrgen's output: by its hostname, or
+    `hostname/<id, 12 characters>` where several nodes share it (cloned VMs, hosts that all
+    say `localhost`): the hostname alone would not say which node a task runs on."""
+    found = list(nodes)
+    count = Counter(hostname for _, hostname in found)
+    return {
+        node_id: hostname if count[hostname] == 1 else f"{hostname}/{node_id[:12]}"
+        for node_id, hostname in found
+    }
+
+
 class Nodes:
-    """Node hostnames by id, each looked up once."""
+    """Node names by id (node_names), the swarm's nodes read once."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._names: dict[str, str] = {}
+        self._names: dict[str, str] | None = None
 
     def name(self, node_id: str) -> str:
-        if node_id not in self._names:
+        if self._names is None or node_id not in self._names:  # a node joined since
             try:
-                node = self._engine.client.node.inspect(node_id)
-                self._names[node_id] = str(node.description.hostname)
+                listed = self._engine.client.node.list()
+                self._names = node_names((str(n.id), str(n.description.hostname)) for n in listed)
             except DockerException:
-                self._names[node_id] = node_id[:12]
-        return self._names[node_id]
+                self._names = self._names or {}
+        return self._names.setdefault(node_id, node_id[:12])  # a node removed since
 
 
 def task_status(engine: Engine, service: Service, nodes: Nodes) -> TaskStatus:
