@@ -15,6 +15,7 @@ nodes up in parallel; `Cluster.stop()` takes everything down again and never rai
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -187,9 +188,9 @@ class Node:
         if pid is not None:
             os.kill(pid, signal.SIGTERM)
             deadline = time.monotonic() + 30
-            while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            while alive(pid) and time.monotonic() < deadline:
                 time.sleep(0.2)
-            if Path(f"/proc/{pid}").exists():
+            if alive(pid):
                 os.kill(pid, signal.SIGKILL)
         # what dockerd left: its containerd and shims, each named by this node's exec root
         for proc in Path("/proc").iterdir():
@@ -200,10 +201,8 @@ class Node:
             except OSError:
                 continue
             if str(self.exec_root).encode() + b"/" in cmdline and b"containerd" in cmdline:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(int(proc.name), signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
 
     def _remove_roots(self) -> None:
         roots = (str(self.data_root), str(self.exec_root))
@@ -221,6 +220,17 @@ def attempt(problems: list[str], step: Callable[..., object], *args: object, **k
         step(*args, **kw)
     except Exception as exc:  # teardown goes on; what failed is reported at the end
         problems.append(f"{getattr(step, '__name__', step)}{args}: {exc}")
+
+
+def alive(pid: int) -> bool:
+    """Whether `pid` runs; a dockerd this process started is reaped once it exited."""
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 def parallel(nodes: Sequence[Node], step: Callable[[Node], T]) -> list[T]:

@@ -12,7 +12,6 @@ a drain, a node cut off, deploy against a worker, undeploy. Names are this modul
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -177,6 +176,10 @@ def test_placement_by_node_labels(
     assert "deployed" in rows[ACME] and "4/4 running" in rows[ACME], deployed.stdout
     assert "deployed" in rows[OTHER] and "2/2 running" in rows[OTHER], deployed.stdout
     n1, n2, n3 = (node.node_id for node in cluster_nodes.nodes)
+    # deploy's NODES column: only acme nodes, each named apart (they share a hostname)
+    named = rows[ACME].split(None, 3)[3].split(", ")
+    acme_nodes = {node_label(cluster_nodes.manager, n) for n in cluster_nodes.workers}
+    assert named and set(named) <= acme_nodes, rows[ACME]
     acme = running_tasks(cluster_nodes.manager, ACME)
     assert len(acme) == 4 and set(acme.values()) <= {n2, n3}, acme
     other = running_tasks(cluster_nodes.manager, OTHER)
@@ -206,3 +209,114 @@ def test_core_reaches_providers_on_another_node(
     assert f"ASR_URL=http://avr-asr-{ACME}:" in report and " ok" in report
     # the sts core on node 1 reaches its provider too (the same node)
     assert "STS_URL=ws://avr-sts-" in core_report(cluster_nodes, manager, OTHER, 1)[1]
+
+
+# -- work moving between nodes ------------------------------------------------------------------
+
+
+def acme_node(cluster: Cluster) -> Node:
+    """The node the acme core runs on."""
+    core = running_tasks(cluster.manager, ACME)[f"avr-{ACME}_core"]
+    return ids(cluster)[core]
+
+
+def all_on(cluster: Cluster, node: Node) -> bool:
+    placed = running_tasks(cluster.manager, ACME)
+    return len(placed) == 4 and set(placed.values()) == {node.node_id}
+
+
+def test_drain_moves_work_away(
+    cluster_nodes: Cluster, deployed: subprocess.CompletedProcess[str], blueprints: Path
+) -> None:
+    assert deployed.returncode == 0, deployed.stderr
+    manager, drained = cluster_nodes.manager, acme_node(cluster_nodes)
+    spare = next(n for n in cluster_nodes.workers if n != drained)
+    manager.docker("node", "update", "--availability", "drain", drained.node_id)
+    try:
+        eventually(lambda: all_on(cluster_nodes, spare), 60, f"{ACME}'s tasks on {spare.name}")
+        core_report(cluster_nodes, manager, ACME, 3)
+        rows = ps_rows(avrgen(blueprints, manager, "ps", ACME))
+        assert all(row[3:5] == ["running", "running"] for row in rows.values()), rows
+        assert {row[2] for row in rows.values()} == {node_label(manager, spare)}, rows
+    finally:
+        manager.docker("node", "update", "--availability", "active", drained.node_id)
+
+
+def node_label(manager: Node, node: Node) -> str:
+    """How avrgen names `node`: every node here has the same hostname, so with its id."""
+    hostname = manager.docker(
+        "node", "inspect", node.node_id, "--format", "{{.Description.Hostname}}"
+    )
+    return f"{hostname}/{node.node_id[:12]}"
+
+
+def test_a_node_cut_off_has_its_tasks_rescheduled(
+    cluster_nodes: Cluster, deployed: subprocess.CompletedProcess[str], blueprints: Path
+) -> None:
+    """The acme node running every acme task loses its link: swarm marks it down and starts
+    the tasks on the other acme node; `avrgen ps` names the new node (`status` is the compose
+    target's, and says so)."""
+    assert deployed.returncode == 0, deployed.stderr
+    manager, lost = cluster_nodes.manager, acme_node(cluster_nodes)
+    spare = next(n for n in cluster_nodes.workers if n != lost)
+    eventually(lambda: all_on(cluster_nodes, lost), 30, f"{ACME}'s tasks on {lost.name}")
+    before = ps_rows(avrgen(blueprints, manager, "ps", ACME))
+    assert {row[2] for row in before.values()} == {node_label(manager, lost)}, before
+    cluster_nodes.cut(lost)
+    try:
+        eventually(lambda: cluster_nodes.node_state(lost.node_id) == "down", 60, "node down")
+        eventually(lambda: all_on(cluster_nodes, spare), 90, f"{ACME}'s tasks on {spare.name}")
+        core_report(cluster_nodes, manager, ACME, 3)
+        rows = ps_rows(avrgen(blueprints, manager, "ps", ACME))
+        assert all(row[3:5] == ["running", "running"] for row in rows.values()), rows
+        assert {row[2] for row in rows.values()} == {node_label(manager, spare)}, rows
+        status = avrgen(blueprints, manager, "status")
+        assert status.returncode == 1, status.stdout
+        assert "`status` compares docker compose agents; these blueprints render swarm" in (
+            status.stderr
+        )
+    finally:
+        cluster_nodes.reconnect(lost)
+    eventually(lambda: cluster_nodes.node_state(lost.node_id) == "ready", 60, "node back")
+
+
+# -- the manager, and leaving nothing -----------------------------------------------------------
+
+
+def test_deploy_against_a_worker_says_to_use_a_manager(
+    cluster_nodes: Cluster, blueprints: Path
+) -> None:
+    result = avrgen(
+        blueprints, cluster_nodes.workers[0], "deploy", ACME, "--resolve-image", "never"
+    )
+    assert result.returncode == 1, result.stdout
+    assert "Traceback" not in result.stderr
+    assert "this node is a swarm worker, not a manager" in result.stderr, result.stderr
+    assert "run avrgen on a manager node" in result.stderr
+
+
+def test_undeploy_leaves_nothing_on_any_node(
+    cluster_nodes: Cluster, deployed: subprocess.CompletedProcess[str], blueprints: Path
+) -> None:
+    assert deployed.returncode == 0, deployed.stderr
+    manager = cluster_nodes.manager
+    result = avrgen(blueprints, manager, "undeploy", "--all", "--network")
+    assert result.returncode == 0, result.stderr
+    assert f"removed service avr-{ACME}_core" in result.stdout
+    assert f"removed service avr-{OTHER}_sts" in result.stdout
+    assert f"removed network {NETWORK}" in result.stdout
+    assert not manager.docker("service", "ls", "-q")
+
+    def leftovers() -> list[str]:
+        return [
+            f"{node.name}: {what}"
+            for node in cluster_nodes.nodes
+            for what in (
+                node.docker("ps", "-aq", "--filter", "label=com.docker.stack.namespace"),
+                node.docker("network", "ls", "-q", "--filter", f"name=^{NETWORK}$"),
+            )
+            if what
+        ]
+
+    eventually(lambda: not leftovers(), 60, "no service, container or network on any node")
+    assert "no services to remove" in avrgen(blueprints, manager, "undeploy", "--all").stdout
