@@ -51,9 +51,12 @@ def main(args: Sequence[str] | None = None) -> None:
     invocation = Invocation()
     try:
         code = cli.main(args, standalone_mode=False, obj=invocation)
-    except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(1)
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__cause__, KeyboardInterrupt):  # click turns a Ctrl-C into Abort
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        click.echo("aborted", err=True)  # pragma: no cover - EOF at a prompt; none prompts
+        sys.exit(1)  # pragma: no cover - as above
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
@@ -66,8 +69,5 @@ def main(args: Sequence[str] | None = None) -> None:
         if invocation.json:  # stdout stays parseable for a machine reader
             serialize.emit(serialize.error(exc))
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(130)
-    if isinstance(code, int) and code:  # a command's ctx.exit(N) keeps its exit code
+    if isinstance(code, int) and code:  # pragma: no cover - no command calls ctx.exit(N)
         sys.exit(code)

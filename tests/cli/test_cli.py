@@ -220,3 +220,20 @@ def test_a_failure_told_as_json_is_told_once(avrgen: Avrgen) -> None:
     assert result.exit_code == 1
     assert json.loads(result.stdout)["valid"] is False
     assert result.stderr == ""
+
+
+def test_ctrl_c_during_a_command_exits_130(
+    monkeypatch: pytest.MonkeyPatch, avrgen: Avrgen, tmp_path: Path
+) -> None:
+    """click turns a KeyboardInterrupt inside a command into its Abort: avrgen still says
+    `interrupted` and exits 130 (128 + SIGINT), as a shell expects of a Ctrl-C."""
+    from avrgen.app import render as use_case
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(use_case, "render", interrupted)
+    result = avrgen("render", "-o", str(tmp_path / "out"))
+    assert (result.exit_code, result.stdout) == (130, "")
+    assert result.stderr.strip() == "interrupted"
+    assert not (tmp_path / "out").exists()

@@ -1,0 +1,119 @@
+"""The engine layer's own fault paths on the real engine: what docker refuses (a container or
+network that is not there, an engine that does not answer) comes back as a ComposeError in
+avrgen's words, or as "nothing there" where that is the answer. No container is started."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import dockerenv
+import pytest
+from python_on_whales import DockerClient
+
+from avrgen.engine import containers, network
+from avrgen.engine.containers import ContainerStatus
+from avrgen.engine.docker import Engine
+from avrgen.errors import ComposeError
+from avrgen.model.blueprint import NetworkSettings
+
+pytestmark = pytest.mark.docker
+MISSING = "avrgen-test-missing-" + uuid.uuid4().hex[:12]  # no container or network is named so
+
+
+@pytest.fixture(scope="module")
+def engine() -> Engine:
+    dockerenv.require_engine(compose=False)
+    return Engine()
+
+
+@pytest.fixture
+def dead_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+    """An Engine whose DOCKER_HOST is a socket nobody listens on."""
+    dead = Engine()
+    socket = tmp_path_factory.mktemp("dead") / "docker.sock"
+    dead.client = DockerClient(host=f"unix://{socket}")
+    return dead
+
+
+def missing_container() -> ContainerStatus:
+    return ContainerStatus("x", MISSING, "core", "running", id=MISSING)
+
+
+def test_inspecting_a_container_that_is_gone_finds_nothing(engine: Engine) -> None:
+    assert containers.inspect(engine, [MISSING]) == []
+    assert containers.inspect(engine, []) == []
+
+
+def test_inspecting_without_an_engine_names_docker_s_reason(dead_engine: Engine) -> None:
+    with pytest.raises(ComposeError) as caught:
+        containers.inspect(dead_engine, [MISSING])
+    message = str(caught.value)
+    assert message.startswith("cannot inspect containers: ")
+    assert "docker.sock" in message  # docker's last line: the socket it could not reach
+
+
+def test_inspect_output_that_is_not_json_is_an_error() -> None:
+    """A `docker` that prints something else (a wrapper, a broken CLI): no traceback."""
+    odd = Engine()
+    odd.client = DockerClient(client_call=["echo", "not json"])
+    with pytest.raises(ComposeError, match=r"^cannot inspect containers: exit status 0$"):
+        containers.inspect(odd, [MISSING])
+
+
+def test_restarting_a_container_that_is_gone_names_it(engine: Engine) -> None:
+    with pytest.raises(ComposeError) as caught:
+        containers.restart(engine, [missing_container()])
+    assert str(caught.value).startswith("cannot restart containers: ")
+    assert MISSING in str(caught.value)
+
+
+def test_the_log_of_a_container_that_is_gone_is_empty(engine: Engine) -> None:
+    assert containers.log_tail(engine, MISSING) == []
+
+
+def test_removing_containers_that_are_gone_is_done(engine: Engine) -> None:
+    containers.remove(engine, [missing_container()])  # stop and rm fail; nothing is left
+    containers.remove(engine, [ContainerStatus("x", "y", "core", "absent")])  # no id: no call
+    assert containers.existing(engine, [MISSING]) == []
+
+
+def test_without_an_engine_no_container_exists(dead_engine: Engine) -> None:
+    assert containers.existing(dead_engine, [MISSING]) == []
+    assert not dead_engine.answers()
+
+
+def test_network_faults(engine: Engine, dead_engine: Engine) -> None:
+    assert network.inspect_network(engine, MISSING) is None
+    assert not network.created_by_avrgen(engine, MISSING)
+    with pytest.raises(ComposeError, match=rf"^cannot remove network '{MISSING}': "):
+        network.remove_network(engine, MISSING)
+    with pytest.raises(ComposeError, match=rf"^cannot inspect network '{MISSING}': "):
+        network.inspect_network(dead_engine, MISSING)
+
+
+@pytest.fixture
+def bridge(engine: Engine) -> Iterator[str]:
+    name = MISSING + "-net"
+    yield name
+    for left in (name, name + "-2"):
+        if engine.client.network.exists(left):
+            engine.client.network.remove(left)
+
+
+def test_a_network_that_cannot_be_created_names_its_subnet(engine: Engine, bridge: str) -> None:
+    """Created with avrgen's label and its subnet; created again by someone else meanwhile:
+    fine; a subnet docker refuses (it overlaps another network's) names the network, the
+    subnet and docker's reason."""
+    settings = NetworkSettings.model_validate({"name": bridge, "subnet": "172.31.250.0/24"})
+    note = network.create_network(engine, settings, overlay=False)
+    assert note == f"created network {bridge} (subnet 172.31.250.0/24)"
+    assert network.created_by_avrgen(engine, bridge)
+    # the same name again: someone (here: we) created it meanwhile, and that is fine
+    assert network.create_network(engine, settings, overlay=False) is None
+    other = NetworkSettings.model_validate({"name": bridge + "-2", "subnet": "172.31.250.0/24"})
+    with pytest.raises(ComposeError) as caught:
+        network.create_network(engine, other, overlay=False)  # overlaps the first one
+    assert str(caught.value).startswith(
+        f"cannot create network '{bridge}-2' with subnet 172.31.250.0/24: "
+    )
