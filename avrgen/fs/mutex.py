@@ -55,13 +55,13 @@ def hold(
         return
     try:
         fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError as exc:
+    except OSError as exc:  # pragma: no cover - a folder just made or found; root opens any
         raise AvrgenError(f"{folder}: cannot open the output folder: {exc.strerror}") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
-            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):  # pragma: no cover - ENOLCK
                 raise AvrgenError(f"{folder}: cannot lock: {exc.strerror}") from None
             message = f"{folder}: another avrgen is working on it"
             if not wait:

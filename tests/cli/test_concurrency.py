@@ -11,11 +11,13 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from avrgen.errors import AvrgenError
 from avrgen.fs import mutex
 from tests.conftest import REPO
 
@@ -246,3 +248,28 @@ def test_killed_render_leaves_each_file_old_or_new(tmp_path: Path) -> None:
         assert state(out, bp) == new, f"seed {seed}"
     print(f"render {duration:.2f}s, outcomes {outcomes}")
     assert outcomes["old"] + outcomes["between"] > 0, f"never killed before the end: {outcomes}"
+
+
+def test_an_output_folder_that_cannot_be_made_is_a_clean_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    folder = tmp_path / "file" / "out"
+    with pytest.raises(AvrgenError, match=r"/file/out: cannot create it: Not a directory$"):
+        mutex.hold(folder).__enter__()
+
+
+def test_a_missing_folder_is_not_made_without_create(tmp_path: Path) -> None:
+    with mutex.hold(tmp_path / "out", create=False):
+        assert not (tmp_path / "out").exists()
+
+
+def test_waiting_without_a_message_blocks_until_the_holder_ends(tmp_path: Path) -> None:
+    """`wait` without `on_wait`: no message, and the lock is ours once the other lets go."""
+    out = tmp_path / "out"
+    holder = hold_lock(out)
+    released = threading.Timer(1.0, holder.communicate, args=("",))
+    released.start()
+    started = time.monotonic()
+    with mutex.hold(out):
+        waited = time.monotonic() - started
+    released.join()
+    assert waited >= 0.5  # it waited for the holder to let go (after 1 s)

@@ -4,8 +4,12 @@ avrgen's words, or as "nothing there" where that is the answer. No container is 
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import dockerenv
 import pytest
@@ -117,3 +121,49 @@ def test_a_network_that_cannot_be_created_names_its_subnet(engine: Engine, bridg
     assert str(caught.value).startswith(
         f"cannot create network '{bridge}-2' with subnet 172.31.250.0/24: "
     )
+
+
+SLOW = f"""\
+kind: settings
+network: {{name: avrgen-t6e, subnet: 10.213.60.0/24}}
+ports: {{core: 28700-28709, http: 28710-28719, providers: 28720-28739}}
+core: {{image: "{dockerenv.CORE_IMAGE}", env: {{CHECK_INTERVAL: "1"}}}}
+---
+kind: provider
+name: Slow STS
+type: STS
+config: {{image: "{dockerenv.PROVIDER_IMAGE}", env: {{START_DELAY: "60"}}}}
+---
+kind: agent
+name: t6e-slow
+mode: sts
+providers: {{sts: Slow STS}}
+"""
+
+
+def test_an_agent_not_healthy_in_time_names_the_timeout_and_its_containers(
+    tmp_path: Path,
+) -> None:
+    dockerenv.require_engine()
+    dockerenv.ensure_test_images()
+    root = dockerenv.blueprint_folder(tmp_path, agents=SLOW)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AVRGEN_")}
+
+    def avrgen(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "avrgen", *args],
+            cwd=root, env=env, capture_output=True, text=True, timeout=180, check=False,
+        )  # fmt: skip
+
+    try:
+        proc = avrgen("up", "t6e-slow", "--timeout", "3")
+        assert proc.returncode == 1, proc.stderr
+        assert "Traceback" not in proc.stderr
+        assert (
+            "agent 't6e-slow': not healthy after 3s (`--timeout` sets how long `up` waits):"
+            in proc.stderr
+        )
+        assert "avr-sts-t6e-slow (sts): running, starting; last log lines:" in proc.stderr
+        assert "START_DELAY=60, serving after that" in proc.stderr
+    finally:
+        avrgen("down", "t6e-slow", "--network")
