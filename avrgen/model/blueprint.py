@@ -7,10 +7,19 @@ live in pipeline/validate/; these models check one document at a time.
 from __future__ import annotations
 
 from ipaddress import IPv4Network
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    WithJsonSchema,
+)
 
 from avrgen.model.fields import (
     ENV_NAME_RE,
@@ -19,6 +28,7 @@ from avrgen.model.fields import (
     Duration,
     Env,
     EnvName,
+    HostIp,
     Memory,
     NodeLabelKey,
     NodeLabelValue,
@@ -67,10 +77,28 @@ class NetworkSettings(Strict):
     subnet: IPv4Network | None = IPv4Network("172.20.0.0/24")
 
 
+# Ports of the telephony stack and its tools (avr-infra publishes them: AMI 5038, SIP 5060
+# and 5061, avr-ami 6006, Asterisk's HTTP/ARI 8088 and 8089, RTP 10000-10050) and core's
+# port in avr-infra's files (5001): no agent port is allocated on them, none may be pinned.
+RESERVED_PORTS: tuple[int | PortRange, ...] = (
+    5001, 5038, 5060, 5061, 6006, 8088, 8089, PortRange(low=10000, high=10050)
+)  # fmt: skip
+
+
 class PortSettings(Strict):
     core: Range = PortRange(low=5000, high=5999)
     http: Range = PortRange(low=7000, high=7999)
     providers: Range = PortRange(low=6000, high=6999)
+    reserved: tuple[Port | Range, ...] = RESERVED_PORTS
+
+    def is_reserved(self, port: int) -> bool:
+        return any(port == r if isinstance(r, int) else port in r for r in self.reserved)
+
+
+class PublishSettings(Strict):
+    """Where published ports bind: core's AudioSocket and /call have no authentication."""
+
+    host_ip: HostIp = "127.0.0.1"
 
 
 class CoreSettings(Strict):
@@ -117,6 +145,7 @@ class Settings(Strict):
     target: Target = "compose"
     network: NetworkSettings = NetworkSettings()
     ports: PortSettings = PortSettings()
+    publish: PublishSettings = PublishSettings()
     core: CoreSettings = CoreSettings()
     ami_url: Text = "http://avr-ami:6006"
     catalog: Text | None = None  # own provider template folder, relative to the blueprints
@@ -148,10 +177,34 @@ class AgentProviders(Strict):
     sts: Text | None = None
 
 
+class CorePublish(Strict):
+    """`core.publish`: true (on the settings' publish.host_ip) or {host_ip: ADDRESS}."""
+
+    host_ip: HostIp | None = None  # None: the settings' publish.host_ip
+
+
+def _publish(value: Any) -> Any:
+    """true / false as YAML writes them (and pydantic reads a bool), or a mapping."""
+    if isinstance(value, dict | CorePublish) or value is None:
+        return value
+    try:
+        flag = TypeAdapter(bool).validate_python(value)
+    except ValidationError:
+        raise ValueError("expected true, false or a mapping {host_ip: ADDRESS}") from None
+    return CorePublish() if flag else None
+
+
 class AgentCore(Strict):
     image: Text | None = None
     env: Env = {}
-    publish: bool = False
+    # None: not published
+    publish: Annotated[
+        CorePublish | None,
+        BeforeValidator(_publish),
+        WithJsonSchema(
+            {"anyOf": [{"type": "boolean"}, CorePublish.model_json_schema(), {"type": "null"}]}
+        ),
+    ] = None
 
 
 class AgentPorts(Strict):

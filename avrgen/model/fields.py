@@ -3,6 +3,7 @@ env values (text or a secret), and the swarm values held to what docker accepts.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from functools import lru_cache
 from typing import Annotated, Any
@@ -108,6 +109,18 @@ def _to_range(value: Any) -> Any:
         return PortRange(low=low, high=high)
     return value
 
+
+def _host_ip(value: Any) -> Any:
+    if not isinstance(value, str):
+        raise ValueError("expected an IP address such as 127.0.0.1 or ::1")
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        raise ValueError("not an IP address (such as 127.0.0.1 or ::1)") from None
+
+
+# where published ports bind: an IPv4 or IPv6 address, kept as its canonical text
+HostIp = Annotated[str, BeforeValidator(_host_ip)]
 
 Range = Annotated[
     PortRange,

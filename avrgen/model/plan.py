@@ -30,6 +30,14 @@ class Container:
     provider: str | None = None
     published: tuple[int, ...] = ()
     platform: str | None = None  # the image's, from its catalog template (linux/amd64)
+    host_ip: str | None = None  # where the published ports bind
+
+    @property
+    def port_mappings(self) -> tuple[str, ...]:
+        """Compose's short syntax of each published port, bound to `host_ip`."""
+        ip = self.host_ip or "0.0.0.0"
+        bind = f"[{ip}]" if ":" in ip else ip
+        return tuple(f"{bind}:{port}:{port}" for port in self.published)
 
     @cached_property  # read by the templates and by the parse-back check
     def literal_env(self) -> EnvItems:

@@ -27,6 +27,7 @@ def check_compose(agent: AgentPlan, network: NetworkSettings, text: str) -> None
             refs = {k: json.loads(secret_ref(s)) for k, s in c.secret_env}
             assert service.get("environment", {}) == refs, f"{c.role}: environment differs"
             assert service["networks"] == [network.name], f"{c.role}: networks differ"
+            assert service.get("ports", []) == list(c.port_mappings), f"{c.role}: ports differ"
         assert data["networks"][network.name]["external"] is True, "network is not external"
 
 

@@ -45,7 +45,12 @@ def allocate_ports(blueprint: Blueprint, lock: Lock) -> Lock:
     ranges = {"core": settings.core, "http": settings.http}
     result: Lock = {name: {} for name in sorted(blueprint.agents)}
     wanted = [(name, role) for name in result for role in roles_of(blueprint.agents[name])]
-    taken: set[int] = set()
+    # a reserved port is never allocated (a pin on one is refused by validate)
+    taken: set[int] = {
+        port
+        for r in settings.reserved
+        for port in ((r,) if isinstance(r, int) else range(r.low, r.high + 1))
+    }
 
     for name, role in wanted:
         pin = getattr(blueprint.agents[name].ports, role)
@@ -143,6 +148,7 @@ def _plan_agent(bp: Blueprint, agent: Agent, ports: dict[str, int], catalog: Cat
             http_port=ports["http"],
             labels=_labels(agent, core_name, "core", None),
             published=(ports["core"], ports["http"]) if agent.core.publish else (),
+            host_ip=_host_ip(bp, agent),
         )
     )
     placement = agent.placement or bp.settings.swarm.placement
@@ -154,6 +160,14 @@ def _plan_agent(bp: Blueprint, agent: Agent, ports: dict[str, int], catalog: Cat
         tuple(containers),
         constraints(placement),
     )
+
+
+def _host_ip(bp: Blueprint, agent: Agent) -> str | None:
+    """Where core's published ports bind: its own `publish: {host_ip}`, else the settings'."""
+    publish = agent.core.publish
+    if publish is None:
+        return None
+    return publish.host_ip or bp.settings.publish.host_ip
 
 
 def _labels(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
@@ -203,6 +204,25 @@ class Checker:
         for agent, doc in self.agents.values():
             self._check_slots(agent, doc)
             self._check_pins(agent, doc, pins)
+            self._check_exposure(agent, doc)
+
+    def _check_exposure(self, agent: Agent, doc: Document) -> None:
+        """Core's AudioSocket and /call have no authentication: published on every
+        interface, anyone who reaches the host can start calls into the agent."""
+        publish = agent.core.publish
+        if publish is None:
+            return
+        own = publish.host_ip is not None
+        host_ip = publish.host_ip or self.settings.publish.host_ip
+        if ipaddress.ip_address(host_ip).is_unspecified:
+            self.report(
+                doc,
+                ("core", "publish", "host_ip") if own else ("core", "publish"),
+                f"core's ports are published on every interface ({host_ip}): its AudioSocket "
+                "and /call have no authentication; bind them to 127.0.0.1 or a private "
+                "address (publish: {host_ip: ...})",
+                warn=True,
+            )
 
     def _check_slots(self, agent: Agent, doc: Document) -> None:
         wanted = SLOTS[agent.mode]
@@ -245,6 +265,13 @@ class Checker:
             if port not in port_range:
                 setting = role if role in ("core", "http") else "providers"
                 self.report(doc, where, f"port {port} is outside the {setting} range {port_range}")
+            elif ranges.is_reserved(port):
+                self.report(
+                    doc,
+                    where,
+                    f"port {port} is reserved (settings ports.reserved: the telephony stack's "
+                    "ports); pin another one",
+                )
             elif port in pins:
                 other, other_role = pins[port]
                 self.report(doc, where, f"port {port} is already pinned by {other}.{other_role}")

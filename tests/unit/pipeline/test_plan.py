@@ -167,13 +167,13 @@ def test_a_hand_edited_lock_is_honoured(avrgen: Avrgen, bundled: Path) -> None:
 def test_a_full_range_is_a_clear_error(avrgen: Avrgen, bundled: Path, tmp_path: Path) -> None:
     settings_file = bundled / "settings.yaml"
     settings_file.write_text(
-        settings_file.read_text().replace("core: 5000-5999", "core: 5000-5002")
+        settings_file.read_text().replace("core: 5000-5999", "core: 5010-5012")
     )
     (bundled / "avrgen.lock").unlink()
     result = avrgen("render", "-b", str(bundled), "-o", str(tmp_path / "output"))
     assert result.exit_code == 1
     assert "Traceback" not in result.stderr
-    assert result.stderr.startswith("error: no free port left in the core range 5000-5002")
+    assert result.stderr.startswith("error: no free port left in the core range 5010-5012")
     assert "widen `ports.core`" in result.stderr
     assert not (tmp_path / "output").exists()
     assert not (bundled / "avrgen.lock").exists()
@@ -212,7 +212,7 @@ def sts_agent(name: str) -> Agent:
 
 def blueprint(names: set[str]) -> Blueprint:
     small = PortSettings.model_validate(
-        {"core": "5000-5011", "http": "7000-7011", "providers": "6000-6011"}
+        {"core": "5000-5011", "http": "7000-7011", "providers": "6000-6011", "reserved": []}
     )
     return Blueprint(
         settings=Settings(ports=small),

@@ -74,7 +74,7 @@ def test_stack_files_are_what_swarm_needs(stacks: dict[str, bytes]) -> None:
         assert "platform" not in service  # docker stack deploy refuses it (docker/cli#6542)
     support = yaml.safe_load(stacks["support-line/stack.yml"])["services"]
     assert "placement" not in support["core"]["deploy"]
-    assert [p["published"] for p in support["core"]["ports"]] == [5001, 7192]
+    assert [p["published"] for p in support["core"]["ports"]] == [5011, 7192]
 
 
 def test_compose_target_output_is_unchanged(avrgen: Avrgen, bundled: Path, tmp_path: Path) -> None:
