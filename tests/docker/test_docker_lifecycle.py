@@ -496,8 +496,13 @@ def par_workdir(engine: None, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 
 def test_up_all_in_parallel_on_an_existing_network(par_workdir: Path) -> None:
-    # the network exists already, with another subnet than configured: used, with a warning
-    assert docker("network", "create", "--subnet", PAR_OTHER_SUBNET, PAR_NETWORK).returncode == 0
+    # the network exists already, with another subnet than configured (an earlier avrgen
+    # made it, under other settings: its label): used, with a warning, and removed later
+    made = docker(
+        "network", "create", "--subnet", PAR_OTHER_SUBNET, "--label", "avrgen.managed=true",
+        PAR_NETWORK,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
     start = time.monotonic()
     proc = avrgen("up", "--all", "--parallel", "3", cwd=par_workdir)
     took = time.monotonic() - start
