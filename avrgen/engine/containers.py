@@ -65,16 +65,22 @@ def list_containers(engine: Engine, agents: Sequence[str] | None = None) -> list
         for name in agents:
             filters.append([("label", f"{AGENT_LABEL}={name}")])
             filters.append([("label", f"{PROJECT_LABEL}=avr-{name}")])
+    # a container of the project avr-<agent> that avrgen did not create is never one of its
+    # own (ownership.py refuses to start or remove next to it)
+    found = [data for data in matching(engine, filters) if is_managed(data)]
+    return sorted((status_of(data) for data in found), key=role_key)
+
+
+def matching(engine: Engine, filters: Sequence[list[ContainerListFilter]]) -> list[dict[str, Any]]:
+    """The inspect data of every container, running or not, matching any of `filters`
+    (each a list of conditions that must all hold)."""
     ids: set[str] = set()
     try:
         for each in filters:
             ids.update(c.id for c in engine.client.container.list(all=True, filters=each))
     except DockerException as exc:
         raise ComposeError(f"cannot list containers: {last_line(exc)}") from None
-    # a container of the project avr-<agent> that avrgen did not create is never one of its
-    # own (ownership.py refuses to start or remove next to it)
-    found = [data for data in inspect(engine, sorted(ids)) if is_managed(data)]
-    return sorted((status_of(data) for data in found), key=role_key)
+    return inspect(engine, sorted(ids))
 
 
 def is_managed(data: dict[str, Any]) -> bool:

@@ -13,10 +13,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from python_on_whales.components.container.cli_wrapper import ContainerListFilter
-from python_on_whales.exceptions import DockerException
 
-from avrgen.engine.containers import inspect, is_managed
-from avrgen.engine.docker import Engine, last_line
+from avrgen.engine.containers import is_managed, matching
+from avrgen.engine.docker import Engine
 from avrgen.errors import ComposeError
 from avrgen.model.labels import MANAGED_LABEL, PROJECT_LABEL, STACK_LABEL
 from avrgen.model.plan import AgentPlan
@@ -46,14 +45,8 @@ def foreign_containers(
         [("label", f"{PROJECT_LABEL}={p}")] for p in dict.fromkeys(projects)
     ]
     filters += [[("name", f"^/{n}$")] for n in dict.fromkeys(names)]
-    ids: set[str] = set()
-    try:
-        for each in filters:
-            ids.update(c.id for c in engine.client.container.list(all=True, filters=each))
-    except DockerException as exc:
-        raise ComposeError(f"cannot list containers: {last_line(exc)}") from None
     found = []
-    for data in inspect(engine, sorted(ids)):
+    for data in matching(engine, filters):
         labels = (data.get("Config") or {}).get("Labels") or {}
         if not is_managed(data):
             name = str(data.get("Name", "")).lstrip("/")
