@@ -30,8 +30,13 @@ demo: $(VENV)/.installed
 	$(BIN)/avrgen validate
 	$(BIN)/avrgen render
 
+# COVERAGE=1 (as .ci/run sets): the suite once, under coverage, with its floors (`coverage`)
 test: lint typecheck contracts
+ifeq ($(COVERAGE),1)
+	$(MAKE) --no-print-directory coverage
+else
 	$(BIN)/pytest $(PYTEST_ARGS)
+endif
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check avrgen tests benchmarks
@@ -55,7 +60,7 @@ coverage: $(VENV)/.installed-test
 
 # Mutation testing of the pipeline modules (mutmut, [tool.mutmut] in pyproject.toml): a sample
 # of MUTATION_PER_MODULE mutants a module drawn with MUTATION_SEED, each module's score against
-# 95% (docs/testing.md, "Mutation testing"). Not in CI: about 15 minutes on two cores.
+# 95% (docs/testing.md, "Mutation testing"). Not in CI: 15-25 minutes on two cores.
 MUTATION_SEED ?= 14
 MUTATION_PER_MODULE ?= 40
 mutation: $(VENV)/.installed-test
