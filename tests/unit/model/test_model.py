@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from avrgen.model.blueprint import Agent, NetworkSettings, PortSettings, Provider, Secret
-from avrgen.model.catalog import ProviderTemplate
+from avrgen.model.catalog import ProviderTemplate, Source
 from avrgen.model.document import Document
 from avrgen.model.fields import ID_NAMESPACE, PortRange, derived_id
 from avrgen.model.names import AGENT_NAME_RE, suggest
@@ -158,3 +158,11 @@ def test_port_range_membership_is_inclusive() -> None:
     r = PortRange(low=10, high=12)
     assert [p for p in range(8, 15) if p in r] == [10, 11, 12]
     assert r.size == 3
+
+
+def test_a_templates_source_reads_as_one_line() -> None:
+    both = Source(repository="github.com/x/y", document="README.md", version="1.2.0", note="n")
+    assert str(both) == "github.com/x/y 1.2.0 (README.md); n"
+    assert str(Source(document="https://docs")) == "https://docs"
+    with pytest.raises(ValidationError):
+        Source()

@@ -423,3 +423,13 @@ def test_deletions_do_not_count_towards_the_sync_limit(
     render(out, {f"a/{i}.yml": HEADER for i in range(SYNC_EACH_LIMIT)})  # and one deletion
     assert synced == []
     assert not (out / "old").exists()
+
+
+def test_files_no_longer_wanted_beside_wanted_ones_are_pruned(tmp_path: Path) -> None:
+    """A wanted file's header is not read again; the folder's other files still are."""
+    out = tmp_path / "out"
+    old = {f"a/{i}.yml": HEADER for i in range(10)}
+    render(out, old)
+    keep = {"a/4.yml": HEADER, "a/7.yml": HEADER}
+    planned = changes(Target(out, keep))
+    assert planned == sorted(Change(f"{out}/{rel}", "delete") for rel in set(old) - set(keep))
