@@ -137,7 +137,7 @@ def _env_lines(
     pad = " " * indent
     lines = []
     for key, value in raw_env.items():
-        if not isinstance(key, str) or not ENV_NAME_RE.match(key):
+        if not isinstance(key, str) or not ENV_NAME_RE.fullmatch(key):
             run.notes.append(f"{what}: env {key!r} is not a valid env name; dropped")
             continue
         if key not in allow and (key in RESERVED_ENV or key.startswith("PROVIDER_")):

@@ -44,7 +44,7 @@ def slugify(text: str, limit: int = 40) -> str:
 
 def scalar(value: str) -> str:
     """A YAML scalar that reads back as the same text in avrgen and in any YAML 1.1/1.2 tool."""
-    if _PLAIN_RE.match(value):
+    if _PLAIN_RE.fullmatch(value):
         try:
             if yaml.safe_load(value) == value:
                 return value
@@ -168,7 +168,7 @@ def agent_file(
 
     `providers` maps slots to provider names: {sts} or {asr, llm, tts}.
     """
-    if not AGENT_NAME_RE.match(name):
+    if not AGENT_NAME_RE.fullmatch(name):
         hint = slugify(name)
         raise AvrgenError(
             f"invalid agent name {name!r}: 1-40 of a-z, 0-9 and '-', starting with a letter or "

@@ -228,3 +228,10 @@ def test_slugify() -> None:
     assert slugify("Customer Support (EN)") == "customer-support-en"
     assert slugify("---") == ""
     assert len(slugify("x" * 80)) == 40
+
+
+def test_a_name_with_a_trailing_newline_is_refused(avrgen: Avrgen, tmp_path: Path) -> None:
+    """`$` also matches before a last newline: the name rule must hold for the whole text."""
+    result = avrgen("new", "agent", "front\n", "--sts", "x", "-b", str(tmp_path / "bp"))
+    assert result.exit_code == 1
+    assert "invalid agent name 'front\\n'" in result.stderr
