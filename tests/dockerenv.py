@@ -35,6 +35,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from blueprint_folder import write_blueprints
 
 MODE_VAR = "AVRGEN_DOCKER_TESTS"
 IMAGES_DIR = Path(__file__).resolve().parent / "docker" / "images"
@@ -155,9 +156,7 @@ def exclusive(lock_file: Path, minutes: int) -> Iterator[None]:
 def blueprint_folder(root: Path, secrets: str | None = None, **files: str) -> Path:
     """`root` with `blueprints/NAME.yaml` for each of `files` (NAME=text) and, given
     `secrets`, that text as `root/secrets.env`; returns `root`."""
-    (root / "blueprints").mkdir()
-    for name, text in files.items():
-        (root / "blueprints" / f"{name}.yaml").write_text(text, encoding="utf-8")
+    write_blueprints(root / "blueprints", {f"{name}.yaml": text for name, text in files.items()})
     if secrets is not None:
         (root / "secrets.env").write_text(secrets, encoding="utf-8")
     return root

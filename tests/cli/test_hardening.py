@@ -20,6 +20,7 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
+from blueprint_folder import write_blueprints
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -46,15 +47,7 @@ VALID = PROVIDER + "---\n" + AGENT.format(name="front-desk")
 
 def blueprints(root: Path, files: dict[str, bytes | str]) -> Path:
     """A blueprint folder under `root` holding `files` (relative name -> content)."""
-    folder = root / "bp"
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, content in files.items():
-        path = folder / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(content, str):
-            content = content.encode()
-        path.write_bytes(content)
-    return folder
+    return write_blueprints(root / "bp", files)
 
 
 def check_clean_failure(result: object, where: str, message: str) -> None:

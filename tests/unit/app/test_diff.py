@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from blueprint_folder import write_blueprints
 from conftest import BUNDLED_BLUEPRINTS, Avrgen
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -56,17 +57,15 @@ providers: {sts: beta-sts}
 """
 
 
-def write_blueprints(folder: Path, agents: str = AGENTS, providers: str = PROVIDERS) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "settings.yaml").write_text(SETTINGS)
-    (folder / "providers.yaml").write_text(providers)
-    (folder / "agents.yaml").write_text(agents)
+def write_set(folder: Path, agents: str = AGENTS, providers: str = PROVIDERS) -> None:
+    files = {"settings.yaml": SETTINGS, "providers.yaml": providers, "agents.yaml": agents}
+    write_blueprints(folder, files)
 
 
 @pytest.fixture
 def project(tmp_path: Path) -> Project:
     """Two agents, rendered: output/ and the lock match the blueprints."""
-    write_blueprints(tmp_path / "blueprints")
+    write_set(tmp_path / "blueprints")
     project = Project(Paths(tmp_path / "blueprints", tmp_path / "output"))
     render(project)
     return project
@@ -88,7 +87,7 @@ def test_nothing_to_change_after_render(project: Project) -> None:
 
 
 def test_fresh_project_adds_every_agent_and_port(tmp_path: Path) -> None:
-    write_blueprints(tmp_path / "blueprints")
+    write_set(tmp_path / "blueprints")
     project = Project(Paths(tmp_path / "blueprints", tmp_path / "output"))
     result = plan_diff(project)
     assert result.agents == {"one": "added", "two": "added"}
@@ -308,7 +307,7 @@ def test_cli_json(avrgen: Avrgen, project: Project) -> None:
 
 
 def test_cli_invalid_blueprint_is_a_user_error(avrgen: Avrgen, tmp_path: Path) -> None:
-    write_blueprints(tmp_path / "bp", agents=AGENTS.replace("beta-sts}", "beta-stz}"))
+    write_set(tmp_path / "bp", agents=AGENTS.replace("beta-sts}", "beta-stz}"))
     result = avrgen("plan", "--exit-code", "-b", str(tmp_path / "bp"), "-o", str(tmp_path / "o"))
     assert result.exit_code == 1
     assert "no provider named 'beta-stz' (did you mean 'beta-sts'?)" in result.stderr
