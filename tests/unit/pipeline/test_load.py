@@ -147,7 +147,7 @@ TOO_DEEP_FOR_PYYAML = "[" * 10_000 + "]" * 10_000  # PyYAML >= 6.0.4 refuses it 
         (LAUGHS + FLOOR, (1, "", LARGE)),
         ("kind: a\n" + FLOOR, (3, "", DEEP)),
         # too deep is avrgen's message and line, whichever layer noticed it
-        ("kind: x\n? " + TOO_DEEP_FOR_PYYAML + "\n: v\n", (2, "", DEEP)),
+        ("kind: x\nv:\n  - " + TOO_DEEP_FOR_PYYAML + "\n", (3, "", DEEP)),
         ("kind: x\nx: 1\ny: " + TOO_DEEP_FOR_PYYAML + "\n", (3, "", DEEP)),
         ("kind: a\nx: !foo 1\ny: *nope\n", (2, "x", TAG.format("!foo"))),
         ("kind: a\ny: *nope\n", (2, "", UNDEFINED)),
@@ -155,7 +155,7 @@ TOO_DEEP_FOR_PYYAML = "[" * 10_000 + "]" * 10_000  # PyYAML >= 6.0.4 refuses it 
         ("kind: a\nx: !foo 1\n---\nkind: b\ny: *nope\n", (2, "x", TAG.format("!foo"))),
         (LAUGHS, (1, "", LARGE)),
     ],
-    ids=["tag-before-parser", "parser", "laughs-before-depth", "depth", "deep-key", "deep-value",
+    ids=["tag-before-parser", "parser", "laughs-before-depth", "depth", "deep-item", "deep-value",
          "tag-before-alias", "undefined-alias", "duplicate-anchor", "later-alias", "laughs"],
 )  # fmt: skip
 def test_a_file_with_several_problems_reports_the_first_one(
