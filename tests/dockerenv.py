@@ -30,6 +30,7 @@ import functools
 import os
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -176,3 +177,18 @@ def run_compose(
         timeout=60,
         check=False,
     )
+
+
+def docker(*args: str) -> subprocess.CompletedProcess[str]:
+    """The docker CLI against this machine's engine, its output captured."""
+    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=60)
+
+
+def run_avrgen(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """`python -m avrgen ARGS` in `cwd` as an operator runs it (no AVRGEN_* settings of the
+    test run), failing the test on a traceback."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AVRGEN_")}
+    command = [sys.executable, "-m", "avrgen", *args]
+    proc = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=240)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc

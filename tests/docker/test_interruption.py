@@ -14,6 +14,7 @@ from pathlib import Path
 
 import dockerenv
 import pytest
+from dockerenv import docker
 
 pytestmark = pytest.mark.docker
 
@@ -49,10 +50,6 @@ mode: sts
 providers: {{sts: Quick}}
 """
 AGENTS = ("avrt-int-quick", "avrt-int-slow", "avrt-int-later")
-
-
-def docker(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=60)
 
 
 def cleanup() -> None:

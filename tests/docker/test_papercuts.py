@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import dockerenv
 import pytest
+from dockerenv import docker
+from dockerenv import run_avrgen as avrgen
 
 pytestmark = pytest.mark.docker
 
@@ -36,25 +35,6 @@ name: {OTHER}
 mode: sts
 providers: {{sts: Echo}}
 """
-
-
-def docker(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=60)
-
-
-def avrgen(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AVRGEN_")}
-    proc = subprocess.run(
-        [sys.executable, "-m", "avrgen", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        check=False,
-    )
-    assert "Traceback" not in proc.stderr, proc.stderr
-    return proc
 
 
 def cleanup() -> None:
