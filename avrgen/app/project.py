@@ -34,6 +34,14 @@ class Paths:
     output: Path = Path("output")
     templates: Path | None = None
     catalogs: tuple[Path, ...] = ()
+    state: Path | None = None  # --state; None: avrgen.fs.state.default_state_dir()
+
+    @property
+    def state_dir(self) -> Path:
+        """The server's state folder (releases, telephony secrets): never output/ or git."""
+        from avrgen.fs.state import default_state_dir
+
+        return self.state if self.state is not None else default_state_dir()
 
     @property
     def lock(self) -> Path:

@@ -163,7 +163,8 @@ def file_option(default_text: str) -> Callable[[F], F]:
 
 
 def project_options(func: F) -> F:
-    """--blueprints/-b, --output/-o, --templates and --catalog, shared by every command."""
+    """--blueprints/-b, --output/-o, --templates, --catalog and --state, shared by every
+    command."""
     options = [
         _folder_option(
             "-b", "--blueprints", "blueprints", "AVRGEN_BLUEPRINTS", "Blueprint folder."
@@ -184,6 +185,14 @@ def project_options(func: F) -> F:
             envvar="AVRGEN_CATALOG",
             help="Extra provider template folder.",
         ),
+        click.option(
+            "--state",
+            type=click.Path(path_type=Path, file_okay=False),
+            default=None,
+            envvar="AVRGEN_STATE",
+            help="State folder of this server (default: ~/.local/state/avrgen, "
+            "/var/lib/avrgen for root).",
+        ),
     ]
 
     @wraps(func)
@@ -192,9 +201,11 @@ def project_options(func: F) -> F:
         output: Path,
         templates: Path | None,
         catalogs: tuple[Path, ...],
+        state: Path | None,
         **kwargs: Any,
     ) -> Any:
-        return func(Project(Paths(blueprints, output, templates, tuple(catalogs))), **kwargs)
+        paths = Paths(blueprints, output, templates, tuple(catalogs), state)
+        return func(Project(paths), **kwargs)
 
     for option in reversed(options):
         wrapper = option(wrapper)
