@@ -52,7 +52,15 @@ contracts: $(VENV)/.installed-test
 # the floors of tests/coverage_gate.py: 95% of lines, 90% of branches, 90% of each module's lines.
 coverage: $(VENV)/.installed-test
 	rm -rf .coverage-data && mkdir -p .coverage-data
-	$(BIN)/coverage run -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+	@# Two pytest processes at once: the docker tests mostly wait on the engine, the rest
+	@# mostly on the CPU. The second one's output is shown when both are done.
+	@$(BIN)/coverage run -m pytest -p no:cacheprovider -m "not docker" $(PYTEST_ARGS) \
+		>.coverage-data/without-docker.log 2>&1 & without=$$!; \
+	$(BIN)/coverage run -m pytest -p no:cacheprovider -m docker $(PYTEST_ARGS); docker=$$?; \
+	wait $$without; rest=$$?; \
+	echo "== the tests without docker (run beside the docker tests):"; \
+	cat .coverage-data/without-docker.log; \
+	[ $$docker -eq 0 ] && [ $$rest -eq 0 ]
 	$(BIN)/coverage combine -q
 	$(BIN)/coverage report
 	$(BIN)/coverage json -q -o .coverage-data/coverage.json
