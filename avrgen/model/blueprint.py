@@ -25,10 +25,12 @@ from avrgen.model.fields import (
     ENV_NAME_RE,
     AgentName,
     Cpus,
+    DockerEndpoint,
     Duration,
     Env,
     EnvName,
     HostIp,
+    HostName,
     Memory,
     NodeLabelKey,
     NodeLabelValue,
@@ -43,6 +45,7 @@ from avrgen.model.fields import (
 
 # the field types other modules name through this one
 __all__ = [
+    "DEFAULT_HOST",
     "ENV_NAME_RE",
     "KINDS",
     "SLOTS",
@@ -50,6 +53,8 @@ __all__ = [
     "AgentProviders",
     "Blueprint",
     "EnvName",
+    "Host",
+    "HostTls",
     "NetworkSettings",
     "Placement",
     "PortRange",
@@ -140,6 +145,30 @@ class SwarmSettings(Strict):
     resources: Resources = Resources()  # for every container of every agent
 
 
+DEFAULT_HOST = "local"  # the engine avrgen reaches by default: agents without `host:`
+
+
+class HostTls(Strict):
+    """The client side of a TLS-protected tcp:// engine: paths relative to the blueprint
+    file that says them (validate makes them relative to where avrgen runs)."""
+
+    ca: Text
+    cert: Text
+    key: Text
+
+
+class Host(Strict):
+    """One Docker host of `hosts:`: `ssh://user@host`, `tcp://host:2376` (with `tls`), a
+    `unix://` socket, or the name of a docker context."""
+
+    docker: DockerEndpoint
+    tls: HostTls | None = None
+
+    @property
+    def is_context(self) -> bool:
+        return "://" not in self.docker
+
+
 class Settings(Strict):
     kind: Literal["settings"] = "settings"
     target: Target = "compose"
@@ -150,6 +179,7 @@ class Settings(Strict):
     ami_url: Text = "http://avr-ami:6006"
     catalog: Text | None = None  # own provider template folder, relative to the blueprints
     swarm: SwarmSettings = SwarmSettings()
+    hosts: dict[HostName, Host] = {}  # none: every agent runs on the default engine
 
 
 class ProviderConfig(Strict):
@@ -227,6 +257,7 @@ class Agent(Strict):
     core: AgentCore = AgentCore()
     ports: AgentPorts = AgentPorts()
     placement: Placement | None = None  # target swarm; default: settings' swarm.placement
+    host: HostName | None = None  # one of the settings' `hosts`; None: the default engine
 
     @property
     def stable_id(self) -> UUID:

@@ -141,3 +141,14 @@ NodeLabelValue = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:/-]{1,
 Cpus = Annotated[str, StringConstraints(pattern=r"^(\d{1,4}(\.\d{1,3})?|\.\d{1,3})$")]
 Memory = Annotated[str, StringConstraints(pattern=r"^\d{1,9}(\.\d{1,3})?[kmgtKMGT]?[bB]?$")]
 Duration = Annotated[str, StringConstraints(pattern=r"^(\d{1,6}(ns|us|ms|s|m|h))+$")]
+
+
+# a Docker host of `hosts:`: its name, and how its engine is reached (docker's own --host
+# forms, or the name of a docker context)
+HostName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$")]
+DockerEndpoint = Annotated[
+    str,
+    StringConstraints(
+        pattern=r"^((ssh|tcp|unix|npipe)://[^\s]{1,250}|[A-Za-z0-9][A-Za-z0-9_.+-]{0,99})$"
+    ),
+]

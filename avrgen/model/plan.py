@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from avrgen.model.blueprint import NetworkSettings, Secret, SwarmSettings, Target
+from avrgen.model.blueprint import Host, NetworkSettings, Secret, SwarmSettings, Target
 
 Lock = dict[str, dict[str, int]]
 
@@ -66,6 +66,7 @@ class AgentPlan:
     tenant: str | None
     containers: tuple[Container, ...]  # providers in slot order, then core
     constraints: tuple[str, ...] = ()  # swarm placement constraints (target swarm)
+    host: str | None = None  # which of the plan's `hosts` runs it; None: the default engine
 
     @property
     def core(self) -> Container:
@@ -87,6 +88,7 @@ class Plan:
     lock: Lock
     target: Target = "compose"  # the settings' target; `render --target` may override it
     swarm: SwarmSettings = field(default_factory=SwarmSettings)
+    hosts: dict[str, Host] = field(default_factory=dict)  # the settings' Docker hosts
 
     @property
     def secrets(self) -> frozenset[str]:

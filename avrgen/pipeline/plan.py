@@ -2,7 +2,10 @@
 
 Pure: no files, no clocks, no randomness. Ports are unique across the whole blueprint set
 and stable: pins first, then what the lock recorded, then new ports from a hash of the
-agent and role, so adding, removing or renaming one agent never moves another's.
+agent and role, so adding, removing or renaming one agent never moves another's. With
+`hosts`, pins need only be unique on their host (validate checks them so), while every
+allocated port stays unique across all hosts: an agent moved to another host keeps its
+ports, and adding a host or moving an agent moves no other agent's port.
 """
 
 from __future__ import annotations
@@ -32,7 +35,9 @@ def plan(blueprint: Blueprint, lock: Lock, catalog: Catalog) -> Plan:
         for name in sorted(blueprint.agents)
     }
     settings = blueprint.settings
-    return Plan(settings.network, agents, ports, settings.target, settings.swarm)
+    return Plan(
+        settings.network, agents, ports, settings.target, settings.swarm, dict(settings.hosts)
+    )
 
 
 def roles_of(agent: Agent) -> tuple[str, ...]:
@@ -159,6 +164,7 @@ def _plan_agent(bp: Blueprint, agent: Agent, ports: dict[str, int], catalog: Cat
         agent.tenant,
         tuple(containers),
         constraints(placement),
+        agent.host,
     )
 
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import PurePosixPath
 from typing import Any, TypeVar
 from uuid import UUID
 
 from pydantic import ValidationError
 
 from avrgen.errors import Problem, Severity
-from avrgen.model.blueprint import KINDS, SLOTS, Agent, Provider, Settings
+from avrgen.model.blueprint import DEFAULT_HOST, KINDS, SLOTS, Agent, Provider, Settings
 from avrgen.model.catalog import Catalog, ProviderTemplate
 from avrgen.model.document import Document
 from avrgen.model.names import suggest
@@ -38,6 +39,7 @@ class Checker:
         self.problems: list[Problem] = []
         self.settings = Settings()
         self.settings_doc: Document | None = None
+        self.settings_broken = False  # an invalid settings document: its hosts are unknown
         self.providers: dict[str, tuple[Provider, Document]] = {}
         self.agents: dict[str, tuple[Agent, Document]] = {}
         self.broken_providers: set[str] = set()
@@ -67,6 +69,7 @@ class Checker:
         except ValidationError as exc:
             for error in exc.errors():
                 self.report(doc, *translate(KINDS[kind], error))
+            self.settings_broken = self.settings_broken or kind == "settings"
             if kind == "provider" and isinstance(doc.data.get("name"), str):
                 self.broken_providers.add(doc.data["name"])  # known, so no dangling-reference noise
             return
@@ -82,7 +85,7 @@ class Checker:
             first = f"{self.settings_doc.file}:{self.settings_doc.line}"
             self.report(doc, ("kind",), f"a second settings document (the first is at {first})")
             return
-        self.settings, self.settings_doc = settings, doc
+        self.settings, self.settings_doc = with_tls_paths(settings, doc, self.report), doc
         self._check_env(doc, ("core", "env"), settings.core.env)
         self._report_all(doc, core_findings(("core", "env"), settings.core.env, RESERVED_ENV))
 
@@ -200,11 +203,18 @@ class Checker:
     # -- rules between documents --------------------------------------------------------------
 
     def check_agents(self) -> None:
-        pins: dict[int, tuple[str, str]] = {}
+        pins: dict[tuple[str | None, int], tuple[str, str]] = {}  # ports are unique per host
         for agent, doc in self.agents.values():
             self._check_slots(agent, doc)
             self._check_pins(agent, doc, pins)
             self._check_exposure(agent, doc)
+            self._check_host(agent, doc)
+
+    def _check_host(self, agent: Agent, doc: Document) -> None:
+        hosts = self.settings.hosts
+        if agent.host is not None and agent.host not in hosts and not self.settings_broken:
+            known = f"{suggest(agent.host, hosts)}" if hosts else " (the settings have no `hosts`)"
+            self.report(doc, ("host",), f"no host named {agent.host!r}{known}")
 
     def _check_exposure(self, agent: Agent, doc: Document) -> None:
         """Core's AudioSocket and /call have no authentication: published on every
@@ -248,7 +258,9 @@ class Checker:
                     doc, where, f"provider {name!r} is of type {found[0].type}, not {slot.upper()}"
                 )
 
-    def _check_pins(self, agent: Agent, doc: Document, pins: dict[int, tuple[str, str]]) -> None:
+    def _check_pins(
+        self, agent: Agent, doc: Document, pins: dict[tuple[str | None, int], tuple[str, str]]
+    ) -> None:
         ranges = self.settings.ports
         for role, port in agent.ports.model_dump(exclude_none=True).items():
             where = ("ports", role)
@@ -272,8 +284,33 @@ class Checker:
                     f"port {port} is reserved (settings ports.reserved: the telephony stack's "
                     "ports); pin another one",
                 )
-            elif port in pins:
-                other, other_role = pins[port]
+            elif (agent.host, port) in pins:
+                other, other_role = pins[agent.host, port]
                 self.report(doc, where, f"port {port} is already pinned by {other}.{other_role}")
             else:
-                pins[port] = (agent.name, role)
+                pins[agent.host, port] = (agent.name, role)
+
+
+def with_tls_paths(
+    settings: Settings, doc: Document, report: Callable[[Document, tuple[Any, ...], str], None]
+) -> Settings:
+    """The settings with each host's TLS files relative to where avrgen runs (they are
+    written relative to the settings file); the hosts' own rules are reported here."""
+    hosts = {}
+    for name, host in settings.hosts.items():
+        if name == DEFAULT_HOST:
+            report(
+                doc,
+                ("hosts", name),
+                f"{DEFAULT_HOST!r} names the engine avrgen reaches by default (DOCKER_HOST or "
+                "the current docker context), where agents without `host:` run; name this "
+                "host otherwise",
+            )
+        if host.tls is not None and not host.docker.startswith("tcp://"):
+            report(doc, ("hosts", name, "tls"), "tls is for tcp:// endpoints only")
+        if host.tls is not None:
+            folder = PurePosixPath(doc.file).parent
+            tls = {key: str(folder / path) for key, path in host.tls.model_dump().items()}
+            host = host.model_copy(update={"tls": host.tls.model_copy(update=tls)})
+        hosts[name] = host
+    return settings.model_copy(update={"hosts": hosts}) if hosts else settings

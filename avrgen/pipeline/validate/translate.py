@@ -28,6 +28,11 @@ _PATTERN_MESSAGES = {
     "memory": "invalid memory: expected a size like 512M or 1G",
     "delay": "invalid duration: expected a number and a unit (ms, s, m, h), like 5s",
     "window": "invalid duration: expected a number and a unit (ms, s, m, h), like 2m",
+    # `hosts:` (by the last step) and an agent's `host:`
+    "host": "invalid host name: expected 1-63 of a-z, 0-9, '_', '.' and '-', starting with "
+    "a letter or digit",
+    "docker": "invalid Docker endpoint: expected ssh://USER@HOST, tcp://HOST:PORT, "
+    "unix:///PATH or the name of a docker context",
 }
 
 
@@ -55,6 +60,8 @@ def translate(model: type[BaseModel], error: ErrorDetails) -> tuple[tuple[Any, .
         key = last if last in ("[key]", "secret") else ".".join(str(p) for p in loc)
         if "labels" in loc:  # node labels of a placement: a label's name or value
             key = "labels[key]" if last == "[key]" else "labels[value]"
+        if loc[:1] == ("hosts",) and last == "[key]":  # the name of one of `hosts`
+            key = "host"
         message = _PATTERN_MESSAGES.get(key) or _PATTERN_MESSAGES.get(last, error["msg"])
         if "env" not in loc or loc[-1] == "[key]":
             message += f", got {error['input']!r}"
