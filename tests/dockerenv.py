@@ -8,10 +8,21 @@ busybox (Debian's ``busybox-static``), by the classic builder:
 - ``avrgen-test/provider:1``: HTTP 200 on ``$PORT`` for GET of ``/``,
   ``/speech-to-text-stream``, ``/prompt-stream``, ``/text-to-speech-stream``,
   ``/health``, ``/env``; exits 2 without ``PORT``, 1 with ``CRASH=1``.
-- ``avrgen-test/core:1``: TCP listener on ``$PORT``; HTTP on ``$HTTP_PORT`` with
-  ``/health``, ``/env``, ``/report`` (one line a URL: ``ASR_URL=<url> ok|fail``)
-  and ``/ready`` (200 once every URL set answered); checks every
-  ``CHECK_INTERVAL`` seconds (default 2).
+- ``avrgen-test/core:1``: AudioSocket on ``$PORT`` (each connection's first frame,
+  kind 0x01, length 0x0010 and 16 bytes of UUID, recorded: ``GET /audiosocket`` lists
+  the UUIDs, one a line); HTTP on ``$HTTP_PORT`` with ``POST /call`` (its body recorded:
+  ``GET /calls``, one a line), ``/health``, ``/env``, ``/report`` (one line a URL:
+  ``ASR_URL=<url> ok|fail``) and ``/ready`` (200 once every URL set answered); checks
+  every ``CHECK_INTERVAL`` seconds (default 2).
+- ``avrgen-test/asterisk:1``: a STAND-IN for avr-asterisk, not Asterisk (which is not
+  packaged for this Debian): it reads the mounted ``/etc/asterisk/my_*.conf`` and what
+  they include, and answers ``asterisk -rx`` (``core waitfullybooted``, ``dialplan
+  reload``, ``module reload res_pjsip.so``, ``manager reload``, ``module reload
+  res_ari.so``), appending each load to ``/var/log/asterisk/avrgen-standin.log`` as
+  ``<command>|<file>=<sha256>|<included file>=<sha256>...`` (``boot`` at start).
+
+Each image carries the label ``avrgen-test.context``, the digest of its build context
+(``context_digest``); one whose label differs from its folder's is rebuilt.
 
 Typical use, in a conftest::
 
@@ -27,6 +38,7 @@ import contextlib
 import fcntl
 import filecmp
 import functools
+import hashlib
 import os
 import shutil
 import subprocess
@@ -42,7 +54,13 @@ MODE_VAR = "AVRGEN_DOCKER_TESTS"
 IMAGES_DIR = Path(__file__).resolve().parent / "docker" / "images"
 PROVIDER_IMAGE = "avrgen-test/provider:1"
 CORE_IMAGE = "avrgen-test/core:1"
-TEST_IMAGES = {PROVIDER_IMAGE: IMAGES_DIR / "provider", CORE_IMAGE: IMAGES_DIR / "core"}
+ASTERISK_IMAGE = "avrgen-test/asterisk:1"
+TEST_IMAGES = {
+    PROVIDER_IMAGE: IMAGES_DIR / "provider",
+    CORE_IMAGE: IMAGES_DIR / "core",
+    ASTERISK_IMAGE: IMAGES_DIR / "asterisk",
+}
+CONTEXT_LABEL = "avrgen-test.context"
 _TIMEOUT = 30.0
 
 
@@ -106,31 +124,55 @@ def image_exists(tag: str) -> bool:
     return _docker("image", "inspect", tag).returncode == 0
 
 
+def context_digest(context: Path) -> str:
+    """sha256 of the `sha256sum` lines of the context's files in byte order of their paths
+    (what build_images.sh computes)."""
+    files = sorted(p.relative_to(context).as_posix() for p in context.rglob("*") if p.is_file())
+    lines = "".join(
+        f"{hashlib.sha256((context / name).read_bytes()).hexdigest()}  {name}\n" for name in files
+    )
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
+def _built_from(tag: str) -> str | None:
+    """The context digest `tag` was built from (None: no such image, or no label)."""
+    proc = _docker(
+        "image", "inspect", "--format", f'{{{{index .Config.Labels "{CONTEXT_LABEL}"}}}}', tag
+    )
+    return proc.stdout.strip() or None if proc.returncode == 0 else None
+
+
 def _build(context: Path, tag: str) -> None:
+    label = f"{CONTEXT_LABEL}={context_digest(context)}"
     try:
         from python_on_whales import DockerClient
     except ImportError:
-        proc = _docker("build", "--quiet", "--tag", tag, str(context), timeout=300)
+        proc = _docker(
+            "build", "--quiet", "--label", label, "--tag", tag, str(context), timeout=300
+        )
         if proc.returncode != 0:
             raise RuntimeError(f"building {tag} failed:\n{proc.stderr}") from None
         return
     DockerClient(client_call=["env", "DOCKER_BUILDKIT=0", "docker"]).legacy_build(
-        context, tags=[tag]
+        context, tags=[tag], labels=dict([label.split("=", 1)])
     )
 
 
 def ensure_test_images(*, rebuild: bool = False) -> None:
-    """Build the test images that are missing (all of them with ``rebuild``)."""
+    """Build the test images that are missing or built from another context than their
+    folder's now (all of them with ``rebuild``)."""
     busybox = Path(os.environ.get("BUSYBOX", "/bin/busybox"))
     for tag, context in TEST_IMAGES.items():
-        if not rebuild and image_exists(tag):
-            continue
         if not busybox.is_file():
+            if not rebuild and image_exists(tag):
+                continue  # nothing to build from: use what is there
             raise RuntimeError(f"{busybox} not found: apt-get install busybox-static")
         copy = context / "busybox"
         if not copy.is_file() or not filecmp.cmp(busybox, copy, shallow=False):
             shutil.copyfile(busybox, copy)
             copy.chmod(0o755)
+        if not rebuild and _built_from(tag) == context_digest(context):
+            continue
         _build(context, tag)
 
 

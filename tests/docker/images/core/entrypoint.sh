@@ -1,7 +1,10 @@
 #!/bin/sh
 # avrgen-test/core: a stand-in for avr-core.
-#   $PORT       TCP listener (AudioSocket): accepts connections, drops the bytes
-#   $HTTP_PORT  HTTP: GET /health (200 while running), GET /report, GET /ready, GET /env
+#   $PORT       AudioSocket (TCP): each connection's first frame (kind 0x01, length 0x0010,
+#               16 bytes of UUID) is recorded in /audiosocket (one UUID a line), the rest
+#               dropped (audiosocket.sh)
+#   $HTTP_PORT  HTTP (http.sh): GET /health (200 while running), /report, /ready, /env,
+#               /audiosocket; POST /call appends its body to /calls (GET /calls: one a line)
 # Every CHECK_INTERVAL seconds (default 2) it GETs each of ASR_URL, LLM_URL, TTS_URL
 # and STS_URL that is set (ws://host:port becomes http://host:port/) and writes
 # /report, one line a URL:
@@ -23,6 +26,8 @@ interval=${CHECK_INTERVAL:-2}
 www=/www
 mkdir -p "$www"
 echo ok >"$www/health"
+: >"$www/calls"
+: >"$www/audiosocket"
 printf '# check 0\n' >"$www/report"
 env | sort >"$www/env"
 
@@ -66,8 +71,8 @@ name=$(hostname)
 echo "avrgen-test/core: $name AudioSocket on port $PORT, HTTP on port $HTTP_PORT"
 nc -ll -p "$PORT" -e /audiosocket.sh &
 nc_pid=$!
-httpd -f -p "$HTTP_PORT" -h "$www" &
-httpd_pid=$!
+nc -ll -p "$HTTP_PORT" -e /http.sh &
+http_pid=$!
 (
     n=1
     while :; do
@@ -80,17 +85,17 @@ check_pid=$!
 
 # shellcheck disable=SC2317 # invoked by the trap below
 stop() {
-    kill "$nc_pid" "$httpd_pid" "$check_pid" 2>/dev/null
+    kill "$nc_pid" "$http_pid" "$check_pid" 2>/dev/null
     exit 0
 }
 # PID 1 ignores SIGTERM unless it handles it: stop at once on docker stop.
 trap stop TERM INT
 
 # Exit (so the container stops, visibly) when a listener dies.
-while kill -0 "$nc_pid" 2>/dev/null && kill -0 "$httpd_pid" 2>/dev/null; do
+while kill -0 "$nc_pid" 2>/dev/null && kill -0 "$http_pid" 2>/dev/null; do
     sleep 1 &
     wait $!
 done
 echo "avrgen-test/core: a listener exited, stopping" >&2
-kill "$nc_pid" "$httpd_pid" "$check_pid" 2>/dev/null
+kill "$nc_pid" "$http_pid" "$check_pid" 2>/dev/null
 exit 1
