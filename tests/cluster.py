@@ -22,9 +22,9 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -33,8 +33,6 @@ T = TypeVar("T")
 PREFIX = "avrt"
 BRIDGE = f"{PREFIX}-br"
 NET = "10.77.0"
-BRIDGE_ADDRESS = f"{NET}.254"
-FORWARD_RULE = ("FORWARD", "-i", BRIDGE, "-o", BRIDGE, "-j", "ACCEPT")
 MAX_NODES = 9  # leftovers of earlier runs are looked for up to this many nodes
 
 
@@ -75,18 +73,25 @@ def why_not() -> str | None:
 @dataclass(frozen=True)
 class Node:
     index: int
+    prefix: str = PREFIX  # another prefix and net: a cluster of its own beside this one
+    net: str = NET
+    dockerd_args: tuple[str, ...] = ()  # more options for its dockerd (a tcp:// listener)
 
     @property
     def name(self) -> str:
-        return f"{PREFIX}-n{self.index}"
+        return f"{self.prefix}-n{self.index}"
 
     @property
     def address(self) -> str:
-        return f"{NET}.{self.index}"
+        return f"{self.net}.{self.index}"
 
     @property
     def veth(self) -> str:
-        return f"{PREFIX}-v{self.index}"  # the host's end, on the bridge
+        return f"{self.prefix}-v{self.index}"  # the host's end, on the bridge
+
+    @property
+    def bridge(self) -> str:
+        return f"{self.prefix}-br"
 
     @property
     def socket(self) -> Path:
@@ -133,14 +138,18 @@ class Node:
         run("ip", "netns", "add", self.name)
         run("ip", "link", "add", self.veth, "type", "veth", "peer", "name", f"{self.veth}p")
         run("ip", "link", "set", f"{self.veth}p", "netns", self.name)
-        run("ip", "link", "set", self.veth, "master", BRIDGE, "up")
+        run("ip", "link", "set", self.veth, "master", self.bridge, "up")
         inside = ("nsenter", f"--net={netns}", "ip")
         run(*inside, "link", "set", f"{self.veth}p", "name", "eth0")
         run(*inside, "addr", "add", f"{self.address}/24", "dev", "eth0")
         run(*inside, "link", "set", "eth0", "up")
         run(*inside, "link", "set", "lo", "up")
+        self._dockerd("wb")
+
+    def _dockerd(self, log_mode: str = "ab") -> None:
+        netns = f"/run/netns/{self.name}"
         self.data_root.mkdir(parents=True, exist_ok=True)
-        with self.log.open("wb") as log:
+        with self.log.open(log_mode) as log:
             subprocess.Popen(
                 [
                     "nsenter", f"--net={netns}", "dockerd",
@@ -148,6 +157,7 @@ class Node:
                     "--pidfile", str(self.pidfile), "-H", self.host,
                     "--containerd-namespace", self.name,
                     "--containerd-plugins-namespace", f"{self.name}-plugins",
+                    *self.dockerd_args,
                 ],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True,
@@ -171,6 +181,16 @@ class Node:
             return None
         ours = cmdline and cmdline[0].endswith(b"dockerd") and str(self.pidfile).encode() in cmdline
         return pid if ours else None
+
+    def start_dockerd_again(self) -> None:
+        """After `kill_dockerd`: the same engine (its data root kept) up again."""
+        self._stop_dockerd()
+        self._dockerd()
+
+    def kill_dockerd(self) -> None:
+        """This node's engine gone (the host is down for its clients), its data kept."""
+        self._stop_dockerd()
+        self.socket.unlink(missing_ok=True)
 
     def stop(self) -> list[str]:
         """Take this node down; returns what could not be done (never raises)."""
@@ -238,16 +258,51 @@ def parallel(nodes: Sequence[Node], step: Callable[[Node], T]) -> list[T]:
         return list(pool.map(step, nodes))
 
 
-def forward_rule_present() -> bool:
-    return subprocess.run(["iptables", "-C", *FORWARD_RULE], capture_output=True).returncode == 0
+def forward_rule(bridge: str = BRIDGE) -> tuple[str, ...]:
+    return ("FORWARD", "-i", bridge, "-o", bridge, "-j", "ACCEPT")
+
+
+def forward_rule_present(bridge: str = BRIDGE) -> bool:
+    rule = forward_rule(bridge)
+    return subprocess.run(["iptables", "-C", *rule], capture_output=True).returncode == 0
 
 
 class Cluster:
     """N engines as separate hosts; node 1 is the first manager once `form_swarm()` ran."""
 
-    def __init__(self, count: int, images: Iterable[str] = ()) -> None:
-        self.nodes = [Node(i) for i in range(1, count + 1)]
+    def __init__(
+        self,
+        count: int,
+        images: Iterable[str] = (),
+        prefix: str = PREFIX,
+        net: str = NET,
+        dockerd_args: Callable[[Node], Sequence[str]] | None = None,
+    ) -> None:
+        """`prefix` and `net` (its names and 10.x.y.N addresses) make a cluster of its own;
+        `dockerd_args(node)`: more options for each node's dockerd."""
+        self.prefix, self.net = prefix, net
+        self.bridge = f"{prefix}-br"
+        nodes = [Node(i, prefix, net) for i in range(1, count + 1)]
+        self.nodes = [
+            replace(n, dockerd_args=tuple(dockerd_args(n))) if dockerd_args else n for n in nodes
+        ]
         self.images = tuple(images)
+
+    @contextlib.contextmanager
+    def running(self, form_swarm: bool = False) -> Iterator[Cluster]:
+        """The nodes up (a swarm formed, when asked) for the duration, then taken down
+        whatever happened; a failure to come up raises RuntimeError or AssertionError."""
+        try:
+            self.start()
+            if form_swarm:
+                self.form_swarm()
+            yield self
+        finally:
+            problems = self.stop()
+            if problems:
+                raise RuntimeError(
+                    "the test cluster was not taken down whole: " + "; ".join(problems)
+                )
 
     @property
     def manager(self) -> Node:
@@ -264,11 +319,11 @@ class Cluster:
         if leftovers:
             raise RuntimeError("cannot clean up an earlier run: " + "; ".join(leftovers))
         try:
-            run("ip", "link", "add", BRIDGE, "type", "bridge")
-            run("ip", "addr", "add", f"{BRIDGE_ADDRESS}/24", "dev", BRIDGE)
-            run("ip", "link", "set", BRIDGE, "up")
+            run("ip", "link", "add", self.bridge, "type", "bridge")
+            run("ip", "addr", "add", f"{self.net}.254/24", "dev", self.bridge)
+            run("ip", "link", "set", self.bridge, "up")
             # docker's FORWARD policy is DROP and bridged frames pass iptables
-            run("iptables", "-I", *FORWARD_RULE)
+            run("iptables", "-I", *forward_rule(self.bridge))
             with tempfile.TemporaryDirectory(prefix=f"{PREFIX}-images-") as folder:
                 tar = Path(folder) / "images.tar"
                 saving = subprocess.Popen(
@@ -323,13 +378,14 @@ class Cluster:
     def stop(self, every: bool = False) -> list[str]:
         """Take down the nodes (with `every`: any this module's names may have left), the
         bridge and the iptables rule; returns what could not be done (never raises)."""
-        nodes = [Node(i) for i in range(1, MAX_NODES + 1)] if every else self.nodes
+        every_node = [Node(i, self.prefix, self.net) for i in range(1, MAX_NODES + 1)]
+        nodes = every_node if every else self.nodes
         problems = [p for found in parallel(nodes, Node.stop) for p in found]
-        if Path(f"/sys/class/net/{BRIDGE}").exists():
-            attempt(problems, run, "ip", "link", "del", BRIDGE)
-        while forward_rule_present():
+        if Path(f"/sys/class/net/{self.bridge}").exists():
+            attempt(problems, run, "ip", "link", "del", self.bridge)
+        while forward_rule_present(self.bridge):
             try:
-                run("iptables", "-D", *FORWARD_RULE)
+                run("iptables", "-D", *forward_rule(self.bridge))
             except RuntimeError as exc:
                 problems.append(str(exc))
                 break

@@ -46,6 +46,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from blueprint_folder import write_blueprints
@@ -113,8 +114,12 @@ def require_engine(*, compose: bool = True) -> None:
     With ``compose`` (the default) the Compose v2 plugin is required too.
     """
     reason = engine_available() or (compose_available() if compose else None)
-    if reason is None:
-        return
+    if reason is not None:
+        unavailable(reason)
+
+
+def unavailable(reason: str) -> NoReturn:
+    """Skip the calling test loudly for `reason` (fail it when AVRGEN_DOCKER_TESTS=required)."""
     if os.environ.get(MODE_VAR, "").strip().lower() == "required":
         pytest.fail(f"{MODE_VAR}=required, but {reason}", pytrace=False)
     pytest.skip(f"DOCKER TESTS SKIPPED: {reason} (set {MODE_VAR}=required to fail instead)")

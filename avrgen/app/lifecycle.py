@@ -65,6 +65,12 @@ def up(
         selected = select(the_plan, start.names, start.all_agents)
         if rendered and start.progress is not None:
             start.progress("render", f"output/ was stale: rendered {len(rendered)} changed file(s)")
+        if the_plan.hosts:  # several engines: app/hosts.py
+            from avrgen.app.hosts import start_on_hosts
+
+            up_one = partial(_up_on, project.paths.output, start.timeout)
+            note, results, signal = start_on_hosts(the_plan, selected, start, up_one)
+            return UpResult(rendered, note, results, signal)
         docker = Docker(start.progress)
         run = partial(_up_one, docker, project.paths.output, start.timeout)
         note, results = start_agents(docker, the_plan, selected, start, run)
@@ -74,39 +80,65 @@ def up(
 def down(project: Project, removal: Removal) -> DownResult:
     """Stop and remove agents' containers (found by labels); `orphans`: those of agents
     no longer in the blueprints; `network`: remove the shared network when unused."""
-    from avrgen.engine.compose import Docker, role_key
+    from avrgen.engine.compose import Docker
 
     with project.set_lock(removal.progress):
         the_plan = project.plan_or_none(
             required=removal.all_agents or removal.orphans or removal.network
         )
+        if the_plan is not None and the_plan.hosts:  # several engines: each removes its own
+            from avrgen.app.hosts import down_on_hosts
+
+            return down_on_hosts(the_plan, removal)
         docker = Docker()
         docker.check(compose=False)
         chosen = _chosen(the_plan, docker, removal.names, removal.all_agents)
         if not (chosen or removal.orphans or removal.network):
             raise AvrgenError("name an agent, or use --all / --orphans / --network")
-        docker.refuse_foreign_in_projects(chosen)
-        statuses = docker.containers(chosen) if chosen else []
-        if removal.orphans and the_plan is not None:
-            statuses += [s for s in docker.containers() if _orphan(s, the_plan)]
-        statuses = sorted({s.id: s for s in statuses}.values(), key=role_key)
-        docker.remove(statuses)
-        note = None
-        if removal.network and the_plan is not None:
-            note = remove_network_if_unused(docker, the_plan.network.name)
-        return DownResult(chosen, statuses, note)
+        return down_on(docker, the_plan, chosen, removal)
+
+
+def down_on(
+    docker: Docker, the_plan: Plan | None, chosen: list[str], removal: Removal
+) -> DownResult:
+    """down on one engine: the `chosen` agents' containers, then what `removal` asks."""
+    from avrgen.engine.compose import role_key
+
+    docker.refuse_foreign_in_projects(chosen)
+    statuses = docker.containers(chosen) if chosen else []
+    if removal.orphans and the_plan is not None:
+        statuses += [s for s in docker.containers() if _orphan(s, the_plan)]
+    statuses = sorted({s.id: s for s in statuses}.values(), key=role_key)
+    docker.remove(statuses)
+    note = None
+    if removal.network and the_plan is not None:
+        note = remove_network_if_unused(docker, the_plan.network.name)
+    return DownResult(chosen, statuses, note)
 
 
 def ps(project: Project, names: Sequence[str] = ()) -> list[ContainerStatus]:
     """Containers of the named agents; without names, every avrgen container on the
     blueprints' network (all of them when the blueprints cannot be read). With names,
     planned containers that do not exist are listed as `absent`."""
-    from avrgen.engine.compose import Docker, absent, role_key
+    from avrgen.engine.compose import Docker
 
     the_plan = project.plan_or_none()
+    if the_plan is not None and the_plan.hosts:  # several engines: each lists its own
+        from avrgen.app.hosts import ps_on_hosts
+
+        return ps_on_hosts(the_plan, names)
     docker = Docker()
     docker.check(compose=False)
     chosen = _known(the_plan, docker, names) if names else None
+    return ps_on(docker, the_plan, chosen)
+
+
+def ps_on(
+    docker: Docker, the_plan: Plan | None, chosen: Sequence[str] | None
+) -> list[ContainerStatus]:
+    """ps on one engine: the `chosen` agents' containers (None: the blueprints' agents)."""
+    from avrgen.engine.compose import absent, role_key
+
     found = docker.containers(chosen)
     if the_plan is not None:
         if chosen is None:  # the blueprints' agents, on the network or not (it may be gone)
@@ -130,11 +162,12 @@ def logs(
     tail: int | None = None,
 ) -> Iterator[LogLine]:
     """Log lines of an agent's containers (or of one role), merged by time."""
-    from avrgen.engine.compose import Docker
+    from avrgen.app.hosts import engine_of
 
-    docker = Docker()
+    the_plan = project.plan_or_none()
+    docker = engine_of(the_plan, name)  # the agent's host's engine, with `hosts`
     docker.check(compose=False)
-    _known(project.plan_or_none(), docker, [name])
+    _known(the_plan, docker, [name])
     statuses = _containers(docker, name)
     if role is not None:
         roles = sorted({s.role for s in statuses})
@@ -156,28 +189,38 @@ def restart(
 ) -> list[ContainerStatus]:
     """Restart agents' containers and wait until they run (healthy where checked),
     `parallel` agents at a time; the result in the agents' order."""
-    from concurrent.futures import ThreadPoolExecutor
-
     from avrgen.engine.compose import Docker
 
     with project.set_lock(progress):
         the_plan = project.plan_or_none(required=all_agents)
+        if the_plan is not None and the_plan.hosts:  # several engines: each its own agents
+            from avrgen.app.hosts import restart_on_hosts
+
+            return restart_on_hosts(the_plan, names, all_agents, timeout, progress, parallel)
         docker = Docker(progress)
         docker.check(compose=False)
         chosen = _chosen(the_plan, docker, names, all_agents)
         if not chosen:
             raise AvrgenError("name an agent, or use --all")
+        return restart_on(docker, chosen, timeout, parallel)
 
-        def restart_one(name: str) -> list[ContainerStatus]:
-            statuses = _containers(docker, name)
-            docker.say(name, f"restarting {len(statuses)} container(s)")
-            docker.restart(statuses)
-            ready = docker.wait_ready(name, timeout)
-            docker.say(name, "restarted")
-            return ready
 
-        with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
-            return [s for statuses in pool.map(restart_one, chosen) for s in statuses]
+def restart_on(
+    docker: Docker, chosen: Sequence[str], timeout: int, parallel: int
+) -> list[ContainerStatus]:
+    """restart on one engine: the `chosen` agents, `parallel` at a time, in their order."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def restart_one(name: str) -> list[ContainerStatus]:
+        statuses = _containers(docker, name)
+        docker.say(name, f"restarting {len(statuses)} container(s)")
+        docker.restart(statuses)
+        ready = docker.wait_ready(name, timeout)
+        docker.say(name, "restarted")
+        return ready
+
+    with ThreadPoolExecutor(max_workers=max(1, parallel)) as pool:
+        return [s for statuses in pool.map(restart_one, chosen) for s in statuses]
 
 
 def _up_one(
@@ -188,6 +231,12 @@ def _up_one(
     secrets: Secrets,
 ) -> AgentUp:
     return docker.up(agent, output / agent.name / COMPOSE_FILE, secrets, timeout)
+
+
+def _up_on(
+    output: Path, timeout: int, docker: Docker, agent: AgentPlan, secrets: Secrets
+) -> AgentUp:
+    return _up_one(docker, output, timeout, agent, secrets)
 
 
 def _containers(docker: Docker, name: str) -> list[ContainerStatus]:

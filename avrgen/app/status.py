@@ -8,7 +8,8 @@ were therefore not compared.
 States: `in sync`, `drifted` (what differs: image, env, ports, labels, network, config,
 missing container, extra container, stopped container), `not running` (none of the
 agent's containers runs), `orphaned` (containers with avrgen's labels on this blueprint
-set's network whose agent is no longer in the blueprints).
+set's network whose agent is no longer in the blueprints, or, with `hosts`, is placed on
+another host), `unreachable` (with `hosts`: its host's engine did not answer).
 """
 
 from __future__ import annotations
@@ -30,8 +31,8 @@ from avrgen.errors import AvrgenError
 from avrgen.fs.dotenv import read_secrets_file
 from avrgen.model.plan import AgentPlan, Plan
 
-AgentState = Literal["in sync", "drifted", "not running", "orphaned"]
-STATES: tuple[AgentState, ...] = ("in sync", "drifted", "not running", "orphaned")
+AgentState = Literal["in sync", "drifted", "not running", "orphaned", "unreachable"]
+STATES: tuple[AgentState, ...] = ("in sync", "drifted", "not running", "orphaned", "unreachable")
 
 
 @dataclass
@@ -40,6 +41,8 @@ class AgentStatus:
     state: AgentState
     differences: list[Difference] = field(default_factory=list)
     containers: list[ContainerStatus] = field(default_factory=list)
+    host: str | None = None  # which of the settings' `hosts` runs it; None: the default engine
+    error: str | None = None  # unreachable: why (the host, its endpoint, docker's reason)
 
 
 @dataclass
@@ -72,12 +75,34 @@ def status(
     the_plan, _ = project.plan()
     if the_plan.target != "compose":
         raise AvrgenError("`status` compares docker compose agents; these blueprints render swarm")
-    docker = docker or Docker()
+    secrets = available_secrets(the_plan, os.environ if environ is None else environ, secrets_file)
+    if the_plan.hosts and docker is None:  # several engines: each compares its own agents
+        from avrgen.app.hosts import status_on_hosts
+
+        results = status_on_hosts(project, the_plan, names, secrets)
+    else:
+        results = status_on(project, docker or Docker(), the_plan, names, secrets)
+    wanted = {a.agent for a in results}
+    used: set[str] = set().union(*(a.secrets for n, a in the_plan.agents.items() if n in wanted))
+    return StatusReport(the_plan.network.name, results, sorted(used - set(secrets)))
+
+
+def status_on(
+    project: Project,
+    docker: Docker,
+    the_plan: Plan,
+    names: Sequence[str],
+    secrets: dict[str, str],
+    check_names: bool = True,
+) -> list[AgentStatus]:
+    """status on one engine: its agents of the plan (or the named ones), then its orphans."""
     docker.check()
     orphaned = orphans(docker, the_plan)
     known = [*the_plan.agents, *sorted(orphaned)]
-    wanted = require_known(names, known) if names else known
-    secrets = available_secrets(the_plan, os.environ if environ is None else environ, secrets_file)
+    if check_names:
+        wanted = require_known(names, known) if names else known
+    else:  # several hosts: the names were checked against the whole plan
+        wanted = [n for n in dict.fromkeys(names) if n in known] if names else known
     checker = DriftChecker(
         docker, the_plan, secrets, lambda agent: project.targets(the_plan, [agent.name])[0].files
     )
@@ -95,8 +120,7 @@ def status(
     for name in wanted:
         if name in orphaned:
             results.append(AgentStatus(name, "orphaned", containers=orphaned[name]))
-    used: set[str] = set().union(*(a.secrets for a in planned))
-    return StatusReport(the_plan.network.name, results, sorted(used - set(secrets)))
+    return results
 
 
 @dataclass

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, NoReturn, TypeVar, cast
 
 import click
 
+from avrgen.app.hosts import HostsUnreachable
 from avrgen.app.lifecycle import down as down_agents
 from avrgen.app.lifecycle import logs as agent_logs
 from avrgen.app.lifecycle import ps as containers
@@ -41,15 +42,20 @@ from avrgen.cli.output import (
 )
 from avrgen.cli.swarm import agent_cell, print_tasks
 from avrgen.errors import AvrgenError
+from avrgen.model.blueprint import DEFAULT_HOST
 
 if TYPE_CHECKING:
-    from avrgen.app.results import AgentUp, ContainerStatus, StatusReport, UpResult
+    from avrgen.app.results import AgentUp, ContainerStatus, DownResult, StatusReport, UpResult
 
 Item = TypeVar("Item")
 
 
 def print_containers(statuses: Sequence[ContainerStatus]) -> None:
-    table([("AGENT", "CONTAINER", "ROLE", "STATE", "HEALTH", "PORTS"), *map(_row, statuses)])
+    header = ("AGENT", "CONTAINER", "ROLE", "STATE", "HEALTH", "PORTS")
+    if any(s.host is not None for s in statuses):  # several engines (`hosts`): which one
+        table([(header[0], "HOST", *header[1:]), *(_host_row(s) for s in statuses)])
+        return
+    table([header, *map(_row, statuses)])
 
 
 def _row(s: ContainerStatus) -> tuple[str, ...]:
@@ -57,12 +63,37 @@ def _row(s: ContainerStatus) -> tuple[str, ...]:
     return (agent_cell(s.agent, s.orphan), s.name, s.role, s.state, s.health or "-", ports)
 
 
-def _containers(agent: AgentUp) -> tuple[str, str]:
+def _host_row(s: ContainerStatus) -> tuple[str, ...]:
+    first, *rest = _row(s)
+    return (first, s.host or DEFAULT_HOST, *rest)
+
+
+def _hosts_failed(
+    exc: HostsUnreachable,
+    as_json: bool,
+    document: Callable[[Item], object],
+    show: Callable[[Item], None],
+    partial: Item,
+) -> NoReturn:
+    """Some hosts failed: what the others gave (a table, or the --json document), then
+    the error naming each failed host; exit 1."""
+    if as_json:
+        click.echo(f"error: {exc}", err=True)
+        raise Failed(document(partial), exc.exit_code) from None
+    show(partial)
+    raise exc
+
+
+def _containers(agent: AgentUp) -> tuple[str, ...]:
     if not agent.containers:  # failed or stopped before compose created any
         return "none", "-"
     healthy = sum(c.ok for c in agent.containers)
     ports = sorted({p.split("->")[0] for c in agent.containers for p in c.ports}, key=int)
     return f"{healthy}/{len(agent.containers)} up", ", ".join(ports) or "-"
+
+
+def _host_containers(agent: AgentUp) -> tuple[str, ...]:
+    return (agent.host or DEFAULT_HOST, *_containers(agent))
 
 
 @click.command()
@@ -108,9 +139,12 @@ def up(project: Project, start: Start, changed: bool, no_wait: bool, as_json: bo
             raise Failed(document, exc.exit_code) from None
         serialize.emit(document)
         return
-    print_outcomes(
-        result.rendered, ("CONTAINERS", "PORTS"), result.agents, _containers, result.interrupted
-    )
+    columns: tuple[str, ...]
+    if any(a.host is not None for a in result.agents):  # several engines (`hosts`)
+        columns, details = ("HOST", "CONTAINERS", "PORTS"), _host_containers
+    else:
+        columns, details = ("CONTAINERS", "PORTS"), _containers
+    print_outcomes(result.rendered, columns, result.agents, details, result.interrupted)
 
 
 @click.command()
@@ -118,9 +152,20 @@ def up(project: Project, start: Start, changed: bool, no_wait: bool, as_json: bo
 @removal_options("Also remove the shared network if nothing uses it.")
 def down(project: Project, removal: Removal) -> None:
     """Stop and remove agents' containers (found by their labels)."""
-    result = down_agents(project, removal)
+    try:
+        result = down_agents(project, removal)
+    except HostsUnreachable as exc:  # what went on the other hosts, then the error
+        _print_down(cast("DownResult", exc.partial))
+        raise
+    _print_down(result)
+
+
+def _print_down(result: DownResult) -> None:
     print_removed(
-        [f"removed {s.name} ({s.agent}, {s.role})" for s in result.removed],
+        [
+            f"removed {s.name} ({s.agent}, {s.role})" + (f" on host {s.host}" if s.host else "")
+            for s in result.removed
+        ],
         "no containers to remove",
         result.network,
     )
@@ -140,7 +185,11 @@ def ps(project: Project, names: tuple[str, ...], target: str | None, as_json: bo
         found_tasks = tasks(project, names)
         _listing(found_tasks, as_json, serialize.tasks, print_tasks, "no avrgen services")
     else:
-        statuses = containers(project, names)
+        try:
+            statuses = containers(project, names)
+        except HostsUnreachable as exc:
+            partial = cast("list[ContainerStatus]", exc.partial)
+            _hosts_failed(exc, as_json, serialize.containers, print_containers, partial)
         _listing(statuses, as_json, serialize.containers, print_containers, "no avrgen containers")
 
 
@@ -183,14 +232,18 @@ def restart(
     """Restart agents' containers and wait until they run again (the same configuration:
     after a change of blueprints, `avrgen up` recreates what changed)."""
     require_selection(names, all_agents)
-    statuses = restart_agents(
-        project,
-        names,
-        all_agents=all_agents,
-        timeout=timeout,
-        progress=print_progress,
-        parallel=parallel,
-    )
+    try:
+        statuses = restart_agents(
+            project,
+            names,
+            all_agents=all_agents,
+            timeout=timeout,
+            progress=print_progress,
+            parallel=parallel,
+        )
+    except HostsUnreachable as exc:
+        partial = cast("list[ContainerStatus]", exc.partial)
+        _hosts_failed(exc, False, serialize.containers, print_containers, partial)
     print_containers(statuses)
 
 
@@ -215,14 +268,20 @@ def status(
         serialize.emit(serialize.status_report(report))
     else:
         print_status(report)
-    if exit_code and not report.in_sync:
+    unreachable = [a for a in report.agents if a.state == "unreachable"]
+    for message in dict.fromkeys(a.error or a.agent for a in unreachable):
+        click.echo(f"error: {message}", err=True)  # a host that failed: exit 1 whatever is asked
+    if unreachable or (exit_code and not report.in_sync):
         raise Failed
 
 
 def print_status(report: StatusReport) -> None:
-    rows = [("AGENT", "STATE", "DETAILS")]
+    rows: list[tuple[str, ...]] = [("AGENT", "STATE", "DETAILS")]
+    hosts: list[str] = []  # each row's host, shown with `hosts`
     for agent in report.agents:
-        if agent.state == "orphaned":
+        if agent.state == "unreachable":
+            details = [agent.error or "its host did not answer"]
+        elif agent.state == "orphaned":
             names = ", ".join(c.name for c in agent.containers)
             details = [f"{names}: not in the blueprints (`avrgen down --orphans` removes them)"]
         elif (
@@ -239,6 +298,9 @@ def print_status(report: StatusReport) -> None:
         for index, detail in enumerate(details):
             first = index == 0
             rows.append((agent.agent if first else "", agent.state if first else "", detail))
+            hosts.append((agent.host or DEFAULT_HOST) if first else "")
+    if any(a.host is not None for a in report.agents):  # several engines (`hosts`)
+        rows = [(row[0], host, *row[1:]) for row, host in zip(rows, ["HOST", *hosts], strict=True)]
     if len(rows) > 1:
         table(rows)
     if report.unchecked_secrets:

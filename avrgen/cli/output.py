@@ -53,13 +53,13 @@ def print_progress(agent: str, message: str) -> None:
 
 def print_outcomes(
     rendered: Sequence[object],
-    columns: tuple[str, str],
+    columns: tuple[str, ...],
     agents: Sequence[AgentResult],
-    details: Callable[[AgentResult], tuple[str, str]],
+    details: Callable[[AgentResult], tuple[str, ...]],
     interrupted: int | None = None,
 ) -> None:
     """After `up` or `deploy`: the files rendered first (output/ was stale), the table of
-    each agent's result (two columns of `details`), then an error naming each agent that
+    each agent's result (the `columns` of `details`), then an error naming each agent that
     failed."""
     if rendered:
         click.echo(f"rendered {len(rendered)} changed file(s) first", err=True)

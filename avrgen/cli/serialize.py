@@ -80,6 +80,7 @@ def up_result(result: UpResult) -> dict[str, object]:
                 "seconds": round(a.seconds, 3),
                 "containers": containers(a.containers),
                 "error": a.error,
+                "host": a.host,
             }
             for a in result.agents
         ],
@@ -137,6 +138,8 @@ def status_report(report: StatusReport) -> dict[str, object]:
                 "state": a.state,
                 "differences": [record(d) for d in a.differences],
                 "containers": containers(a.containers),
+                "host": a.host,
+                "error": a.error,
             }
             for a in report.agents
         },

@@ -21,11 +21,12 @@ from avrgen.engine import containers, logs, network, ownership
 from avrgen.engine.containers import ContainerStatus, absent, role_key
 from avrgen.engine.docker import AgentOutcome, Engine, Progress, Redact, quoted_log
 from avrgen.engine.failures import safe_list
+from avrgen.engine.interrupt import Interruption
 from avrgen.engine.logs import LogLine
 from avrgen.engine.secrets import Secrets
 from avrgen.engine.up import compose_up
 from avrgen.errors import ComposeError
-from avrgen.model.blueprint import NetworkSettings
+from avrgen.model.blueprint import Host, NetworkSettings
 from avrgen.model.plan import AgentPlan
 
 __all__ = [
@@ -44,13 +45,19 @@ __all__ = [
 class AgentUp(AgentOutcome):
     containers: list[ContainerStatus] = field(default_factory=list)
     error: str | None = None
+    host: str | None = None  # which of the settings' `hosts` runs it; None: the default engine
 
 
 class Docker(Engine):
     """A Docker Engine with the Compose v2 plugin, reached through the `docker` CLI."""
 
-    def __init__(self, progress: Progress | None = None) -> None:
-        super().__init__(progress)
+    def __init__(
+        self,
+        progress: Progress | None = None,
+        host: tuple[str, Host] | None = None,
+        interruption: Interruption | None = None,
+    ) -> None:
+        super().__init__(progress, host, interruption)
         self._lost_lock = threading.Lock()
         self.engine_lost: str | None = None  # set when the engine stops answering mid-`up`
 
@@ -114,7 +121,8 @@ class Docker(Engine):
             if not self.answers():
                 with self._lost_lock:
                     self.engine_lost = self.engine_lost or (
-                        "the Docker Engine stopped answering during `up`; once it is back, "
+                        f"the Docker Engine{' of ' + self.where if self.where else ''} "
+                        "stopped answering during `up`; once it is back, "
                         "`avrgen up` again brings up what is missing"
                     )
                 message = f"agent {agent.name!r}: {self.engine_lost}\n  (last: {message})"

@@ -40,6 +40,7 @@ class ContainerStatus:
     started_at: str | None = None
     networks: tuple[str, ...] = ()
     orphan: bool = False  # on the blueprints' network, but its agent is not in them (any more)
+    host: str | None = None  # which of the settings' `hosts` runs it; None: the default engine
 
     @property
     def ok(self) -> bool:

@@ -11,15 +11,17 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import groupby
+from pathlib import Path
 
 from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 
 from avrgen.engine.interrupt import Interruption
 from avrgen.errors import ComposeError
+from avrgen.model.blueprint import Host
 
 ROLE_ORDER = ("asr", "llm", "tts", "sts", "core")
 LOG_LINES = 15  # lines of a failing container's log shown in an error
@@ -38,13 +40,33 @@ class AgentOutcome:
 
 
 class Engine:
-    """One Docker Engine, reached through the `docker` CLI, and where progress is told."""
+    """One Docker Engine, reached through the `docker` CLI, and where progress is told: the
+    default one (DOCKER_HOST or the current context), or one of the settings' `hosts`."""
 
-    def __init__(self, progress: Progress | None = None) -> None:
-        self.client = DockerClient()
+    def __init__(
+        self,
+        progress: Progress | None = None,
+        host: tuple[str, Host] | None = None,
+        interruption: Interruption | None = None,
+    ) -> None:
+        self.host_name: str | None = host[0] if host else None  # None: the default engine
+        self.endpoint: str | None = host[1].docker if host else None
+        self._host = host[1] if host else None
+        self.client = client_for(self._host)
+        self._tls = self._host.tls if self._host else None
         self._progress = progress
         self._lock = threading.Lock()  # agents come up in threads; one message at a time
-        self.interruption = Interruption()
+        # shared by the engines of several hosts: one signal stops them all
+        self.interruption = interruption or Interruption()
+
+    @property
+    def where(self) -> str:
+        """`host 'edge-1' (ssh://ops@10.0.0.11)`, for messages; "" for the default engine."""
+        return f"host {self.host_name!r} ({self.endpoint})" if self.host_name else ""
+
+    def compose_client(self, compose_file: Path, project: str) -> DockerClient:
+        """A client for `docker compose` on this engine, of one file as one project."""
+        return client_for(self._host, [compose_file], project)
 
     def say(self, agent: str, message: str) -> None:
         if self._progress is not None:
@@ -61,9 +83,16 @@ class Engine:
             raise ComposeError(
                 "the docker CLI is not installed (no `docker` on PATH); install Docker Engine"
             )
+        if self._tls is not None:
+            for field, path in self._tls.model_dump().items():
+                if not os.path.isfile(path):
+                    raise ComposeError(f"{self.where}: its TLS file tls.{field} {path} is missing")
         try:
             self.client.version()
         except DockerException as exc:
+            if self.host_name is not None:
+                reason = last_line(exc)
+                raise ComposeError(f"{self.where}: no Docker Engine reachable: {reason}") from None
             host = os.environ.get("DOCKER_HOST")
             where = f" at DOCKER_HOST={host}" if host else " (is dockerd running?)"
             raise ComposeError(f"no Docker Engine reachable{where}: {last_line(exc)}") from None
@@ -83,6 +112,30 @@ class Engine:
         except DockerException:
             return False
         return True
+
+
+def client_for(
+    host: Host | None, compose_files: Sequence[Path] = (), project: str | None = None
+) -> DockerClient:
+    """The client of one of `hosts` (None: the default engine): docker's --context for a
+    context name, else --host, with --tlsverify and the client's files for a TLS engine;
+    with `compose_files`, for `docker compose` on them as project `project`."""
+    compose = {"compose_files": list(compose_files), "compose_project_name": project}
+    if host is None:
+        return DockerClient(**compose)  # type: ignore[arg-type]
+    if host.is_context:
+        return DockerClient(context=host.docker, **compose)  # type: ignore[arg-type]
+    tls = host.tls
+    if tls is None:
+        return DockerClient(host=host.docker, **compose)  # type: ignore[arg-type]
+    return DockerClient(
+        host=host.docker,
+        tlsverify=True,
+        tlscacert=tls.ca,
+        tlscert=tls.cert,
+        tlskey=tls.key,
+        **compose,  # type: ignore[arg-type]
+    )
 
 
 def role_rank(role: str) -> int:

@@ -27,7 +27,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 from python_on_whales.utils import run
 
@@ -292,10 +291,7 @@ class DriftChecker:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(data)
                 path.chmod(0o600)
-            client = DockerClient(
-                compose_files=[root / agent.name / COMPOSE_FILE],
-                compose_project_name=agent.project,
-            )
+            client = self.docker.compose_client(root / agent.name / COMPOSE_FILE, agent.project)
             command = [
                 *map(str, client.compose.docker_compose_cmd),
                 *("--ansi", "never", "--progress", "plain", "--dry-run"),

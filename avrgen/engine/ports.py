@@ -52,6 +52,8 @@ def port_holder(engine: Engine, port: int) -> str | None:
         listed = []
     for data in inspect(engine, [c.id for c in listed]):
         return f"container {str(data.get('Name', '')).lstrip('/')}"
+    if engine.host_name is not None:  # a remote engine: docker's own error tells, if any
+        return None
     return "another process on this host" if held_by_a_process(port) else None
 
 

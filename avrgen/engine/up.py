@@ -14,7 +14,6 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 
 from avrgen.engine.docker import Engine, Redact, last_line
@@ -52,9 +51,7 @@ def compose_up(
     check_ports(engine, agent)
     if engine.interruption.signal is not None:  # while images were pulled
         raise ComposeError(f"agent {agent.name!r}: interrupted before docker compose started")
-    client = DockerClient(
-        compose_files=[compose_file.resolve()], compose_project_name=agent.project
-    )
+    client = engine.compose_client(compose_file.resolve(), agent.project)
     command = [
         *map(str, client.compose.docker_compose_cmd),
         *("--ansi", "never", "--progress", "plain"),

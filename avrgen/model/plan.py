@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from avrgen.model.blueprint import Host, NetworkSettings, Secret, SwarmSettings, Target
@@ -93,3 +93,16 @@ class Plan:
     @property
     def secrets(self) -> frozenset[str]:
         return frozenset().union(*(a.secrets for a in self.agents.values()))
+
+    def on_host(self, host: str | None) -> Plan:
+        """The plan of one host's engine: the agents placed on it (None: the default
+        engine), so that its containers of any other agent are orphans there."""
+        return replace(self, agents={n: a for n, a in self.agents.items() if a.host == host})
+
+    @property
+    def hosts_in_use(self) -> list[str | None]:
+        """Every host of the inventory, after the default engine when an agent runs there."""
+        default: list[str | None] = (
+            [None] if any(a.host is None for a in self.agents.values()) else []
+        )
+        return [*default, *sorted(self.hosts)]

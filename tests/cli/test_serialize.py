@@ -25,6 +25,7 @@ def test_a_container_is_its_fields_with_name_as_container() -> None:
         "started_at",
         "networks",
         "orphan",
+        "host",
     ]
     assert serialize.containers([status])[0]["ports"] == ["5001"]
 

@@ -1,0 +1,277 @@
+"""The lifecycle across the settings' `hosts` (issue 18): each host's engine runs what one
+engine runs, on the agents placed there (Plan.on_host: its containers of any other agent
+are orphans there), every host at once. A host whose engine fails (unreachable, refusing,
+gone mid-way) fails only its own agents, with a message naming the host and its endpoint;
+the others' results stand, and the command exits 1 after telling them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, TypeVar
+
+from avrgen.app.agents import unknown_agent
+from avrgen.errors import AvrgenError, ComposeError
+from avrgen.model.blueprint import DEFAULT_HOST
+
+if TYPE_CHECKING:
+    from avrgen.app.lifecycle import DownResult
+    from avrgen.app.project import Project
+    from avrgen.app.running import Removal, Start
+    from avrgen.app.status import AgentStatus
+    from avrgen.engine.compose import AgentUp, ContainerStatus, Docker, Progress
+    from avrgen.engine.interrupt import Interruption
+    from avrgen.engine.secrets import Secrets
+    from avrgen.model.plan import AgentPlan, Plan
+
+R = TypeVar("R")
+MAX_HOSTS_AT_ONCE = 16
+
+
+@dataclass(frozen=True)
+class HostFailure:
+    host: str | None  # None: the default engine
+    message: str  # names the host and its endpoint
+
+
+class HostsUnreachable(ComposeError):
+    """Some hosts failed: `partial` is what the others gave (the command's own result),
+    told before this error."""
+
+    def __init__(self, failures: Sequence[HostFailure], partial: object) -> None:
+        lines = [f.message for f in failures]
+        lines.append(f"{len(failures)} host(s) failed; the results of the other hosts stand")
+        super().__init__("\n".join(lines))
+        self.failures = list(failures)
+        self.partial = partial
+
+
+def engine_on(
+    the_plan: Plan,
+    host: str | None,
+    progress: Progress | None = None,
+    interruption: Interruption | None = None,
+) -> Docker:
+    """The engine of `host` (None: the default one)."""
+    from avrgen.engine.compose import Docker
+
+    target = (host, the_plan.hosts[host]) if host is not None else None
+    return Docker(progress, target, interruption)
+
+
+def engine_of(the_plan: Plan | None, agent: str, progress: Progress | None = None) -> Docker:
+    """The engine that runs `agent` (the default one for an agent not in the plan)."""
+    from avrgen.engine.compose import Docker
+
+    planned = the_plan.agents.get(agent) if the_plan is not None else None
+    if the_plan is None or planned is None:
+        return Docker(progress)
+    return engine_on(the_plan, planned.host, progress)
+
+
+def where(docker: Docker) -> str:
+    return docker.where or f"host {DEFAULT_HOST!r} (the default Docker Engine)"
+
+
+def hosts_for(the_plan: Plan, names: Sequence[str]) -> list[str | None]:
+    """The hosts that run the named agents; every host, for a name the plan lacks (its
+    containers may be anywhere), and without names."""
+    if not names or any(name not in the_plan.agents for name in names):
+        return the_plan.hosts_in_use
+    wanted = {the_plan.agents[name].host for name in names}
+    return [h for h in the_plan.hosts_in_use if h in wanted]
+
+
+def on_each_host(
+    the_plan: Plan,
+    hosts: Sequence[str | None],
+    job: Callable[[Docker, Plan], R],
+    progress: Progress | None = None,
+    interruption: Interruption | None = None,
+) -> tuple[list[tuple[str | None, R]], list[HostFailure]]:
+    """`job(engine, the host's plan)` on every host at once: each host's result, in the
+    order of `hosts`, and the hosts where it failed."""
+
+    def run(host: str | None) -> tuple[str | None, R | HostFailure]:
+        docker = engine_on(the_plan, host, progress, interruption)
+        try:
+            return host, job(docker, the_plan.on_host(host))
+        except ComposeError as exc:
+            text = str(exc)
+            named = text if docker.where and text.startswith(docker.where) else None
+            return host, HostFailure(host, named or f"{where(docker)}: {text}")
+
+    with ThreadPoolExecutor(max_workers=min(MAX_HOSTS_AT_ONCE, max(1, len(hosts)))) as pool:
+        outcomes = list(pool.map(run, hosts))
+    done = [(h, r) for h, r in outcomes if not isinstance(r, HostFailure)]
+    failed = [r for _, r in outcomes if isinstance(r, HostFailure)]
+    return done, failed
+
+
+def start_on_hosts(
+    the_plan: Plan,
+    selected: Sequence[AgentPlan],
+    start: Start,
+    up_one: Callable[[Docker, AgentPlan, Secrets], AgentUp],
+) -> tuple[str | None, list[AgentUp], int | None]:
+    """`up` on every host that runs one of `selected`, all hosts at once (each: its engine,
+    the network there, its agents `start.parallel` at a time). Secrets are checked first,
+    for every agent, before any engine is touched. Returns the notes about the networks,
+    each agent's outcome in the order of `selected`, and the signal that ended it, if any."""
+    import os
+
+    from avrgen.app.running import start_agents
+    from avrgen.engine.compose import AgentUp
+    from avrgen.engine.interrupt import Interruption
+    from avrgen.engine.secrets import resolve_secrets
+
+    environ = os.environ if start.environ is None else start.environ
+    resolve_secrets(selected, environ, start.secrets_file)
+    interruption = Interruption()
+    groups: dict[str | None, list[AgentPlan]] = {}
+    for agent in selected:
+        groups.setdefault(agent.host, []).append(agent)
+
+    def on_host(docker: Docker, host_plan: Plan) -> tuple[str | None, list[AgentUp]]:
+        agents = groups[docker.host_name]
+        return start_agents(docker, host_plan, agents, start, lambda a, s: up_one(docker, a, s))
+
+    hosts = [h for h in the_plan.hosts_in_use if h in groups]
+    with interruption.catching():
+        done, failed = on_each_host(the_plan, hosts, on_host, start.progress, interruption)
+    outcomes: dict[str, AgentUp] = {}
+    notes = []
+    for host, (note, results) in done:
+        if note:
+            notes.append(f"{host or DEFAULT_HOST}: {note}")
+        outcomes.update((r.agent, replace(r, host=host)) for r in results)
+    for failure in failed:
+        for agent in groups[failure.host]:
+            message = f"agent {agent.name!r}: {failure.message}"
+            outcomes[agent.name] = AgentUp(agent.name, "failed", 0.0, [], message, failure.host)
+    results = [outcomes[a.name] for a in selected]
+    return "; ".join(notes) or None, results, interruption.signal
+
+
+def ps_on_hosts(the_plan: Plan, names: Sequence[str]) -> list[ContainerStatus]:
+    """ps on every host at once, each container with its host; a host that fails lists its
+    planned containers as `unreachable` and raises HostsUnreachable after the rest."""
+    from avrgen.app.lifecycle import ps_on
+    from avrgen.engine.compose import absent, role_key
+
+    chosen = list(dict.fromkeys(names)) or None
+
+    def on_host(docker: Docker, host_plan: Plan) -> list[ContainerStatus]:
+        docker.check(compose=False)
+        # a named agent placed elsewhere: its containers here, if any (orphans of this host)
+        return ps_on(docker, host_plan, chosen)
+
+    done, failed = on_each_host(the_plan, hosts_for(the_plan, names), on_host)
+    found = [replace(s, host=host) for host, statuses in done for s in statuses]
+    for name in chosen or ():
+        if name not in the_plan.agents and not failed and all(s.agent != name for s in found):
+            raise unknown_agent(name, the_plan.agents)
+    for failure in failed:
+        for agent in the_plan.on_host(failure.host).agents.values():
+            if chosen is None or agent.name in chosen:
+                found += [
+                    replace(absent(agent.name, c), state="unreachable", host=failure.host)
+                    for c in agent.containers
+                ]
+    found.sort(key=role_key)
+    if failed:
+        raise HostsUnreachable(failed, found)
+    return found
+
+
+def down_on_hosts(the_plan: Plan, removal: Removal) -> DownResult:
+    """down on every host at once: each removes the chosen agents placed on it (a name the
+    plan lacks: its containers on any host), and with `orphans` its containers of agents
+    not placed there; with `network` the network where unused."""
+    from avrgen.app.lifecycle import DownResult, down_on
+
+    chosen = list(dict.fromkeys(removal.names))
+    if removal.all_agents:
+        chosen = list(dict.fromkeys([*chosen, *the_plan.agents]))
+    if not (chosen or removal.orphans or removal.network):
+        raise AvrgenError("name an agent, or use --all / --orphans / --network")
+    everywhere = removal.orphans or removal.network
+    hosts = the_plan.hosts_in_use if everywhere else hosts_for(the_plan, chosen)
+
+    def on_host(docker: Docker, host_plan: Plan) -> DownResult:
+        docker.check(compose=False)
+        here = [n for n in chosen if n in host_plan.agents or n not in the_plan.agents]
+        return down_on(docker, host_plan, here, removal)
+
+    done, failed = on_each_host(the_plan, hosts, on_host, removal.progress)
+    removed = [replace(s, host=host) for host, result in done for s in result.removed]
+    for name in chosen:
+        if name not in the_plan.agents and not failed and all(s.agent != name for s in removed):
+            raise unknown_agent(name, the_plan.agents)
+    notes = [f"{host or DEFAULT_HOST}: {r.network}" for host, r in done if r.network]
+    result = DownResult(chosen, removed, "\n".join(notes) or None)
+    if failed:
+        raise HostsUnreachable(failed, result)
+    return result
+
+
+def restart_on_hosts(
+    the_plan: Plan,
+    names: Sequence[str],
+    all_agents: bool,
+    timeout: int,
+    progress: Progress | None,
+    parallel: int,
+) -> list[ContainerStatus]:
+    """restart on every host that runs one of the agents (named ones of the plan, or all),
+    all hosts at once; each container with its host."""
+    from avrgen.app.agents import require_agents
+    from avrgen.app.lifecycle import restart_on
+
+    chosen = require_agents(the_plan, names)
+    if all_agents:
+        chosen = list(dict.fromkeys([*chosen, *the_plan.agents]))
+    if not chosen:
+        raise AvrgenError("name an agent, or use --all")
+
+    def on_host(docker: Docker, host_plan: Plan) -> list[ContainerStatus]:
+        docker.check(compose=False)
+        return restart_on(docker, [n for n in chosen if n in host_plan.agents], timeout, parallel)
+
+    done, failed = on_each_host(the_plan, hosts_for(the_plan, chosen), on_host, progress)
+    found = [replace(s, host=host) for host, statuses in done for s in statuses]
+    if failed:
+        raise HostsUnreachable(failed, found)
+    return found
+
+
+def status_on_hosts(
+    project: Project, the_plan: Plan, names: Sequence[str], secrets: dict[str, str]
+) -> list[AgentStatus]:
+    """status on every host at once: each host's agents (and its orphans), each with its
+    host; the agents of a host that fails are `unreachable`, with the reason."""
+    from avrgen.app.agents import require_agents
+    from avrgen.app.status import AgentStatus, status_on
+
+    wanted = require_agents(the_plan, [n for n in names if n in the_plan.agents])
+    unplanned = [n for n in names if n not in the_plan.agents]
+
+    def on_host(docker: Docker, host_plan: Plan) -> list[AgentStatus]:
+        return status_on(project, docker, host_plan, names, secrets, check_names=False)
+
+    hosts = hosts_for(the_plan, names)
+    done, failed = on_each_host(the_plan, hosts, on_host)
+    found = {(a.agent, a.state == "orphaned"): replace(a, host=h) for h, r in done for a in r}
+    for failure in failed:
+        for agent in the_plan.on_host(failure.host).agents.values():
+            if not names or agent.name in wanted:
+                found[agent.name, False] = AgentStatus(
+                    agent.name, "unreachable", host=failure.host, error=failure.message
+                )
+    orphaned = sorted(name for name, orphan in found if orphan)
+    for name in unplanned:
+        if name not in orphaned and not failed:
+            raise unknown_agent(name, [*the_plan.agents, *orphaned])
+    planned = [n for n in the_plan.agents if (not names or n in wanted) and (n, False) in found]
+    return [*(found[n, False] for n in planned), *(found[n, True] for n in orphaned)]
