@@ -1,6 +1,7 @@
 """Editor support: a JSON Schema of the blueprint documents, built from the pydantic models.
 
-One schema accepts any document: `kind` picks the model (settings, provider or agent),
+One schema accepts any document: `kind` picks the model (settings, provider, agent,
+number, phone or trunk),
 so an editor running yaml-language-server completes fields and flags a misspelled key
 in every document of a multi-document file. It describes what users write in YAML:
 ports are integers and `publish` a boolean, while env values accept any scalar (avrgen
@@ -14,9 +15,11 @@ from typing import Annotated, Any
 
 from pydantic import Field, TypeAdapter
 
-from avrgen.model.blueprint import KINDS, Agent, Provider, Settings
+from avrgen.model.blueprint import KINDS, Agent, Number, Phone, Provider, Settings, Trunk
 
-Document = Annotated[Settings | Provider | Agent, Field(discriminator="kind")]
+Document = Annotated[
+    Settings | Provider | Agent | Number | Phone | Trunk, Field(discriminator="kind")
+]
 
 
 def blueprint_schema() -> dict[str, Any]:
@@ -42,7 +45,8 @@ def blueprint_schema() -> dict[str, Any]:
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "avrgen blueprint document",
-        "description": "One avrgen blueprint document: kind settings, provider or agent.",
+        "description": "One avrgen blueprint document: kind settings, provider, agent, "
+        "number, phone or trunk.",
         "type": "object",
         "required": ["kind"],
         "properties": {"kind": {"enum": list(KINDS)}},

@@ -42,6 +42,7 @@ from avrgen.model.fields import (
     Text,
     derived_id,
 )
+from avrgen.model.telephony import Number, Phone, TelephonySettings, Trunk
 
 # the field types other modules name through this one
 __all__ = [
@@ -56,6 +57,8 @@ __all__ = [
     "Host",
     "HostTls",
     "NetworkSettings",
+    "Number",
+    "Phone",
     "Placement",
     "PortRange",
     "PortSettings",
@@ -66,7 +69,9 @@ __all__ = [
     "Settings",
     "SwarmSettings",
     "Target",
+    "TelephonySettings",
     "Text",
+    "Trunk",
 ]
 
 ProviderType = Literal["ASR", "LLM", "TTS", "STS"]
@@ -180,6 +185,7 @@ class Settings(Strict):
     catalog: Text | None = None  # own provider template folder, relative to the blueprints
     swarm: SwarmSettings = SwarmSettings()
     hosts: dict[HostName, Host] = {}  # none: every agent runs on the default engine
+    telephony: TelephonySettings | None = None  # avrgen renders and runs Asterisk (+ avr-ami)
 
 
 class ProviderConfig(Strict):
@@ -264,7 +270,14 @@ class Agent(Strict):
         return self.id or derived_id("agent:" + self.name)
 
 
-KINDS: dict[str, type[Strict]] = {"settings": Settings, "provider": Provider, "agent": Agent}
+KINDS: dict[str, type[BaseModel]] = {
+    "settings": Settings,
+    "provider": Provider,
+    "agent": Agent,
+    "number": Number,
+    "phone": Phone,
+    "trunk": Trunk,
+}
 
 
 class Blueprint(BaseModel):
@@ -274,3 +287,6 @@ class Blueprint(BaseModel):
     settings: Settings = Settings()
     providers: dict[str, Provider] = {}
     agents: dict[str, Agent] = {}
+    numbers: dict[str, Number] = {}  # by number, in the order written
+    phones: dict[str, Phone] = {}
+    trunks: dict[str, Trunk] = {}

@@ -8,3 +8,6 @@ ROLE_LABEL = "avrgen.role"
 PROJECT_LABEL = "com.docker.compose.project"
 STACK_LABEL = "com.docker.stack.namespace"
 IMAGE_LABEL = "com.docker.compose.image"  # the image id compose created the container from
+# on the telephony stack's containers and volume (with MANAGED_LABEL and ROLE_LABEL
+# asterisk | ami): the dialplan context; they carry no AGENT_LABEL (they are no agent's)
+TELEPHONY_LABEL = "avrgen.telephony"

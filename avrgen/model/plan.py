@@ -81,6 +81,168 @@ class AgentPlan:
         return frozenset(name for c in self.containers for _, name in c.secret_env)
 
 
+TELEPHONY_PROJECT = "avr-telephony"  # the compose project of avr-asterisk and avr-ami
+TELEPHONY_FOLDER = "_telephony"  # output/_telephony/: agent names cannot start with `_`
+ASTERISK_CONTAINER = "avr-asterisk"
+AMI_CONTAINER = "avr-ami"
+# The compose variable naming the host folder of the secrets include files, and where the
+# container sees it. Set by `up`; compose fails with this message when it is not set.
+SECRETS_VARIABLE = "AVRGEN_ASTERISK_SECRETS"
+SECRETS_MOUNT = "/etc/asterisk/avrgen-secrets"
+# the committed Asterisk files, each mounted (one file, read-only) at /etc/asterisk/<name>,
+# and what makes a running Asterisk read it again after a change (`asterisk -rx ...`)
+CONF_RELOADS: tuple[tuple[str, str], ...] = (
+    ("my_extensions.conf", "dialplan reload"),
+    ("my_pjsip.conf", "module reload res_pjsip.so"),
+    ("my_manager.conf", "manager reload"),
+    ("my_ari.conf", "module reload res_ari.so"),
+)
+
+
+@dataclass(frozen=True)
+class FileSecret:
+    """A secret Asterisk reads from a file: `up` writes `[section](+)` + `option = value`
+    into `file` in the secrets folder (the committed file #tryincludes it)."""
+
+    file: str  # inside the secrets folder: "pjsip.conf" | "manager.conf"
+    section: str  # "1000-auth", "carrier-auth", the AMI user ("avr")
+    option: str  # "password" (pjsip auth) | "secret" (manager user)
+    secret: str  # the secret's NAME, resolved at `up`
+
+
+@dataclass(frozen=True)
+class EnvSecret:
+    """A secret a telephony container gets through its environment (compose's
+    `${NAME:?...}`, as an agent's): avr-ami's AMI_PASSWORD."""
+
+    container: str
+    key: str
+    secret: str
+
+
+@dataclass(frozen=True)
+class NumberRoute:
+    """One number of the dialplan, decided: where it goes and with which ports."""
+
+    number: str
+    route: str  # agent | phone | trunk
+    target: str  # the agent's, phone's or trunk's name
+    recording: bool = False
+    denoise: bool = True
+    core: str | None = None  # route agent: core's container name (the AudioSocket host)
+    port: int | None = None  # route agent: core's PORT (AudioSocket)
+    http_port: int | None = None  # route agent: core's HTTP_PORT (POST /call)
+
+    @property
+    def is_pattern(self) -> bool:
+        return self.number.startswith("_")
+
+
+@dataclass(frozen=True)
+class PhonePlan:
+    name: str  # endpoint id and SIP user
+    display_name: str | None
+    webrtc: bool
+    auth: str  # the auth section: `<name>-auth`
+    password: str  # secret NAME
+
+
+@dataclass(frozen=True)
+class TrunkPlan:
+    name: str
+    transport: str
+    codecs: tuple[str, ...]
+    username: str
+    register: str | None
+    auth: str  # `<name>-auth`
+    password: str  # secret NAME
+
+
+@dataclass(frozen=True)
+class PublishedPort:
+    host_ip: str
+    port: str  # "5060" or a range "10000-10050": host and container side alike
+    protocol: str  # udp | tcp
+
+    @property
+    def mapping(self) -> str:
+        """Compose's short syntax, bound to `host_ip`."""
+        bind = f"[{self.host_ip}]" if ":" in self.host_ip else self.host_ip
+        return f"{bind}:{self.port}:{self.port}/{self.protocol}"
+
+
+@dataclass(frozen=True)
+class Telephony:
+    """The telephony stack, fully decided: what render writes to output/_telephony/ and
+    what the engine runs. This is the interface between the two sides.
+
+    - `project` (`avr-telephony`) is the compose project of `output/<folder>/
+      docker-compose.yml` (`folder` is `_telephony`), which runs `asterisk` (container
+      `avr-asterisk`) and, with `telephony.ami`, `ami` (`avr-ami`; None without it), both
+      on the shared external network, with avrgen's labels (labels.py: avrgen.managed,
+      avrgen.telephony = the context, avrgen.role = asterisk | ami; no avrgen.agent).
+      Recordings go to a named volume (`recordings_volume`, same labels) mounted at
+      /var/spool/asterisk/monitor.
+    - The committed `my_extensions.conf`, `my_pjsip.conf`, `my_manager.conf` and
+      `my_ari.conf` (CONF_RELOADS: each file and the `asterisk -rx` command that reloads
+      it) are bind-mounted one by one, read-only, at `/etc/asterisk/<name>`, where the
+      avr-asterisk image's sample configs `#include` them. Single-file bind mounts follow
+      the inode: the writer updates these files in place (same inode), never by rename,
+      so a reload in the running container reads the new bytes.
+    - Secrets never reach output/. Those Asterisk reads from files are `file_secrets`:
+      for each, `up` writes into `<secrets folder>/<file>` a `[section](+)` block with
+      `option = value` (avrgen.fs.asterisk.additions() writes that text), files 0600 in a
+      0700 folder under the state dir. The compose file mounts that folder read-only at
+      SECRETS_MOUNT (`/etc/asterisk/avrgen-secrets`) from the compose variable
+      SECRETS_VARIABLE (`${AVRGEN_ASTERISK_SECRETS:?...}`), which `up` sets; the committed
+      `my_pjsip.conf` and `my_manager.conf` end with
+      `#tryinclude "/etc/asterisk/avrgen-secrets/<file>"`. Auth sections have unique
+      names (`<phone>-auth`, `<trunk>-auth`) because `[name](+)` adds to the *first*
+      section of that name (AVR-PLATFORM.md, "Checked with a real Asterisk 23").
+    - `env_secrets` are passed by environment like an agent's (avr-ami's AMI_PASSWORD).
+    - `published`: Asterisk's host ports (SIP, RTP; HTTP/WebSocket for webrtc phones and
+      wss), bound to telephony.asterisk.publish.host_ip. `reserved` is every host port of
+      the stack (published or not: SIP, TLS, RTP, AMI 5038, HTTP 8088/8089, avr-ami 6006),
+      never given to an agent.
+    """
+
+    context: str
+    asterisk_image: str
+    ami_image: str | None
+    numbers: tuple[NumberRoute, ...]
+    phones: tuple[PhonePlan, ...]
+    trunks: tuple[TrunkPlan, ...]
+    sip_port: int
+    transports: tuple[str, ...]
+    rtp: tuple[int, int]
+    published: tuple[PublishedPort, ...]
+    reserved: tuple[int | tuple[int, int], ...]
+    ami_user: str | None  # the manager.conf user avr-ami logs in as
+    file_secrets: tuple[FileSecret, ...] = ()
+    env_secrets: tuple[EnvSecret, ...] = ()
+    labels: tuple[tuple[str, str], ...] = ()  # common to both containers (+ avrgen.role)
+    platform: str | None = None  # `linux/amd64` when the agents' containers set it
+    project: str = TELEPHONY_PROJECT
+    folder: str = TELEPHONY_FOLDER
+    asterisk: str = ASTERISK_CONTAINER
+    ami: str | None = AMI_CONTAINER  # None without telephony.ami
+    secrets_variable: str = SECRETS_VARIABLE
+    secrets_mount: str = SECRETS_MOUNT
+    conf_files: tuple[str, ...] = tuple(name for name, _ in CONF_RELOADS)
+    recordings_volume: str = "avr-telephony-recordings"
+
+    @property
+    def secrets(self) -> frozenset[str]:
+        """Every secret NAME the stack needs at `up`."""
+        names = {s.secret for s in self.file_secrets} | {s.secret for s in self.env_secrets}
+        return frozenset(names)
+
+    @property
+    def reloads(self) -> dict[str, str]:
+        """Each mounted file and the `asterisk -rx` command that reloads it."""
+        return dict(CONF_RELOADS)
+
+
 @dataclass(frozen=True)
 class Plan:
     network: NetworkSettings
@@ -89,6 +251,7 @@ class Plan:
     target: Target = "compose"  # the settings' target; `render --target` may override it
     swarm: SwarmSettings = field(default_factory=SwarmSettings)
     hosts: dict[str, Host] = field(default_factory=dict)  # the settings' Docker hosts
+    telephony: Telephony | None = None  # None without settings.telephony
 
     @property
     def secrets(self) -> frozenset[str]:

@@ -1,0 +1,126 @@
+"""The call path's blueprint documents: `number`, `phone`, `trunk`, and `settings.telephony`.
+
+Their fields as DESIGN.md gives them. Rules between documents (one route per number, a
+number dialled once per context, references, transports) live in pipeline/validate/.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from avrgen.model.fields import AgentName, HostIp, Port, PortRange, Range, Secret, Text
+
+# What callers dial: digits with an optional leading +, or an Asterisk pattern: `_`, then
+# digits, X (0-9), Z (1-9), N (2-9), `*`, `#`, `+` or a [class] of digits and ranges,
+# optionally ending in `.` (one or more characters) or `!` (zero or more).
+LITERAL_NUMBER_RE = re.compile(r"^\+?[0-9]{1,32}$")
+PATTERN_NUMBER_RE = re.compile(r"^_(?:[0-9XZNxzn*#+]|\[[0-9]+(?:-[0-9][0-9]*)*\]){1,40}[.!]?$")
+NUMBER_RE = re.compile(f"{LITERAL_NUMBER_RE.pattern}|{PATTERN_NUMBER_RE.pattern}")
+# phones, trunks and the AMI user: section names in pjsip.conf/manager.conf and dial strings
+SIP_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,39}$")
+# the dialplan context: a section name of extensions.conf (Asterisk keeps up to 79 bytes)
+CONTEXT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,78}$")
+# where a trunk registers: a host name or IPv4 address, optionally with a port
+REGISTER_RE = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?(:[0-9]{1,5})?$")
+
+NumberText = Annotated[str, StringConstraints(pattern=NUMBER_RE.pattern)]
+SipName = Annotated[str, StringConstraints(pattern=SIP_NAME_RE.pattern)]
+ContextName = Annotated[str, StringConstraints(pattern=CONTEXT_RE.pattern)]
+RegisterTarget = Annotated[str, StringConstraints(pattern=REGISTER_RE.pattern)]
+
+Transport = Literal["udp", "tcp", "tls", "wss"]
+TRANSPORTS: tuple[str, ...] = ("udp", "tcp", "tls", "wss")
+# codecs Asterisk 23 knows by these names (`core show codecs`); the telephony ones first
+Codec = Literal[
+    "ulaw", "alaw", "g722", "g729", "gsm", "g726", "ilbc", "speex", "slin", "slin16", "opus"
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SipSettings(_Strict):
+    port: Port = 5060  # UDP and TCP; TLS listens on 5061
+    transports: tuple[Transport, ...] = ("udp", "tcp")
+
+
+class TelephonyPublish(_Strict):
+    """Where Asterisk's SIP and RTP ports bind; None: the settings' publish.host_ip."""
+
+    host_ip: HostIp | None = None
+
+
+class ManagerUser(_Strict):
+    """The AMI user avr-ami logs in as (a section of manager.conf)."""
+
+    username: SipName = "avr"
+    password: Secret
+
+
+class AsteriskSettings(_Strict):
+    image: Text = "agentvoiceresponse/avr-asterisk:1.5.1"
+    sip: SipSettings = SipSettings()
+    rtp: Range = PortRange(low=10000, high=10050)
+    publish: TelephonyPublish = TelephonyPublish()
+    ami: ManagerUser | None = None
+
+
+class AmiSettings(_Strict):
+    """avr-ami, which the STS and LLM providers' tools call (`AMI_URL`)."""
+
+    image: Text = "agentvoiceresponse/avr-ami:1.1.1"
+
+
+class TelephonySettings(_Strict):
+    context: ContextName = "demo"
+    asterisk: AsteriskSettings = AsteriskSettings()
+    ami: AmiSettings | None = None
+
+
+class Number(_Strict):
+    kind: Literal["number"]
+    number: NumberText
+    agent: AgentName | None = None
+    phone: SipName | None = None
+    trunk: SipName | None = None
+    recording: bool = False
+    denoise: bool = True
+
+    @property
+    def route(self) -> tuple[str, str] | None:
+        """(kind, name) of the one route, or None when not exactly one is given."""
+        given = [(k, v) for k, v in (("agent", self.agent), ("phone", self.phone),
+                                      ("trunk", self.trunk)) if v is not None]  # fmt: skip
+        return given[0] if len(given) == 1 else None
+
+
+class Phone(_Strict):
+    kind: Literal["phone"]
+    name: SipName
+    display_name: Text | None = None
+    password: Secret
+    webrtc: bool = True
+
+
+# `register` is the field's name in the blueprint; pydantic warns that it shadows ABCMeta's
+# classmethod of that name on the class (instances read the field, nothing calls the other)
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message='Field name "register"', category=UserWarning)
+
+    class Trunk(_Strict):
+        kind: Literal["trunk"]
+        name: SipName
+        transport: Transport = "udp"
+        codecs: Annotated[tuple[Codec, ...], Field(min_length=1)] = ("ulaw", "alaw")
+        username: SipName | None = None  # default: the name
+        password: Secret
+        register: RegisterTarget | None = None
+
+        @property
+        def user(self) -> str:
+            return self.username or self.name
