@@ -94,7 +94,15 @@ def on_each_host(
     order of `hosts`, and the hosts where it failed."""
 
     def run(host: str | None) -> tuple[str | None, R | HostFailure]:
-        docker = engine_on(the_plan, host, progress, interruption)
+        told = progress
+        if progress is not None:  # "[network on edge-1] created network avr ..."
+
+            def told(agent: str, message: str) -> None:
+                progress(
+                    f"network on {host or DEFAULT_HOST}" if agent == "network" else agent, message
+                )
+
+        docker = engine_on(the_plan, host, told, interruption)
         try:
             return host, job(docker, the_plan.on_host(host))
         except ComposeError as exc:

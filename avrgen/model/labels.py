@@ -5,6 +5,7 @@ from __future__ import annotations
 MANAGED_LABEL = "avrgen.managed"
 AGENT_LABEL = "avrgen.agent"
 ROLE_LABEL = "avrgen.role"
+HOST_LABEL = "avrgen.host"  # with `hosts`: the host an agent was rendered for (a move shows)
 PROJECT_LABEL = "com.docker.compose.project"
 STACK_LABEL = "com.docker.stack.namespace"
 IMAGE_LABEL = "com.docker.compose.image"  # the image id compose created the container from

@@ -22,7 +22,7 @@ from avrgen.model.blueprint import (
     Secret,
 )
 from avrgen.model.catalog import AMI_TYPES, DEFAULT_PATHS, Catalog
-from avrgen.model.labels import MANAGED_LABEL
+from avrgen.model.labels import HOST_LABEL, MANAGED_LABEL
 from avrgen.model.plan import CORE_ROLES, AgentPlan, Container, Lock, Plan
 from avrgen.pipeline.swarm import constraints
 
@@ -183,6 +183,8 @@ def _labels(
     if agent.tenant:
         labels.append(("tenant", agent.tenant))
     labels += [("avrgen.agent", agent.name), ("avrgen.role", role), (MANAGED_LABEL, "true")]
+    if agent.host is not None:  # so that moving an agent changes its files (plan shows it)
+        labels.append((HOST_LABEL, agent.host))
     if provider is not None:
         labels += [("avrgen.provider", provider.name), ("avrgen.provider-type", provider.type)]
     return tuple(labels)

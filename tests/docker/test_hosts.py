@@ -177,8 +177,9 @@ def started(nodes: Cluster, root: Path) -> Iterator[dict[str, object]]:
         result = avrgen(root, "up", "--all", "--json", "--timeout", "90")
         assert result.returncode == 0, result.stderr
         yield json.loads(result.stdout)
-    finally:
-        avrgen(root, "down", "--all", "--network")
+    finally:  # unless the last test removed everything already
+        if any(node.docker("ps", "-aq", check=False) for node in nodes.nodes):
+            avrgen(root, "down", "--all", "--network")
 
 
 def test_up_places_each_agent_on_its_host(nodes: Cluster, started: dict[str, object]) -> None:
@@ -267,6 +268,32 @@ def test_a_host_that_is_down_fails_only_its_agents(
         assert "Traceback" not in up.stderr and named in up.stderr
     finally:
         edge2.start_dockerd_again()
+
+
+def test_moving_an_agent_to_another_host(nodes: Cluster, root: Path) -> None:
+    """plan shows the move, up starts it on the new host, the old host's containers are
+    orphans there (ps) and `down --orphans` removes them; no port moves."""
+    edge1, edge2 = nodes.nodes
+    blueprints = root / "blueprints" / "all.yaml"
+    lock_before = (root / "blueprints" / "avrgen.lock").read_text()
+    text = blueprints.read_text()
+    assert text.endswith("host: edge-2\n")  # hs-three's document is the last
+    blueprints.write_text(text.removesuffix("edge-2\n") + "edge-1\n")
+    planned = avrgen(root, "plan")
+    assert "avrgen.host" in planned.stdout and "edge-1" in planned.stdout, planned.stdout
+    moved = avrgen(root, "up", THREE, "--timeout", "60")
+    assert moved.returncode == 0, moved.stderr
+    assert (root / "blueprints" / "avrgen.lock").read_text() == lock_before
+    assert f"avr-core-{THREE}" in names_on(edge1) and f"avr-core-{THREE}" in names_on(edge2)
+    listing = avrgen(root, "ps", "--json")
+    rows = {(c["container"], c["host"]): c["orphan"] for c in json.loads(listing.stdout)}
+    assert rows[f"avr-core-{THREE}", "edge-1"] is False
+    assert rows[f"avr-core-{THREE}", "edge-2"] is True
+    removed = avrgen(root, "down", "--orphans")
+    assert removed.returncode == 0, removed.stderr
+    assert f"removed avr-core-{THREE} ({THREE}, core) on host edge-2" in removed.stdout
+    assert f"avr-core-{THREE}" not in names_on(edge2)
+    assert f"avr-core-{THREE}" in names_on(edge1)
 
 
 def test_down_removes_everything_on_every_host(nodes: Cluster, root: Path) -> None:

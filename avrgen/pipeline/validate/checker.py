@@ -215,6 +215,12 @@ class Checker:
         if agent.host is not None and agent.host not in hosts and not self.settings_broken:
             known = f"{suggest(agent.host, hosts)}" if hosts else " (the settings have no `hosts`)"
             self.report(doc, ("host",), f"no host named {agent.host!r}{known}")
+        elif agent.host is not None and self.settings.target == "swarm":
+            self.report(
+                doc,
+                ("host",),
+                "for the compose target only; on a swarm, placement: says where it runs",
+            )
 
     def _check_exposure(self, agent: Agent, doc: Document) -> None:
         """Core's AudioSocket and /call have no authentication: published on every
