@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from avrgen.app.agents import require_agents
 from avrgen.errors import AvrgenError
 from avrgen.fs import mutex
-from avrgen.fs.lock import LOCK_NAME, read_lock, render_lock
+from avrgen.fs.lock import LOCK_NAME, new_set_id, read_lock, read_set_id, render_lock
 from avrgen.pipeline.load import Document, load_blueprints
 
 # imported where used: render (jinja2), which validate skips, and the pydantic stages
@@ -55,6 +55,17 @@ class Project:
         self.paths = paths
         self._catalogs: dict[tuple[Path, ...], Catalog] = {}
         self.settings_catalog: Path | None = None  # the last catalog_for()'s `catalog:`
+        self._new_set_id: str | None = None  # made up once, when the lock records none
+
+    def locked_set(self) -> str:
+        """The set id the lock records; without one, a new one (the same for this Project's
+        every plan, written to the lock by the next render)."""
+        locked = read_set_id(self.paths.blueprints)
+        if locked is not None:
+            return locked
+        if self._new_set_id is None:
+            self._new_set_id = new_set_id(self.paths.blueprints)
+        return self._new_set_id
 
     @property
     def catalog(self) -> Catalog:
@@ -97,7 +108,7 @@ class Project:
 
         validated, catalog = checked or self.validated()
         lock = read_lock(self.paths.blueprints)
-        return plan(validated.blueprint, lock, catalog), validated
+        return plan(validated.blueprint, lock, catalog, self.locked_set()), validated
 
     def set_lock(
         self, progress: Callable[[str, str], None] | None = None
@@ -153,7 +164,11 @@ class Project:
         files = renderer.render(the_plan, only, check=check, reuse=reuse)
         same = frozenset(reuse.same) if reuse is not None else frozenset()
         output = Target(self.paths.output, files, prune=only is None, same=same)
-        lock = Target(self.paths.blueprints, {LOCK_NAME: render_lock(the_plan.lock)}, prune=False)
+        lock = Target(
+            self.paths.blueprints,
+            {LOCK_NAME: render_lock(the_plan.lock, the_plan.set_id)},
+            prune=False,
+        )
         return renderer, [output, lock]
 
     def reuse(self, the_plan: Plan, target: TargetName | None) -> AgentReuse:

@@ -36,6 +36,7 @@ class _FirstRender:
     and the lock it was planned with."""
 
     lock: Lock
+    locked_set: str
     plan: Plan
     renderer: Renderer
     targets: list[Target]
@@ -135,11 +136,11 @@ def _first_render(
 ) -> _FirstRender:
     from avrgen.pipeline.plan import plan
 
-    lock = read_lock(project.paths.blueprints)
-    the_plan = plan(checked[0].blueprint, lock, checked[1])
+    lock, locked_set = read_lock(project.paths.blueprints), project.locked_set()
+    the_plan = plan(checked[0].blueprint, lock, checked[1], locked_set)
     reuse = project.reuse(the_plan, target) if use_cache else None
     renderer, targets = project.render_targets(the_plan, agents, target, check=True, reuse=reuse)
-    return _FirstRender(lock, the_plan, renderer, targets, reuse)
+    return _FirstRender(lock, locked_set, the_plan, renderer, targets, reuse)
 
 
 def _render(
@@ -155,12 +156,13 @@ def _render(
     from avrgen.pipeline.write import apply, changes, written
 
     validated, catalog = checked
-    lock = read_lock(project.paths.blueprints)
-    if early is not None and early.lock == lock:  # rendered before the mutex, same lock
+    lock, locked_set = read_lock(project.paths.blueprints), project.locked_set()
+    if early is not None and (early.lock, early.locked_set) == (lock, locked_set):
+        # rendered before the mutex, with the same lock
         the_plan, reuse = early.plan, early.reuse
         renderer, targets = early.renderer, early.targets
     else:
-        the_plan = plan(validated.blueprint, lock, catalog)
+        the_plan = plan(validated.blueprint, lock, catalog, locked_set)
         reuse = project.reuse(the_plan, target) if use_cache else None
         renderer, targets = project.render_targets(
             the_plan, agents, target, check=False, reuse=reuse

@@ -39,6 +39,7 @@ from avrgen.model.fields import (
     PortRange,
     Range,
     Secret,
+    SetId,
     Text,
     derived_id,
 )
@@ -176,6 +177,9 @@ class Host(Strict):
 
 class Settings(Strict):
     kind: Literal["settings"] = "settings"
+    # the blueprint set's id (YAML `set:`; `set` would shadow the builtin here): the label
+    # `avrgen.set` on what it creates; None: the one its lock records, generated once
+    set_id: SetId | None = Field(default=None, alias="set")
     target: Target = "compose"
     network: NetworkSettings = NetworkSettings()
     ports: PortSettings = PortSettings()

@@ -19,7 +19,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from avrgen.model.names import AGENT_NAME_RE
+from avrgen.model.names import AGENT_NAME_RE, SET_ID_RE
 
 ID_NAMESPACE = UUID("6f1e0d2c-5a3b-4c7d-9e8f-a1b2c3d4e5f6")  # avrgen's uuid5 namespace
 
@@ -33,6 +33,7 @@ def derived_id(key: str) -> UUID:
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 EnvName = Annotated[str, StringConstraints(pattern=ENV_NAME_RE.pattern)]
 AgentName = Annotated[str, StringConstraints(pattern=AGENT_NAME_RE.pattern)]
+SetId = Annotated[str, StringConstraints(pattern=SET_ID_RE.pattern)]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 

@@ -6,8 +6,10 @@ MANAGED_LABEL = "avrgen.managed"
 AGENT_LABEL = "avrgen.agent"
 ROLE_LABEL = "avrgen.role"
 HOST_LABEL = "avrgen.host"  # with `hosts`: the host an agent was rendered for (a move shows)
+SET_LABEL = "avrgen.set"  # the blueprint set (settings `set:`, else its lock) that made it
 PROJECT_LABEL = "com.docker.compose.project"
 STACK_LABEL = "com.docker.stack.namespace"
+WORKING_DIR_LABEL = "com.docker.compose.project.working_dir"  # the output folder of `up`
 IMAGE_LABEL = "com.docker.compose.image"  # the image id compose created the container from
 # on the telephony stack's containers and volume (with MANAGED_LABEL and ROLE_LABEL
 # asterisk | ami): the dialplan context; they carry no AGENT_LABEL (they are no agent's)

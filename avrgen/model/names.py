@@ -7,6 +7,8 @@ import re
 from collections.abc import Iterable
 
 AGENT_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+# a blueprint set's id (settings `set:`, or the one its lock records): a label value
+SET_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 
 
 def suggest(word: str, choices: Iterable[str]) -> str:

@@ -252,6 +252,9 @@ class Plan:
     swarm: SwarmSettings = field(default_factory=SwarmSettings)
     hosts: dict[str, Host] = field(default_factory=dict)  # the settings' Docker hosts
     telephony: Telephony | None = None  # None without settings.telephony
+    # the blueprint set's id: the `avrgen.set` label of everything it creates (pipeline.plan
+    # always sets it: the settings' `set:`, else the one its lock records)
+    set_id: str = ""
 
     @property
     def secrets(self) -> frozenset[str]:

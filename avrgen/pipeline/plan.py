@@ -22,21 +22,29 @@ from avrgen.model.blueprint import (
     Secret,
 )
 from avrgen.model.catalog import AMI_TYPES, DEFAULT_PATHS, Catalog
-from avrgen.model.labels import HOST_LABEL, MANAGED_LABEL
+from avrgen.model.labels import AGENT_LABEL, HOST_LABEL, MANAGED_LABEL, ROLE_LABEL, SET_LABEL
 from avrgen.model.plan import CORE_ROLES, AgentPlan, Container, Lock, Plan
 from avrgen.pipeline.swarm import constraints
 
 
-def plan(blueprint: Blueprint, lock: Lock, catalog: Catalog) -> Plan:
-    """Decide every container, env value and port of every agent."""
+def plan(blueprint: Blueprint, lock: Lock, catalog: Catalog, locked_set: str) -> Plan:
+    """Decide every container, env value and port of every agent. The set's id is the
+    settings' `set:`, else `locked_set` (the one its lock records, or a new one)."""
+    settings = blueprint.settings
+    set_id = settings.set_id or locked_set
     ports = allocate_ports(blueprint, lock)
     agents = {
-        name: _plan_agent(blueprint, blueprint.agents[name], ports[name], catalog)
+        name: _plan_agent(blueprint, blueprint.agents[name], ports[name], catalog, set_id)
         for name in sorted(blueprint.agents)
     }
-    settings = blueprint.settings
     return Plan(
-        settings.network, agents, ports, settings.target, settings.swarm, dict(settings.hosts)
+        settings.network,
+        agents,
+        ports,
+        settings.target,
+        settings.swarm,
+        dict(settings.hosts),
+        set_id=set_id,
     )
 
 
@@ -97,7 +105,9 @@ def _free_port(key: str, port_range: PortRange, taken: set[int]) -> int | None:
     return None
 
 
-def _plan_agent(bp: Blueprint, agent: Agent, ports: dict[str, int], catalog: Catalog) -> AgentPlan:
+def _plan_agent(
+    bp: Blueprint, agent: Agent, ports: dict[str, int], catalog: Catalog, set_id: str
+) -> AgentPlan:
     base: dict[str, str | Secret] = {"AGENT_ID": str(agent.stable_id), "AGENT_NAME": agent.name}
     containers: list[Container] = []
     urls: dict[str, str] = {}
@@ -129,7 +139,7 @@ def _plan_agent(bp: Blueprint, agent: Agent, ports: dict[str, int], catalog: Cat
                 image=image,
                 env=tuple(env.items()),
                 port=port,
-                labels=_labels(agent, name, slot, provider),
+                labels=_labels(agent, set_id, name, slot, provider),
                 provider=provider.name,
                 platform=template.platform if template else None,
             )
@@ -151,7 +161,7 @@ def _plan_agent(bp: Blueprint, agent: Agent, ports: dict[str, int], catalog: Cat
             env=tuple(core_env.items()),
             port=ports["core"],
             http_port=ports["http"],
-            labels=_labels(agent, core_name, "core", None),
+            labels=_labels(agent, set_id, core_name, "core", None),
             published=(ports["core"], ports["http"]) if agent.core.publish else (),
             host_ip=_host_ip(bp, agent),
         )
@@ -177,12 +187,13 @@ def _host_ip(bp: Blueprint, agent: Agent) -> str | None:
 
 
 def _labels(
-    agent: Agent, container: str, role: str, provider: Provider | None
+    agent: Agent, set_id: str, container: str, role: str, provider: Provider | None
 ) -> tuple[tuple[str, str], ...]:
     labels = [("app", "AVR"), ("agentName", container)]
     if agent.tenant:
         labels.append(("tenant", agent.tenant))
-    labels += [("avrgen.agent", agent.name), ("avrgen.role", role), (MANAGED_LABEL, "true")]
+    labels += [(AGENT_LABEL, agent.name), (ROLE_LABEL, role), (SET_LABEL, set_id)]
+    labels.append((MANAGED_LABEL, "true"))
     if agent.host is not None:  # so that moving an agent changes its files (plan shows it)
         labels.append((HOST_LABEL, agent.host))
     if provider is not None:

@@ -16,6 +16,7 @@ from avrgen.model.names import suggest
 _PATTERN_MESSAGES = {
     # by the field's dotted path, or by its last step for env keys and secret names
     "name": "agent name must be 1-40 of a-z, 0-9 and '-', starting with a letter or digit",
+    "set": "set id must be 1-40 of a-z, 0-9 and '-', starting with a letter or digit",
     "network.name": "network name must be 1-63 of letters, digits, '_', '.' and '-', "
     "starting with a letter or digit",
     "[key]": "invalid env name: expected letters, digits and _, not starting with a digit",
@@ -89,7 +90,8 @@ def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
             return []
         current = _unwrap(info.annotation)
     if isinstance(current, type) and issubclass(current, BaseModel):
-        return list(current.model_fields)
+        # a field's YAML name: its alias where it has one (settings' `set`)
+        return [info.alias or name for name, info in current.model_fields.items()]
     return []
 
 

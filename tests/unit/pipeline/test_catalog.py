@@ -192,7 +192,7 @@ def test_template_gives_image_path_and_ami() -> None:
     catalog = load_catalog()
     result = validate(docs(PROVIDER + "---\n" + AGENT), catalog)
     assert result.warnings == []
-    the_plan = plan(result.blueprint, {}, catalog)
+    the_plan = plan(result.blueprint, {}, catalog, "test-set")
     sts, core = the_plan.agents["a"].containers
     assert sts.image == "agentvoiceresponse/avr-sts-openai:1.11.0"
     assert sts.platform == "linux/amd64" and core.platform is None

@@ -16,7 +16,8 @@ def planned(settings: str, agents: dict[str, str], lock: Lock | None = None) -> 
     documents = [AGENT.format(name, extra) for name, extra in agents.items()]
     text = "---\n".join([f"kind: settings\n{settings}", PROVIDER, *documents])
     catalog = load_catalog()
-    return plan(validate(parse_documents(text, "x.yaml"), catalog).blueprint, lock or {}, catalog)
+    blueprint = validate(parse_documents(text, "x.yaml"), catalog).blueprint
+    return plan(blueprint, lock or {}, catalog, "test-set")
 
 
 def test_no_agent_port_lands_on_a_reserved_one() -> None:

@@ -239,7 +239,7 @@ def test_a_pipeline_agent_plans_every_value() -> None:
         providers=PROVIDERS,
         agents={"pipe": me},
     )
-    result = plan(bp, {}, CATALOG)
+    result = plan(bp, {}, CATALOG, "test-set")
     assert result.lock == {"pipe": pinned}
     assert result.target == "compose"
     pipe = result.agents["pipe"]
@@ -271,6 +271,7 @@ def test_a_pipeline_agent_plans_every_value() -> None:
         ("tenant", "acme"),
         ("avrgen.agent", "pipe"),
         ("avrgen.role", "asr"),
+        ("avrgen.set", "test-set"),
         ("avrgen.managed", "true"),
         ("avrgen.provider", "ear"),
         ("avrgen.provider-type", "ASR"),
@@ -315,13 +316,14 @@ def test_a_pipeline_agent_plans_every_value() -> None:
         ("tenant", "acme"),
         ("avrgen.agent", "pipe"),
         ("avrgen.role", "core"),
+        ("avrgen.set", "test-set"),
         ("avrgen.managed", "true"),
     )
 
 
 def test_an_sts_agent_without_template_tenant_or_publish() -> None:
     me = agent("talk", ports={"core": 5002, "http": 7002, "sts": 6002}, core={"image": "mine:1"})
-    result = plan(blueprint(me), {}, {})
+    result = plan(blueprint(me), {}, {}, "test-set")
     sts, core = result.agents["talk"].containers
     assert sts.image == "sts:1"
     assert sts.env[-1] == ("AMI_URL", "http://avr-ami:6006")
@@ -331,6 +333,7 @@ def test_an_sts_agent_without_template_tenant_or_publish() -> None:
         "agentName",
         "avrgen.agent",
         "avrgen.role",
+        "avrgen.set",
         "avrgen.managed",
         "avrgen.provider",
         "avrgen.provider-type",
@@ -347,7 +350,7 @@ def test_a_provider_without_image_or_template_has_an_empty_image() -> None:
     bp = Blueprint(
         settings=Settings(ports=ports()), providers={"live": bare}, agents={"a": agent("a")}
     )
-    assert plan(bp, {}, {}).agents["a"].containers[0].image == ""
+    assert plan(bp, {}, {}, "test-set").agents["a"].containers[0].image == ""
 
 
 def test_the_settings_placement_and_target_reach_the_plan() -> None:
@@ -358,10 +361,23 @@ def test_the_settings_placement_and_target_reach_the_plan() -> None:
         providers=PROVIDERS,
         agents={"plain": agent("plain"), "own": own},
     )
-    result = plan(bp, {}, {})
+    result = plan(bp, {}, {}, "test-set")
     assert result.target == "swarm"
     assert result.swarm == bp.settings.swarm
     assert result.network == bp.settings.network
     assert list(result.agents) == ["own", "plain"]
     assert result.agents["plain"].constraints == ("node.hostname == n1", "node.labels.z == 1")
     assert result.agents["own"].constraints == ("node.labels.a == b",)
+
+
+def test_the_settings_set_id_wins_over_the_locked_one_and_labels_every_container() -> None:
+    bp = Blueprint(
+        settings=Settings.model_validate({"set": "support-prod"}),
+        providers=PROVIDERS,
+        agents={"a": agent("a")},
+    )
+    named = plan(bp, {}, {}, "from-lock")
+    assert named.set_id == "support-prod"
+    assert all(("avrgen.set", "support-prod") in c.labels for c in named.agents["a"].containers)
+    unnamed = plan(Blueprint(providers=PROVIDERS, agents={"a": agent("a")}), {}, {}, "from-lock")
+    assert unnamed.set_id == "from-lock"

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from avrgen.errors import TemplateError
+from avrgen.fs.lock import read_set_id
 from avrgen.fs.package import default_templates
 from avrgen.model.plan import Plan
 from avrgen.pipeline import escape
@@ -26,7 +27,7 @@ from tests.conftest import BUNDLED_BLUEPRINTS
 @pytest.fixture(scope="module")
 def bundled_plan() -> Plan:
     validated = validate(load_blueprints(BUNDLED_BLUEPRINTS), load_catalog())
-    return plan(validated.blueprint, {}, load_catalog())
+    return plan(validated.blueprint, {}, load_catalog(), read_set_id(BUNDLED_BLUEPRINTS) or "")
 
 
 def rendered(bundled_plan: Plan, target: str, name: str) -> dict[str, str]:
