@@ -27,7 +27,7 @@ def planned(settings: str, agents: dict[str, str], lock: Lock | None = None) -> 
     text = "---\n".join([f"kind: settings\n{settings}", PROVIDER, *documents])
     catalog = load_catalog()
     blueprint = validate(parse_documents(text, "blueprints/site/x.yaml"), catalog).blueprint
-    return plan(blueprint, lock or {}, catalog)
+    return plan(blueprint, lock or {}, catalog, "test-set")
 
 
 def test_agents_name_their_host_and_the_plan_keeps_the_endpoints() -> None:

@@ -379,5 +379,6 @@ def test_the_settings_set_id_wins_over_the_locked_one_and_labels_every_container
     named = plan(bp, {}, {}, "from-lock")
     assert named.set_id == "support-prod"
     assert all(("avrgen.set", "support-prod") in c.labels for c in named.agents["a"].containers)
-    unnamed = plan(Blueprint(providers=PROVIDERS, agents={"a": agent("a")}), {}, {}, "from-lock")
+    unnamed_bp = Blueprint(providers=PROVIDERS, agents={"a": agent("a")})
+    unnamed = plan(unnamed_bp, {}, {}, "from-lock")
     assert unnamed.set_id == "from-lock"
