@@ -277,9 +277,33 @@ def status_on_hosts(
                 found[agent.name, False] = AgentStatus(
                     agent.name, "unreachable", host=failure.host, error=failure.message
                 )
+    for (name, orphan), left in list(found.items()):
+        planned_row = found.get((name, False))
+        if orphan and name in the_plan.agents and planned_row is not None:
+            # left on another host by a move: the planned agent's drift, not another agent
+            del found[name, True]
+            found[name, False] = _left_behind(planned_row, left)
     orphaned = sorted(name for name, orphan in found if orphan)
     for name in unplanned:
         if name not in orphaned and not failed:
             raise unknown_agent(name, [*the_plan.agents, *orphaned])
     planned = [n for n in the_plan.agents if (not names or n in wanted) and (n, False) in found]
     return [*(found[n, False] for n in planned), *(found[n, True] for n in orphaned)]
+
+
+def _left_behind(agent: AgentStatus, left: AgentStatus) -> AgentStatus:
+    """`agent` with its containers still on another host (`left`) as differences."""
+    from avrgen.engine.drift import Difference
+
+    extra = [
+        Difference(
+            c.name,
+            c.role,
+            "extra",
+            f"still on host {left.host or DEFAULT_HOST} (the agent runs on "
+            f"{agent.host or DEFAULT_HOST}); `avrgen down --orphans` removes it",
+        )
+        for c in left.containers
+    ]
+    state = "drifted" if agent.state == "in sync" else agent.state
+    return replace(agent, state=state, differences=[*agent.differences, *extra])

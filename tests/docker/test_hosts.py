@@ -272,7 +272,8 @@ def test_a_host_that_is_down_fails_only_its_agents(
 
 def test_moving_an_agent_to_another_host(nodes: Cluster, root: Path) -> None:
     """plan shows the move, up starts it on the new host, the old host's containers are
-    orphans there (ps) and `down --orphans` removes them; no port moves."""
+    orphans there (ps; status: the agent drifted) and `down --orphans` removes them; no
+    port moves."""
     edge1, edge2 = nodes.nodes
     blueprints = root / "blueprints" / "all.yaml"
     lock_before = (root / "blueprints" / "avrgen.lock").read_text()
@@ -289,6 +290,10 @@ def test_moving_an_agent_to_another_host(nodes: Cluster, root: Path) -> None:
     rows = {(c["container"], c["host"]): c["orphan"] for c in json.loads(listing.stdout)}
     assert rows[f"avr-core-{THREE}", "edge-1"] is False
     assert rows[f"avr-core-{THREE}", "edge-2"] is True
+    report = json.loads(avrgen(root, "status", "--json").stdout)["agents"][THREE]
+    assert (report["state"], report["host"]) == ("drifted", "edge-1")
+    assert {d["kind"] for d in report["differences"]} == {"extra"}
+    assert all("still on host edge-2" in d["detail"] for d in report["differences"])
     removed = avrgen(root, "down", "--orphans")
     assert removed.returncode == 0, removed.stderr
     assert f"removed avr-core-{THREE} ({THREE}, core) on host edge-2" in removed.stdout
