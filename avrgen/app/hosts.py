@@ -178,7 +178,7 @@ def ps_on_hosts(the_plan: Plan, names: Sequence[str]) -> list[ContainerStatus]:
     done, failed = on_each_host(the_plan, hosts_for(the_plan, names), on_host)
     found = [replace(s, host=host) for host, statuses in done for s in statuses]
     for name in chosen or ():
-        if name not in the_plan.agents and not failed and all(s.agent != name for s in found):
+        if name not in the_plan.agents and all(s.agent != name for s in found):
             raise unknown_agent(name, the_plan.agents)
     for failure in failed:
         for agent in the_plan.on_host(failure.host).agents.values():
@@ -215,7 +215,7 @@ def down_on_hosts(the_plan: Plan, removal: Removal) -> DownResult:
     done, failed = on_each_host(the_plan, hosts, on_host, removal.progress)
     removed = [replace(s, host=host) for host, result in done for s in result.removed]
     for name in chosen:
-        if name not in the_plan.agents and not failed and all(s.agent != name for s in removed):
+        if name not in the_plan.agents and all(s.agent != name for s in removed):
             raise unknown_agent(name, the_plan.agents)
     notes = [f"{host or DEFAULT_HOST}: {r.network}" for host, r in done if r.network]
     result = DownResult(chosen, removed, "\n".join(notes) or None)
@@ -285,7 +285,7 @@ def status_on_hosts(
             found[name, False] = _left_behind(planned_row, left)
     orphaned = sorted(name for name, orphan in found if orphan)
     for name in unplanned:
-        if name not in orphaned and not failed:
+        if name not in orphaned:
             raise unknown_agent(name, [*the_plan.agents, *orphaned])
     planned = [n for n in the_plan.agents if (not names or n in wanted) and (n, False) in found]
     return [*(found[n, False] for n in planned), *(found[n, True] for n in orphaned)]
