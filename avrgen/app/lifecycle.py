@@ -20,6 +20,7 @@ from avrgen.model.output import COMPOSE_FILE
 
 # imported where used: compose (python-on-whales), which render need not import
 if TYPE_CHECKING:
+    from avrgen.app.telephony import TelephonyUp
     from avrgen.engine.compose import AgentUp, ContainerStatus, Docker, LogLine, Progress
     from avrgen.model.plan import AgentPlan, Plan
     from avrgen.pipeline.write import Change
@@ -31,6 +32,7 @@ class UpResult:
     network: str | None  # a note about the shared network (created, other subnet)
     agents: list[AgentUp]
     interrupted: int | None = None  # the signal that ended the start (SIGINT, SIGTERM)
+    telephony: TelephonyUp | None = None  # without telephony in the blueprints: None
 
 
 @dataclass
@@ -38,6 +40,7 @@ class DownResult:
     agents: list[str]
     removed: list[ContainerStatus]
     network: str | None  # what happened to the shared network with --network
+    telephony: list[ContainerStatus] | None = None  # --telephony: the stack's, removed
 
 
 def up(
@@ -73,8 +76,16 @@ def up(
             return UpResult(rendered, note, results, signal)
         docker = Docker(start.progress)
         run = partial(_up_one, docker, project.paths.output, start.timeout)
-        note, results = start_agents(docker, the_plan, selected, start, run)
-        return UpResult(rendered, note, results, docker.interruption.signal)
+        stack = None
+        if the_plan.telephony is not None:
+            from avrgen.app.telephony import TelephonyStart
+
+            stack = TelephonyStart(
+                the_plan.telephony, project.paths.output, project.paths.state_dir, start.timeout
+            )
+        note, results = start_agents(docker, the_plan, selected, start, run, stack)
+        telephony = stack.result if stack is not None else None
+        return UpResult(rendered, note, results, docker.interruption.signal, telephony)
 
 
 def down(project: Project, removal: Removal) -> DownResult:
@@ -93,9 +104,19 @@ def down(project: Project, removal: Removal) -> DownResult:
         docker = Docker()
         docker.check(compose=False)
         chosen = _chosen(the_plan, docker, removal.names, removal.all_agents)
-        if not (chosen or removal.orphans or removal.network):
-            raise AvrgenError("name an agent, or use --all / --orphans / --network")
-        return down_on(docker, the_plan, chosen, removal)
+        if not (chosen or removal.orphans or removal.network or removal.telephony):
+            raise AvrgenError("name an agent, or use --all / --orphans / --network / --telephony")
+        if not removal.telephony:
+            return down_on(docker, the_plan, chosen, removal)
+        from avrgen.app.telephony import remove
+
+        result = down_on(docker, the_plan, chosen, replace(removal, network=False))
+        # after the agents (their calls go through it), before the network (it is on it)
+        telephony = the_plan.telephony if the_plan is not None else None
+        result.telephony = remove(docker, telephony, project.paths.state_dir)
+        if removal.network and the_plan is not None:
+            result.network = remove_network_if_unused(docker, the_plan.network.name)
+        return result
 
 
 def down_on(
@@ -144,7 +165,9 @@ def ps_on(
         if chosen is None:  # the blueprints' agents, on the network or not (it may be gone)
             network = the_plan.network.name
             found = [s for s in found if network in s.networks or s.agent in the_plan.agents]
-        found = [replace(s, orphan=s.agent not in the_plan.agents) for s in found]
+        found = [
+            replace(s, orphan=not s.telephony and s.agent not in the_plan.agents) for s in found
+        ]
         existing = {s.name for s in found}
         for name in chosen or ():
             agent = the_plan.agents.get(name)
@@ -271,5 +294,10 @@ def _known(the_plan: Plan | None, docker: Docker, names: Sequence[str]) -> list[
 
 
 def _orphan(status: ContainerStatus, the_plan: Plan) -> bool:
-    """A container of this blueprint set (on its network) whose agent is gone from it."""
-    return status.agent not in the_plan.agents and the_plan.network.name in status.networks
+    """A container of this blueprint set (on its network) whose agent is gone from it (the
+    telephony stack's containers are no agent's: `down --telephony` removes them)."""
+    return (
+        not status.telephony
+        and status.agent not in the_plan.agents
+        and the_plan.network.name in status.networks
+    )

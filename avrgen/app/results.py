@@ -8,6 +8,7 @@ from avrgen.app.importer import ImportResult
 from avrgen.app.lifecycle import DownResult, UpResult
 from avrgen.app.render import RenderResult
 from avrgen.app.status import AgentStatus, ChangedUp, StatusReport
+from avrgen.app.telephony import TelephonyStatus, TelephonyUp
 from avrgen.engine.compose import AgentUp, ContainerStatus, LogLine
 from avrgen.engine.drift import Difference
 from avrgen.engine.swarm import AgentDeploy, DeployResult, TaskStatus, UndeployResult
@@ -29,6 +30,8 @@ __all__ = [
     "RenderResult",
     "StatusReport",
     "TaskStatus",
+    "TelephonyStatus",
+    "TelephonyUp",
     "UndeployResult",
     "UpResult",
 ]

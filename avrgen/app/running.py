@@ -43,13 +43,15 @@ class Start:
 class Removal:
     """What `down` and `undeploy` remove: the named agents (every agent of the blueprints,
     with `all_agents`), with `orphans` those of agents no longer in them, with `network` the
-    shared network when nothing uses it."""
+    shared network when nothing uses it, with `telephony` the telephony stack and its
+    secrets files (`down` only; `--all` alone leaves the stack running)."""
 
     names: Sequence[str] = ()
     all_agents: bool = False
     network: bool = False
     orphans: bool = False
     progress: Progress | None = None  # undeploy tells here what it waits for
+    telephony: bool = False
 
 
 class Outcome(Protocol):
@@ -94,28 +96,51 @@ def raise_failures(agents: Sequence[Outcome], interrupted: int | None = None) ->
         raise ComposeError(f"{errors}\n{len(failed)} of {len(agents)} agent(s) failed")
 
 
+class Stack(Protocol):
+    """What runs between the network and the agents (the telephony stack): the secrets it
+    needs (name -> who needs it), a check of them before the engine is touched, and its
+    start once the network exists."""
+
+    @property
+    def needs(self) -> Mapping[str, Sequence[str]]: ...
+
+    def prepare(self, secrets: Secrets) -> None: ...
+
+    def start(self, engine: Docker, secrets: Secrets) -> None: ...
+
+
 def start_agents(
     engine: Docker | Swarm,
     the_plan: Plan,
     selected: Sequence[AgentPlan],
     start: Start,
     run: Callable[[AgentPlan, Secrets], R],
+    stack: Stack | None = None,
 ) -> tuple[str | None, list[R]]:
-    """Secrets first (a missing one fails before the engine is touched), then the engine,
-    then the shared network; then `run` (an agent, the secrets) for each agent,
-    `start.parallel` at a time. Returns any note about the network and the results in the
-    agents' order."""
+    """Secrets first (a missing one fails before the engine is touched; `stack`'s too,
+    which it then checks), then the engine, then the shared network, then `stack`; then
+    `run` (an agent, the secrets) for each agent, `start.parallel` at a time. Returns any
+    note about the network and the results in the agents' order."""
     from concurrent.futures import ThreadPoolExecutor  # only here: render need not import it
 
     from avrgen.engine.secrets import resolve_secrets
 
     environ = os.environ if start.environ is None else start.environ
-    secrets = resolve_secrets(selected, environ, start.secrets_file)
+    others = stack.needs if stack is not None else None
+    secrets = resolve_secrets(selected, environ, start.secrets_file, others)
+    if stack is not None:
+        stack.prepare(secrets)
     engine.check()
     engine.refuse_foreign(selected)
     note = engine.ensure_network(the_plan.network)
     if note:
         engine.say("network", note)
+    if stack is not None:
+        from avrgen.engine.compose import Docker
+
+        if not isinstance(engine, Docker):
+            raise ComposeError("the telephony stack runs on the compose target (`avrgen up`)")
+        stack.start(engine, secrets)
     with engine.interrupts(), ThreadPoolExecutor(max_workers=max(1, start.parallel)) as pool:
         results = list(pool.map(lambda agent: run(agent, secrets), selected))
     return note, results

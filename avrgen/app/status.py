@@ -25,11 +25,12 @@ from avrgen.app.agents import require_known
 from avrgen.app.lifecycle import UpResult, up
 from avrgen.app.project import Project
 from avrgen.app.running import Start
+from avrgen.app.telephony import TelephonyStatus
 from avrgen.engine.compose import ContainerStatus, Docker
 from avrgen.engine.drift import Difference, DriftChecker, orphans
 from avrgen.errors import AvrgenError
 from avrgen.fs.dotenv import read_secrets_file
-from avrgen.model.plan import AgentPlan, Plan
+from avrgen.model.plan import AgentPlan, Plan, Telephony
 
 AgentState = Literal["in sync", "drifted", "not running", "orphaned", "unreachable"]
 STATES: tuple[AgentState, ...] = ("in sync", "drifted", "not running", "orphaned", "unreachable")
@@ -50,10 +51,12 @@ class StatusReport:
     network: str
     agents: list[AgentStatus]  # agents of the blueprints by name, then orphaned ones
     unchecked_secrets: list[str] = field(default_factory=list)  # not set here: not compared
+    telephony: TelephonyStatus | None = None  # without telephony in the blueprints: None
 
     @property
     def in_sync(self) -> bool:
-        return all(a.state == "in sync" for a in self.agents)
+        stack = self.telephony is None or self.telephony.state == "in sync"
+        return stack and all(a.state == "in sync" for a in self.agents)
 
     def named(self, state: AgentState) -> list[str]:
         return [a.agent for a in self.agents if a.state == state]
@@ -76,15 +79,50 @@ def status(
     if the_plan.target != "compose":
         raise AvrgenError("`status` compares docker compose agents; these blueprints render swarm")
     secrets = available_secrets(the_plan, os.environ if environ is None else environ, secrets_file)
+    stack = None
     if the_plan.hosts and docker is None:  # several engines: each compares its own agents
         from avrgen.app.hosts import status_on_hosts
 
         results = status_on_hosts(project, the_plan, names, secrets)
     else:
-        results = status_on(project, docker or Docker(), the_plan, names, secrets)
+        docker = docker or Docker()
+        results = status_on(project, docker, the_plan, names, secrets)
+        if the_plan.telephony is not None and not names:
+            stack = telephony_status(
+                project, the_plan, the_plan.telephony, docker, environ, secrets_file
+            )
     wanted = {a.agent for a in results}
     used: set[str] = set().union(*(a.secrets for n, a in the_plan.agents.items() if n in wanted))
-    return StatusReport(the_plan.network.name, results, sorted(used - set(secrets)))
+    used |= set(stack.unchecked_secrets) if stack is not None else set()
+    return StatusReport(the_plan.network.name, results, sorted(used - set(secrets)), stack)
+
+
+def telephony_status(
+    project: Project,
+    the_plan: Plan,
+    telephony: Telephony,
+    docker: Docker,
+    environ: Mapping[str, str] | None,
+    secrets_file: Path | None,
+) -> TelephonyStatus:
+    """The telephony stack against the files the blueprints render now."""
+    from avrgen.app.telephony import status as stack_status
+
+    files = project.targets(the_plan)[0].files
+    prefix = f"{telephony.folder}/"
+    confs = {
+        path.removeprefix(prefix): data
+        for path, data in files.items()
+        if path.startswith(prefix) and path.removeprefix(prefix) in telephony.conf_files
+    }
+    from_file = read_secrets_file(secrets_file) if secrets_file is not None else {}
+    environ = os.environ if environ is None else environ
+    available = {
+        name: value
+        for name in sorted(telephony.secrets)
+        if (value := environ.get(name) or from_file.get(name) or "")
+    }
+    return stack_status(docker, telephony, confs, project.paths.state_dir, available)
 
 
 def status_on(

@@ -45,7 +45,14 @@ from avrgen.errors import AvrgenError
 from avrgen.model.blueprint import DEFAULT_HOST
 
 if TYPE_CHECKING:
-    from avrgen.app.results import AgentUp, ContainerStatus, DownResult, StatusReport, UpResult
+    from avrgen.app.results import (
+        AgentUp,
+        ContainerStatus,
+        DownResult,
+        StatusReport,
+        TelephonyUp,
+        UpResult,
+    )
 
 Item = TypeVar("Item")
 
@@ -125,7 +132,15 @@ def up(project: Project, start: Start, changed: bool, no_wait: bool, as_json: bo
         if picked.up is None:
             click.echo("nothing to bring up: no agent is drifted or not running", err=as_json)
             if as_json:
-                serialize.emit({"rendered": [], "network": None, "agents": [], "interrupted": None})
+                serialize.emit(
+                    {
+                        "rendered": [],
+                        "network": None,
+                        "agents": [],
+                        "interrupted": None,
+                        "telephony": None,
+                    }
+                )
             return
         result = picked.up
     else:
@@ -139,6 +154,8 @@ def up(project: Project, start: Start, changed: bool, no_wait: bool, as_json: bo
             raise Failed(document, exc.exit_code) from None
         serialize.emit(document)
         return
+    if result.telephony is not None:
+        print_telephony(result.telephony)
     columns: tuple[str, ...]
     if any(a.host is not None for a in result.agents):  # several engines (`hosts`)
         columns, details = ("HOST", "CONTAINERS", "PORTS"), _host_containers
@@ -147,11 +164,19 @@ def up(project: Project, start: Start, changed: bool, no_wait: bool, as_json: bo
     print_outcomes(result.rendered, columns, result.agents, details, result.interrupted)
 
 
+def print_telephony(stack: TelephonyUp) -> None:
+    """`up`'s line for the telephony stack: what it did, what runs, what was reloaded."""
+    running = ", ".join(f"{c.name} {c.state}" for c in stack.containers) or "no containers"
+    reloaded = f"; reloaded in place: {', '.join(stack.reloads)}" if stack.reloads else ""
+    click.echo(f"telephony: {stack.status} ({running}){reloaded} in {stack.seconds:.1f}s")
+
+
 @click.command()
 @project_options
-@removal_options("Also remove the shared network if nothing uses it.")
+@removal_options("Also remove the shared network if nothing uses it.", telephony=True)
 def down(project: Project, removal: Removal) -> None:
-    """Stop and remove agents' containers (found by their labels)."""
+    """Stop and remove agents' containers (found by their labels); the telephony stack only
+    with --telephony."""
     try:
         result = down_agents(project, removal)
     except HostsUnreachable as exc:  # what went on the other hosts, then the error
@@ -161,14 +186,14 @@ def down(project: Project, removal: Removal) -> None:
 
 
 def _print_down(result: DownResult) -> None:
-    print_removed(
-        [
-            f"removed {s.name} ({s.agent}, {s.role})" + (f" on host {s.host}" if s.host else "")
-            for s in result.removed
-        ],
-        "no containers to remove",
-        result.network,
-    )
+    removed = [
+        f"removed {s.name} ({s.agent}, {s.role})" + (f" on host {s.host}" if s.host else "")
+        for s in result.removed
+    ]
+    removed += [f"removed {s.name} (telephony, {s.role})" for s in result.telephony or []]
+    if result.telephony is not None:
+        removed.append("removed the telephony secrets files")
+    print_removed(removed, "no containers to remove", result.network)
 
 
 @click.command()
@@ -301,6 +326,14 @@ def print_status(report: StatusReport) -> None:
             hosts.append((agent.host or DEFAULT_HOST) if first else "")
     if any(a.host is not None for a in report.agents):  # several engines (`hosts`)
         rows = [(row[0], host, *row[1:]) for row, host in zip(rows, ["HOST", *hosts], strict=True)]
+    if report.telephony is not None:
+        stack = report.telephony
+        details = stack.differences or [
+            ", ".join(f"{c.name} {c.state}" for c in stack.containers) or "no containers"
+        ]
+        for index, detail in enumerate(details):
+            first = index == 0
+            rows.append(("(telephony)" if first else "", stack.state if first else "", detail))
     if len(rows) > 1:
         table(rows)
     if report.unchecked_secrets:

@@ -103,8 +103,9 @@ def as_start(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def removal_options(network_help: str) -> Callable[[F], F]:
-    """[NAME]..., --all, --network, --orphans: given to the command as one `removal`."""
+def removal_options(network_help: str, telephony: bool = False) -> Callable[[F], F]:
+    """[NAME]..., --all, --network, --orphans (and, with `telephony`, --telephony): given to
+    the command as one `removal`."""
 
     def apply(func: F) -> F:
         @wraps(func)
@@ -116,18 +117,29 @@ def removal_options(network_help: str) -> Callable[[F], F]:
             all_agents: bool,
             **kwargs: Any,
         ) -> Any:
-            require_selection(names, all_agents, allow_none=orphans or network)
-            removal = Removal(names, all_agents, network, orphans, print_progress)
+            stack = bool(kwargs.pop("telephony", False))
+            require_selection(names, all_agents, allow_none=orphans or network or stack)
+            removal = Removal(names, all_agents, network, orphans, print_progress, stack)
             return func(project, removal=removal, **kwargs)
 
-        return _stack(
+        options = [
             names_argument,
             all_option,
             click.option("--network", is_flag=True, help=network_help),
             click.option(
                 "--orphans", is_flag=True, help="Also remove agents no longer in the blueprints."
             ),
-        )(wrapper)  # type: ignore[return-value]
+        ]
+        if telephony:
+            options.append(
+                click.option(
+                    "--telephony",
+                    is_flag=True,
+                    help="Also remove the telephony stack (avr-asterisk, avr-ami) and its "
+                    "secrets files; `--all` alone leaves it running.",
+                )
+            )
+        return _stack(*options)(wrapper)  # type: ignore[return-value]
 
     return apply
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         RenderResult,
         StatusReport,
         TaskStatus,
+        TelephonyUp,
         UpResult,
     )
     from avrgen.model.catalog import ProviderTemplate
@@ -85,6 +86,18 @@ def up_result(result: UpResult) -> dict[str, object]:
             for a in result.agents
         ],
         "interrupted": signal.Signals(result.interrupted).name if result.interrupted else None,
+        "telephony": telephony_up(result.telephony),
+    }
+
+
+def telephony_up(stack: TelephonyUp | None) -> dict[str, object] | None:
+    if stack is None:
+        return None
+    return {
+        "status": stack.status,
+        "seconds": round(stack.seconds, 3),
+        "containers": containers(stack.containers),
+        "reloads": stack.reloads,
     }
 
 
@@ -144,6 +157,13 @@ def status_report(report: StatusReport) -> dict[str, object]:
             for a in report.agents
         },
         "unchecked_secrets": report.unchecked_secrets,
+        "telephony": None
+        if report.telephony is None
+        else {
+            "state": report.telephony.state,
+            "differences": report.telephony.differences,
+            "containers": containers(report.telephony.containers),
+        },
     }
 
 

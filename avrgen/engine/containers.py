@@ -20,7 +20,13 @@ from python_on_whales.exceptions import DockerException
 
 from avrgen.engine.docker import LOG_LINES, Engine, last_line, last_lines, role_rank
 from avrgen.errors import ComposeError
-from avrgen.model.labels import AGENT_LABEL, MANAGED_LABEL, PROJECT_LABEL, ROLE_LABEL
+from avrgen.model.labels import (
+    AGENT_LABEL,
+    MANAGED_LABEL,
+    PROJECT_LABEL,
+    ROLE_LABEL,
+    TELEPHONY_LABEL,
+)
 from avrgen.model.plan import Container
 
 
@@ -41,6 +47,7 @@ class ContainerStatus:
     networks: tuple[str, ...] = ()
     orphan: bool = False  # on the blueprints' network, but its agent is not in them (any more)
     host: str | None = None  # which of the settings' `hosts` runs it; None: the default engine
+    telephony: bool = False  # avr-asterisk or avr-ami: the telephony stack's, no agent's
 
     @property
     def ok(self) -> bool:
@@ -137,6 +144,7 @@ def status_of(data: dict[str, Any]) -> ContainerStatus:
         exit_code=state.get("ExitCode") if status in ("exited", "restarting", "dead") else None,
         started_at=None if not started or started.startswith("0001-") else started,
         networks=tuple(sorted(settings.get("Networks") or {})),
+        telephony=TELEPHONY_LABEL in labels,
     )
 
 

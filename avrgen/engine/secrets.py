@@ -52,19 +52,25 @@ def resolve_secrets(
     agents: Iterable[AgentPlan],
     environ: Mapping[str, str],
     secrets_file: Path | None = None,
+    others: Mapping[str, Iterable[str]] | None = None,
 ) -> Secrets:
-    """The secrets `agents` need, or one error naming every missing one and its agents."""
-    agents = list(agents)
+    """The secrets `agents` need (and `others`: secret name -> who needs it besides, such
+    as `telephony`), or one error naming every missing one and who needs it."""
+    needed: dict[str, list[str]] = {}
+    for agent in agents:
+        for name in sorted(agent.secrets):
+            needed.setdefault(name, []).append(agent.name)
+    for name, users in (others or {}).items():
+        needed.setdefault(name, []).extend(users)
     from_file = read_secrets_file(secrets_file) if secrets_file is not None else {}
     values: dict[str, str] = {}
     missing: dict[str, list[str]] = {}
-    for agent in agents:
-        for name in sorted(agent.secrets):
-            value = environ.get(name) or from_file.get(name) or ""
-            if value:
-                values[name] = value
-            else:
-                missing.setdefault(name, []).append(agent.name)
+    for name, users in needed.items():
+        value = environ.get(name) or from_file.get(name) or ""
+        if value:
+            values[name] = value
+        else:
+            missing[name] = users
     if missing:
         where = "the environment" + (f" or {secrets_file}" if secrets_file is not None else "")
         lines = [

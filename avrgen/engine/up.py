@@ -51,15 +51,34 @@ def compose_up(
     check_ports(engine, agent)
     if engine.interruption.signal is not None:  # while images were pulled
         raise ComposeError(f"agent {agent.name!r}: interrupted before docker compose started")
-    client = engine.compose_client(compose_file.resolve(), agent.project)
+    engine.say(agent.name, "docker compose up --wait")
+    returncode, lines = run_compose_up(
+        engine, agent.name, agent.project, compose_file, secrets, redact, timeout
+    )
+    if returncode != 0:
+        raise explain_failure(engine, agent, lines, redact)
+    return any(changed(line) for line in lines)
+
+
+def run_compose_up(
+    engine: Engine,
+    name: str,
+    project: str,
+    compose_file: Path,
+    environment: Mapping[str, str],
+    redact: Redact,
+    timeout: int,
+) -> tuple[int, list[str]]:
+    """`docker compose up --detach --wait --remove-orphans` of `project`, its progress told
+    under `name`; `environment` (secrets) reaches compose through its environment only.
+    Returns compose's exit status and its output's lines, redacted."""
+    client = engine.compose_client(compose_file.resolve(), project)
     command = [
         *map(str, client.compose.docker_compose_cmd),
         *("--ansi", "never", "--progress", "plain"),
         *("up", "--detach", "--wait", "--wait-timeout", str(timeout), "--remove-orphans"),
     ]
-    engine.say(agent.name, "docker compose up --wait")
-    # the secrets reach docker compose through its environment, and only through it
-    env = {**os.environ, **secrets}
+    env = {**os.environ, **environment}
     lines: list[str] = []
     with (
         subprocess.Popen(
@@ -79,10 +98,8 @@ def compose_up(
             if line.strip():
                 lines.append(line)
                 if not transient(line):
-                    engine.say(agent.name, " ".join(line.split()).removeprefix("Container "))
-    if process.returncode != 0:
-        raise explain_failure(engine, agent, lines, redact)
-    return any(changed(line) for line in lines)
+                    engine.say(name, " ".join(line.split()).removeprefix("Container "))
+    return process.returncode, lines
 
 
 def ensure_images(engine: Engine, agent: AgentPlan) -> None:

@@ -26,6 +26,7 @@ def test_a_container_is_its_fields_with_name_as_container() -> None:
         "networks",
         "orphan",
         "host",
+        "telephony",
     ]
     assert serialize.containers([status])[0]["ports"] == ["5001"]
 

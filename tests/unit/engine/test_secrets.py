@@ -54,3 +54,14 @@ def test_redact_hides_every_value() -> None:
 def test_redact_hides_the_longest_value_whole_and_keeps_short_ones() -> None:
     assert redact("token abcdef, abc, ab", ["abc", "abcdef", "ab"]) == "token ***, ***, ab"
     assert redact("nothing here", []) == "nothing here"
+
+
+def test_others_secrets_are_resolved_and_missing_ones_named_with_who_needs_them() -> None:
+    others = {"AMI_PASSWORD": ["telephony"], "A": ["telephony"]}
+    secrets = resolve_secrets([agent("one", "A")], {"A": "a1", "AMI_PASSWORD": "p2"}, None, others)
+    assert secrets.values == {"A": "a1", "AMI_PASSWORD": "p2"}
+    with pytest.raises(SecretsError) as caught:
+        resolve_secrets([agent("one", "A")], {}, None, others)
+    message = str(caught.value)
+    assert "  A (needed by one, telephony)" in message
+    assert "  AMI_PASSWORD (needed by telephony)" in message
