@@ -25,7 +25,6 @@ from typing import Literal, get_args
 
 from avrgen.app.project import Project
 from avrgen.errors import Problem
-from avrgen.fs.lock import read_lock
 from avrgen.model.blueprint import Blueprint
 from avrgen.model.plan import Lock, Plan
 from avrgen.pipeline.validate import SECRET_LOOKING
@@ -116,7 +115,7 @@ _AGENT_ORDER: tuple[AgentAction, ...] = ("added", "changed", "removed")
 def plan_diff(project: Project, agents: Sequence[str] = ()) -> PlanDiff:
     """What `render(project, agents=agents)` would change; reads files, writes nothing."""
     the_plan, validated = project.plan()
-    old_lock = read_lock(project.paths.blueprints)
+    old_lock = project.port_lock()
     files: list[FileDiff] = []
     for target in project.targets(the_plan, agents):
         is_output = target.root == project.paths.output

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from avrgen.app.agents import require_agents
+from avrgen.app.environments import environment_names, load_overlay
 from avrgen.errors import AvrgenError
 from avrgen.fs import mutex
 from avrgen.fs.lock import LOCK_NAME, new_set_id, read_lock, read_set_id, render_lock
@@ -21,7 +22,7 @@ from avrgen.pipeline.load import Document, load_blueprints
 if TYPE_CHECKING:
     from avrgen.model.blueprint import Target as TargetName
     from avrgen.model.catalog import Catalog
-    from avrgen.model.plan import Plan
+    from avrgen.model.plan import Lock, Plan
     from avrgen.pipeline.cache import AgentReuse
     from avrgen.pipeline.render import Renderer
     from avrgen.pipeline.validate import Validated
@@ -35,6 +36,26 @@ class Paths:
     templates: Path | None = None
     catalogs: tuple[Path, ...] = ()
     state: Path | None = None  # --state; None: avrgen.fs.state.default_state_dir()
+    # -e NAME: `output` is then <--output>/NAME and the lock environments/NAME/avrgen.lock
+    environment: str | None = None
+
+    def in_environment(self, name: str | None) -> Paths:
+        """These paths for environment `name` (None: the base). See app/environments.py."""
+        root = self.output.parent if self.environment is not None else self.output
+        output = root / name if name is not None else root
+        return replace(self, output=output, environment=name)
+
+    @property
+    def environments(self) -> Path:
+        """The folder of the environments: beside the blueprint folder (in its parent)."""
+        folder = self.blueprints
+        parent = folder.parent if folder.name not in ("", "..") else folder / ".."
+        return parent / "environments"
+
+    @property
+    def overlay(self) -> Path | None:
+        """The environment's overlay folder (environments/NAME); None for the base."""
+        return self.environments / self.environment if self.environment is not None else None
 
     @property
     def state_dir(self) -> Path:
@@ -44,8 +65,13 @@ class Paths:
         return self.state if self.state is not None else default_state_dir()
 
     @property
+    def lock_folder(self) -> Path:
+        """Where the port lock lives: the blueprint folder, or the environment's folder."""
+        return self.overlay if self.overlay is not None else self.blueprints
+
+    @property
     def lock(self) -> Path:
-        return self.blueprints / LOCK_NAME
+        return self.lock_folder / LOCK_NAME
 
 
 class Project:
@@ -59,8 +85,9 @@ class Project:
 
     def locked_set(self) -> str:
         """The set id the lock records; without one, a new one (the same for this Project's
-        every plan, written to the lock by the next render)."""
-        locked = read_set_id(self.paths.blueprints)
+        every plan, written to the lock by the next render). An environment's lock records
+        its own: an environment is a set of its own."""
+        locked = read_set_id(self.paths.lock_folder)
         if locked is not None:
             return locked
         if self._new_set_id is None:
@@ -99,16 +126,35 @@ class Project:
             parsed = DocumentCache(self.paths.blueprints)
             documents = load_blueprints(self.paths.blueprints, parsed)
             parsed.save()
+        documents = self.overlaid(documents)
         catalog = self.catalog_for(documents)
-        return validate(documents, catalog), catalog
+        reserved = () if self.paths.environment else environment_names(self.paths)
+        return validate(documents, catalog, reserved), catalog
+
+    def overlaid(self, documents: list[Document]) -> list[Document]:
+        """The base documents with the environment's overlay merged in (-e)."""
+        if self.paths.overlay is None:
+            return documents
+        from avrgen.pipeline.overlay import apply_overlay
+
+        return apply_overlay(documents, load_overlay(self.paths))
 
     def plan(self, checked: tuple[Validated, Catalog] | None = None) -> tuple[Plan, Validated]:
         """The plan; `checked` (from validated()) saves loading and validating again."""
         from avrgen.pipeline.plan import plan
 
         validated, catalog = checked or self.validated()
-        lock = read_lock(self.paths.blueprints)
+        lock = self.port_lock()
         return plan(validated.blueprint, lock, catalog, self.locked_set()), validated
+
+    def port_lock(self) -> Lock:
+        """The port lock the plan starts from. An environment's: its own, and for an agent
+        it has none for yet, the base's (so its ports agree with the base's until pins or
+        collisions in the environment move them)."""
+        own = read_lock(self.paths.lock_folder)
+        if self.paths.overlay is None:
+            return own
+        return {**read_lock(self.paths.blueprints), **own}
 
     def set_lock(
         self, progress: Callable[[str, str], None] | None = None
@@ -165,7 +211,7 @@ class Project:
         same = frozenset(reuse.same) if reuse is not None else frozenset()
         output = Target(self.paths.output, files, prune=only is None, same=same)
         lock = Target(
-            self.paths.blueprints,
+            self.paths.lock_folder,
             {LOCK_NAME: render_lock(the_plan.lock, the_plan.set_id)},
             prune=False,
         )

@@ -7,10 +7,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from avrgen.app.environments import environment_names
 from avrgen.app.project import Project
 from avrgen.errors import Problem, StaleOutputError
 from avrgen.fs import mutex
-from avrgen.fs.lock import LOCK_NAME, read_lock
+from avrgen.fs.lock import LOCK_NAME
 
 if TYPE_CHECKING:
     from avrgen.model.blueprint import Target as TargetName
@@ -85,10 +86,19 @@ def _render_set(
     from avrgen.pipeline import cache
 
     paths = project.paths
-    options = {"target": target}
+    options: dict[str, object] = {"target": target}
+    if paths.environment is None:  # their names are validated against the base's agents
+        options["environments"] = environment_names(paths)
 
     def cache_key() -> str | None:
-        return cache.key(paths.blueprints, paths.output, paths.templates, paths.catalogs, options)
+        return cache.key(
+            paths.blueprints,
+            paths.output,
+            paths.templates,
+            paths.catalogs,
+            options,
+            overlay=paths.overlay,
+        )
 
     key: str | None = None
     if use_cache and not agents and cache.enabled():
@@ -136,7 +146,7 @@ def _first_render(
 ) -> _FirstRender:
     from avrgen.pipeline.plan import plan
 
-    lock, locked_set = read_lock(project.paths.blueprints), project.locked_set()
+    lock, locked_set = project.port_lock(), project.locked_set()
     the_plan = plan(checked[0].blueprint, lock, checked[1], locked_set)
     reuse = project.reuse(the_plan, target) if use_cache else None
     renderer, targets = project.render_targets(the_plan, agents, target, check=True, reuse=reuse)
@@ -156,7 +166,7 @@ def _render(
     from avrgen.pipeline.write import apply, changes, written
 
     validated, catalog = checked
-    lock, locked_set = read_lock(project.paths.blueprints), project.locked_set()
+    lock, locked_set = project.port_lock(), project.locked_set()
     if early is not None and (early.lock, early.locked_set) == (lock, locked_set):
         # rendered before the mutex, with the same lock
         the_plan, reuse = early.plan, early.reuse

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
+from avrgen.app.environments import in_environment
 from avrgen.app.project import Paths, Project
 from avrgen.app.running import Removal, Start
 from avrgen.cli.output import print_progress
@@ -175,8 +176,8 @@ def file_option(default_text: str) -> Callable[[F], F]:
 
 
 def project_options(func: F) -> F:
-    """--blueprints/-b, --output/-o, --templates, --catalog and --state, shared by every
-    command."""
+    """--blueprints/-b, --output/-o, --templates, --catalog, --state and --environment/-e,
+    shared by every command."""
     options = [
         _folder_option(
             "-b", "--blueprints", "blueprints", "AVRGEN_BLUEPRINTS", "Blueprint folder."
@@ -205,6 +206,15 @@ def project_options(func: F) -> F:
             help="State folder of this server (default: ~/.local/state/avrgen, "
             "/var/lib/avrgen for root).",
         ),
+        click.option(
+            "-e",
+            "--environment",
+            default=None,
+            envvar="AVRGEN_ENVIRONMENT",
+            metavar="NAME",
+            help="Overlay environments/NAME/ (beside the blueprint folder) on the blueprints; "
+            "output in <output>/NAME/, lock in environments/NAME/avrgen.lock.",
+        ),
     ]
 
     @wraps(func)
@@ -214,10 +224,11 @@ def project_options(func: F) -> F:
         templates: Path | None,
         catalogs: tuple[Path, ...],
         state: Path | None,
+        environment: str | None,
         **kwargs: Any,
     ) -> Any:
         paths = Paths(blueprints, output, templates, tuple(catalogs), state)
-        return func(Project(paths), **kwargs)
+        return func(Project(in_environment(paths, environment or None)), **kwargs)
 
     for option in reversed(options):
         wrapper = option(wrapper)

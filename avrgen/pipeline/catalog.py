@@ -62,8 +62,8 @@ def settings_catalog(documents: Iterable[Document], blueprints: Path) -> Path | 
                 "blueprint; keep templates beside it, e.g. `catalog: ../provider-templates`"
             )
         if message:
-            line = doc.line_of(("catalog",))
-            raise BlueprintError([Problem(doc.file, line, "catalog", message)])
+            file, line = doc.position(("catalog",))
+            raise BlueprintError([Problem(file, line, "catalog", message)])
         return folder
     return None
 

@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 import yaml
 
 from avrgen.errors import BlueprintError, Problem
-from avrgen.model.document import Document, FieldPath
+from avrgen.model.document import Document, FieldPath, Null
 
 try:  # the C parser is several times faster and keeps marks just as well
     from yaml import CSafeLoader as SafeLoader
@@ -31,6 +31,7 @@ _CORE = "tag:yaml.org,2002:"
 ALLOWED_TAGS = frozenset(_CORE + t for t in ("str", "int", "float", "bool", "null", "timestamp"))
 _MAP_TAG, _SEQ_TAG, _MERGE_TAG = _CORE + "map", _CORE + "seq", _CORE + "merge"
 _NULL_TAG = _CORE + "null"
+_NULL_TEXT = frozenset(("", "~", "null", "Null", "NULL"))  # the plain scalars that are null
 # The plain scalars SafeLoader's resolver tags outside ALLOWED_TAGS (`<<` merge, `=` value,
 # and the never-plain `!`, `&`, `*`); every other plain scalar resolves to an allowed tag.
 ODD_PLAIN = frozenset(("<<", "=", "!", "&", "*"))
@@ -51,15 +52,18 @@ class _Problem(Exception):
         self.line, self.message, self.path = line, message, path
 
 
-def parse_documents(text: str, file: str) -> list[Document]:
+def parse_documents(text: str, file: str, nulls: bool = False) -> list[Document]:
     """Parse one file's text into documents; raises BlueprintError naming file and line.
+
+    `nulls` (an environment's overlay): a mapping value that is a YAML null is a Null
+    (which removes the key), not the text written.
 
     The first problem met reading the file in order is the one reported, in avrgen's words
     whichever layer noticed it (the depth limit may be PyYAML's own scanner's, or ours)."""
     documents: list[Document] = []
     loader = SafeLoader(text)
     try:
-        _read_documents(loader, file, documents)
+        _read_documents(loader, file, documents, nulls)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         # the end of a file without a final line break is on its last line, not the next
@@ -115,7 +119,9 @@ def _lines(text: str, line: int) -> int:
     return line if _ODD_BREAK.search(text) is None else _on(_newline_lines(text), line)
 
 
-def _read_documents(loader: SafeLoader, file: str, documents: list[Document]) -> None:
+def _read_documents(
+    loader: SafeLoader, file: str, documents: list[Document], nulls: bool = False
+) -> None:
     """The parser's events -> plain documents, in one pass with an explicit stack (no recursion).
 
     It refuses tags, non-plain and duplicate keys, NUL, MAX_NODES and MAX_DEPTH at the node
@@ -189,6 +195,8 @@ def _read_documents(loader: SafeLoader, file: str, documents: list[Document]) ->
                 lines[(*path, value)] = line
                 key, mode = value, _VALUE
             elif mode == _VALUE:
+                if nulls and _is_null(event):
+                    value = Null(value)
                 container[key] = value
                 mode = _KEY
             elif mode == _ITEM:
@@ -262,6 +270,12 @@ def _read_documents(loader: SafeLoader, file: str, documents: list[Document]) ->
             lines, anchors, open_anchors = {}, {}, {}
         elif isinstance(event, yaml.StreamEndEvent):
             return
+
+
+def _is_null(event: yaml.ScalarEvent) -> bool:
+    if event.tag == _NULL_TAG:
+        return True
+    return event.tag is None and event.implicit[0] and event.value in _NULL_TEXT
 
 
 def _line(event: yaml.Event) -> int:

@@ -97,8 +97,11 @@ def key(
     templates: Path | None,
     catalogs: tuple[Path, ...],
     options: Mapping[str, object],
+    overlay: Path | None = None,
 ) -> str | None:
-    """The key of a render with these inputs; None when something cannot be read."""
+    """The key of a render with these inputs; None when something cannot be read.
+
+    `overlay`: an environment's folder (-e), whose documents and lock the render reads."""
     try:
         h = Hasher()
         h.add("code", code_hash(templates).encode())
@@ -112,7 +115,11 @@ def key(
         h.add("options", json.dumps(dict(options), sort_keys=True).encode())
         for path in blueprint_files(blueprints):
             h.add("blueprint:" + path.relative_to(blueprints).as_posix(), read_input(path))
-        lock = blueprints / LOCK_NAME
+        if overlay is not None:
+            h.add_path("overlay", overlay)
+            for path in blueprint_files(overlay):
+                h.add("overlay:" + path.relative_to(overlay).as_posix(), read_input(path))
+        lock = (overlay if overlay is not None else blueprints) / LOCK_NAME
         present = lock.exists() or lock.is_symlink()
         h.add("lock", read_input(lock) if present else b"\x00absent")
         return h.hexdigest()

@@ -8,6 +8,7 @@ port pins.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from avrgen.errors import BlueprintError, Problem
@@ -27,12 +28,26 @@ class Validated:
     warnings: list[Problem] = field(default_factory=list)
 
 
-def validate(documents: list[Document], catalog: Catalog) -> Validated:
-    """Check every document and the rules between them; raise BlueprintError listing all."""
+def validate(
+    documents: list[Document], catalog: Catalog, environments: Collection[str] = ()
+) -> Validated:
+    """Check every document and the rules between them; raise BlueprintError listing all.
+
+    `environments`: the names of the set's environments, whose output folders (output/NAME)
+    no agent of the base may take."""
     checker = Checker(catalog)
     for document in documents:
         checker.add(document)
     checker.check_agents()
+    for name, (_, doc) in checker.agents.items():
+        if name in environments:
+            checker.report(
+                doc,
+                ("name",),
+                f"agent {name!r} has the name of an environment (environments/{name}/): "
+                f"output/{name}/ is that environment's output; rename the agent or the "
+                "environment",
+            )
     errors = [p for p in checker.problems if p.severity == "error"]
     if errors:
         raise BlueprintError(checker.problems)

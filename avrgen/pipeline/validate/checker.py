@@ -52,7 +52,8 @@ class Checker:
     ) -> None:
         text_path = ".".join(str(p) for p in path)
         severity: Severity = "warning" if warn else "error"
-        self.problems.append(Problem(doc.file, doc.line_of(path), text_path, message, severity))
+        file, line = doc.position(path)  # an overlay's field: the overlay's file
+        self.problems.append(Problem(file, line, text_path, message, severity))
 
     # -- one document -------------------------------------------------------------------------
 
