@@ -9,7 +9,9 @@ like an environment is a validation error (app/project.py passes the names to va
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 from avrgen.errors import AvrgenError
 from avrgen.model.document import Document
@@ -18,7 +20,38 @@ from avrgen.pipeline.load import load_blueprints
 from avrgen.pipeline.yaml_reader import parse_documents
 
 if TYPE_CHECKING:
-    from avrgen.app.project import Paths
+    from avrgen.app.project import Paths, Project
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class EnvironmentRun(Generic[T]):
+    """One environment's (None: the base's) result of a job, or the user error it met."""
+
+    environment: str | None
+    result: T | None = None
+    error: AvrgenError | None = None
+
+
+def every_environment(project: Project, job: Callable[[Project], T]) -> list[EnvironmentRun[T]]:
+    """`job` on the base, then on each environment (--all-environments): every one run,
+    whatever the others' errors. A folder under environments/ whose name cannot be an
+    environment's is an error of its own."""
+    from avrgen.app.project import Project
+
+    base = project.paths.in_environment(None)
+    runs: list[EnvironmentRun[T]] = []
+    for name in (None, *environment_names(base)):
+        try:
+            runs.append(EnvironmentRun(name, job(Project(base.in_environment(name)))))
+        except AvrgenError as exc:
+            runs.append(EnvironmentRun(name, error=exc))
+    for name in stray_folders(base):
+        folder = (base.environments / name).as_posix()
+        message = f"{folder}/: not an environment name (expected 1-40 of a-z, 0-9 and '-')"
+        runs.append(EnvironmentRun(name, error=AvrgenError(message)))
+    return runs
 
 
 def environment_names(paths: Paths) -> tuple[str, ...]:

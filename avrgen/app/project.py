@@ -116,8 +116,10 @@ class Project:
 
     def validated(self, use_cache: bool = False) -> tuple[Validated, Catalog]:
         """`use_cache`: a blueprint file whose text is unchanged is not parsed again."""
-        from avrgen.pipeline.validate import validate
+        return self.check(self.documents(use_cache))
 
+    def documents(self, use_cache: bool = False) -> list[Document]:
+        """The loaded documents, the environment's overlay merged in (-e)."""
         if not use_cache:
             documents = load_blueprints(self.paths.blueprints)
         else:
@@ -126,7 +128,12 @@ class Project:
             parsed = DocumentCache(self.paths.blueprints)
             documents = load_blueprints(self.paths.blueprints, parsed)
             parsed.save()
-        documents = self.overlaid(documents)
+        return self.overlaid(documents)
+
+    def check(self, documents: list[Document]) -> tuple[Validated, Catalog]:
+        """The documents validated, and their catalog."""
+        from avrgen.pipeline.validate import validate
+
         catalog = self.catalog_for(documents)
         reserved = () if self.paths.environment else environment_names(self.paths)
         return validate(documents, catalog, reserved), catalog

@@ -12,6 +12,7 @@ from avrgen.app.telephony import TelephonyStatus, TelephonyUp
 from avrgen.engine.compose import AgentUp, ContainerStatus, LogLine
 from avrgen.engine.drift import Difference
 from avrgen.engine.swarm import AgentDeploy, DeployResult, TaskStatus, UndeployResult
+from avrgen.pipeline.validate import Validated
 
 __all__ = [
     "AgentDeploy",
@@ -34,4 +35,5 @@ __all__ = [
     "TelephonyUp",
     "UndeployResult",
     "UpResult",
+    "Validated",
 ]

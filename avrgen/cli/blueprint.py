@@ -12,6 +12,7 @@ import click
 
 from avrgen.app.project import Project
 from avrgen.cli import serialize
+from avrgen.cli.environments import all_environments_option, render_all, validate_all
 from avrgen.cli.options import json_option, no_wait_option, project_options, target_option
 from avrgen.cli.output import Failed, print_problems, say_waiting, table
 from avrgen.errors import BlueprintError, StaleOutputError
@@ -40,9 +41,13 @@ def no_cycle_collection() -> Iterator[None]:
 
 @click.command()
 @project_options
+@all_environments_option
 @json_option
-def validate(project: Project, as_json: bool) -> None:
+def validate(project: Project, all_environments: bool, as_json: bool) -> None:
     """Load and check every blueprint; print every problem."""
+    if all_environments:
+        validate_all(project, as_json)
+        return
     try:
         with no_cycle_collection():
             result = project.validate()
@@ -83,6 +88,7 @@ def validate(project: Project, as_json: bool) -> None:
     help="Run the whole pipeline even when nothing changed (also: AVRGEN_NO_CACHE=1).",
 )
 @no_wait_option
+@all_environments_option
 @json_option
 def render(
     project: Project,
@@ -91,15 +97,16 @@ def render(
     target: Target | None,  # click.Choice: one of them
     no_cache: bool,
     no_wait: bool,
+    all_environments: bool,
     as_json: bool,
 ) -> None:
     """Render output/<agent>/ compose and env files, and the lock."""
     from avrgen.app.render import render as render_project
 
-    try:
+    def run(each: Project) -> RenderResult:
         with no_cycle_collection():
-            result = render_project(
-                project,
+            return render_project(
+                each,
                 check=check,
                 agents=agents,
                 target=target,
@@ -107,6 +114,14 @@ def render(
                 on_wait=say_waiting,
                 use_cache=not no_cache,
             )
+
+    if all_environments:
+        if agents:
+            raise click.UsageError("--all-environments renders every agent: drop --agent")
+        render_all(project, run, as_json)
+        return
+    try:
+        result = run(project)
     except StaleOutputError as exc:
         if as_json:
             raise Failed({"stale": True, "message": str(exc)}) from None

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import click
 
 from avrgen import __version__
-from avrgen.cli import blueprint, catalog, lifecycle, serialize, swarm
+from avrgen.cli import blueprint, catalog, explain, lifecycle, serialize, swarm
 from avrgen.cli.options import Invocation
 from avrgen.cli.output import Failed
 from avrgen.errors import AvrgenError, BlueprintError
@@ -41,6 +41,7 @@ for command in (
     swarm.deploy,
     swarm.undeploy,
     lifecycle.status,
+    explain.explain,
 ):
     cli.add_command(command)
 cli.add_command(blueprint.plan_command, name="diff")

@@ -207,3 +207,76 @@ def test_a_base_agent_named_like_an_environment_is_an_error(avrgen: Avrgen, proj
         result.stderr
     )
     assert avrgen("validate", "-e", "staging", cwd=project).exit_code == 0
+
+
+def test_all_environments_validate_and_check_pass(avrgen: Avrgen, project: Path) -> None:
+    result = avrgen("validate", "--all-environments", cwd=project)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "base: ok: 2 agent(s), 1 provider(s), 0 warning(s)",
+        "environment prod: ok: 2 agent(s), 1 provider(s), 0 warning(s)",
+        "environment staging: ok: 2 agent(s), 1 provider(s), 0 warning(s)",
+    ]
+    result = avrgen("render", "--check", "--all-environments", cwd=project)
+    assert result.exit_code == 1  # nothing rendered yet: all three stale
+    assert [line.split(":")[0] for line in result.stdout.splitlines()] == [
+        "base",
+        "environment prod",
+        "environment staging",
+    ]
+    assert avrgen("render", "--all-environments", cwd=project).exit_code == 0
+    result = avrgen("render", "--check", "--all-environments", cwd=project)
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.splitlines() == [
+        "base: up to date",
+        "environment prod: up to date",
+        "environment staging: up to date",
+    ]
+
+
+def test_all_environments_report_every_problem_and_exit_1(avrgen: Avrgen, project: Path) -> None:
+    assert avrgen("render", "--all-environments", cwd=project).exit_code == 0
+    (project / "environments" / "prod" / "agents.yaml").write_text(
+        "kind: agent\nname: back-office\nmode: stss\n"
+    )
+    (project / "environments" / "staging" / "agents.yaml").write_text(
+        "kind: agent\nname: front-desk\nenv: {LOG_LEVEL: trace}\n"
+    )
+    (project / "environments" / "Odd").mkdir()
+    result = avrgen("validate", "--all-environments", cwd=project)
+    assert result.exit_code == 1
+    assert result.stdout.splitlines() == [
+        "base: ok: 2 agent(s), 1 provider(s), 0 warning(s)",
+        "environment prod: 1 error(s)",
+        "environment staging: ok: 2 agent(s), 1 provider(s), 0 warning(s)",
+        "environment Odd: invalid",
+    ]
+    assert "environments/prod/agents.yaml:3: mode:" in result.stderr
+    assert "environments/Odd/: not an environment name" in result.stderr
+    result = avrgen("render", "--check", "--all-environments", "--json", cwd=project)
+    assert result.exit_code == 1
+    document = json.loads(result.stdout)
+    assert document["ok"] is False
+    runs = {run["environment"]: run for run in document["environments"]}
+    assert runs[None]["checked"] is True and runs[None]["changes"] == []
+    assert runs["prod"]["stale"] is False
+    assert runs["prod"]["problems"][0]["file"] == "environments/prod/agents.yaml"
+    assert runs["staging"]["stale"] is True
+    assert "output/staging/front-desk/sts.env" in runs["staging"]["error"]
+    assert runs["Odd"]["problems"] == []
+
+
+def test_all_environments_usage_errors(avrgen: Avrgen, project: Path) -> None:
+    result = avrgen("validate", "--all-environments", "-e", "prod", cwd=project)
+    assert result.exit_code == 2
+    result = avrgen("render", "--all-environments", "--agent", "front-desk", cwd=project)
+    assert result.exit_code == 2
+
+
+def test_all_environments_without_environments_is_the_base(avrgen: Avrgen, tmp_path: Path) -> None:
+    folder = write_blueprints(tmp_path, BASE)
+    result = avrgen("validate", "--all-environments", "--json", cwd=folder)
+    assert result.exit_code == 0
+    document = json.loads(result.stdout)
+    assert document["valid"] is True
+    assert [run["environment"] for run in document["environments"]] == [None]

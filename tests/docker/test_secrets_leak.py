@@ -144,6 +144,8 @@ def run_offline_commands(avrgen: Runs) -> None:
     avrgen("templates", "show", "sts-openai")
     avrgen("schema")
     avrgen("new", "provider", "sts-openai", "--help")
+    avrgen("explain", AGENT)
+    avrgen("explain", AGENT, "--json")
     # failures: a secret missing (the other one is set), an unknown agent
     avrgen("up", AGENT, ok=False)
     avrgen("up", "t5-leek", "--secrets-file", "secrets.env", ok=False)
