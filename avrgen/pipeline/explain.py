@@ -98,6 +98,8 @@ def _container(
     if container.platform is not None:
         template = blueprint.providers[provider].template if provider else None
         values.append(Value("platform", container.platform, f"catalog template {template}"))
+    if planned.host is not None:
+        values.append(Value("host", planned.host, _at(sources.agent, ("host",))))
     network = blueprint.settings.network.name
     values.append(Value("network", network, _setting(sources, ("network", "name"), network)))
     port = _port(planned.name, container.role, container.port, sources)

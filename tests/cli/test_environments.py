@@ -280,3 +280,22 @@ def test_all_environments_without_environments_is_the_base(avrgen: Avrgen, tmp_p
     document = json.loads(result.stdout)
     assert document["valid"] is True
     assert [run["environment"] for run in document["environments"]] == [None]
+
+
+def test_the_render_cache_sees_overlay_and_lock_edits(avrgen: Avrgen, project: Path) -> None:
+    env_file = project / "output" / "staging" / "front-desk" / "sts.env"
+    assert avrgen("render", "-e", "staging", cwd=project).exit_code == 0
+    result = avrgen("render", "-e", "staging", cwd=project)
+    assert "(nothing changed)" in result.stdout
+    overlay = project / "environments" / "staging" / "agents.yaml"
+    overlay.write_text(overlay.read_text().replace("debug", "trace"))
+    result = avrgen("render", "-e", "staging", cwd=project)
+    assert "wrote 0 new, 1 changed" in result.stdout
+    assert 'LOG_LEVEL="trace"' in env_file.read_text()
+    lock = project / "environments" / "staging" / "avrgen.lock"
+    data = json.loads(lock.read_text())
+    data["agents"]["front-desk"]["sts"] = 6999
+    lock.write_text(json.dumps(data))
+    result = avrgen("render", "-e", "staging", cwd=project)  # a hit would leave PORT as it was
+    assert result.exit_code == 0, result.stderr
+    assert 'PORT="6999"' in env_file.read_text()

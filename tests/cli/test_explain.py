@@ -134,3 +134,18 @@ def test_explain_invalid_blueprints_name_the_overlay(avrgen: Avrgen, project: Pa
     result = avrgen("explain", "front-desk", "-e", "prod", cwd=project)
     assert result.exit_code == 1
     assert result.stderr.startswith("environments/prod/front-desk.yaml:3: mode:")
+
+
+def test_explain_the_host_an_overlay_chose(avrgen: Avrgen, project: Path) -> None:
+    (project / "environments" / "prod" / "hosts.yaml").write_text(
+        "kind: settings\nhosts:\n  edge-1: {docker: 'ssh://ops@10.0.0.11'}\n"
+    )
+    front = project / "environments" / "prod" / "front-desk.yaml"
+    front.write_text(front.read_text() + "host: edge-1\n")
+    result = avrgen("explain", "front-desk", "-e", "prod", "--json", cwd=project)
+    assert result.exit_code == 0, result.stderr
+    for container in json.loads(result.stdout)["containers"]:
+        values = {v["field"]: (v["value"], v["source"]) for v in container["values"]}
+        assert values["host"] == ("edge-1", "environments/prod/front-desk.yaml:5")
+    result = avrgen("explain", "front-desk", "--json", cwd=project)
+    assert "host" not in {v["field"] for v in json.loads(result.stdout)["containers"][0]["values"]}

@@ -115,13 +115,16 @@ def key(
         h.add("options", json.dumps(dict(options), sort_keys=True).encode())
         for path in blueprint_files(blueprints):
             h.add("blueprint:" + path.relative_to(blueprints).as_posix(), read_input(path))
-        if overlay is not None:
+        locks = [blueprints / LOCK_NAME]
+        if overlay is not None:  # its lock starts from the base's (app/project.py)
             h.add_path("overlay", overlay)
             for path in blueprint_files(overlay):
                 h.add("overlay:" + path.relative_to(overlay).as_posix(), read_input(path))
-        lock = (overlay if overlay is not None else blueprints) / LOCK_NAME
-        present = lock.exists() or lock.is_symlink()
-        h.add("lock", read_input(lock) if present else b"\x00absent")
+            locks.append(overlay / LOCK_NAME)
+        for index, lock in enumerate(locks):
+            present = lock.exists() or lock.is_symlink()
+            label = "lock" if index == 0 else "lock:overlay"
+            h.add(label, read_input(lock) if present else b"\x00absent")
         return h.hexdigest()
     except (Doubt, AvrgenError, OSError, ValueError):
         return None

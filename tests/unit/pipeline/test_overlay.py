@@ -239,3 +239,9 @@ def test_environment_names_are_reserved_for_base_agents() -> None:
     (problem,) = [p for p in caught.value.problems if p.severity == "error"]
     assert (problem.file, problem.line, problem.path) == ("blueprints/base.yaml", 2, "name")
     assert "environments/support/" in problem.message
+
+
+def test_the_position_of_a_field_never_written_is_the_document_s() -> None:
+    (doc,) = overlay("\nkind: agent\n")
+    assert doc.position(("env", "X")) == ("environments/prod/over.yaml", 2)
+    assert doc.file_of(()) == "environments/prod/over.yaml"
