@@ -75,17 +75,22 @@ def tree(folder: Path) -> dict[str, str]:
     }
 
 
+SET_LABEL = '"avrgen.set": '  # an environment is a set of its own: its lock's set id
+
+
 def changed_lines(before: str, after: str) -> list[str]:
+    """The lines that differ, but for the set label (checked on its own)."""
     return [
-        line for line in difflib.ndiff(before.splitlines(), after.splitlines()) if line[:1] in "+-"
+        line
+        for line in difflib.ndiff(before.splitlines(), after.splitlines())
+        if line[:1] in "+-" and SET_LABEL not in line
     ]
 
 
 def differences(base: dict[str, str], other: dict[str, str]) -> dict[str, list[str]]:
     assert set(base) == set(other)
-    return {
-        name: changed_lines(base[name], other[name]) for name in base if base[name] != other[name]
-    }
+    found = {name: changed_lines(base[name], other[name]) for name in base}
+    return {name: lines for name, lines in found.items() if lines}
 
 
 def test_three_trees_differ_only_where_the_overlays_say(avrgen: Avrgen, project: Path) -> None:
@@ -108,15 +113,27 @@ def test_three_trees_differ_only_where_the_overlays_say(avrgen: Avrgen, project:
     assert back[:2] == ['-     image: "example/sts:1.0"', '+     image: "example/sts:2.0"']
     assert [line[:1] for line in back[2:]] == ["-"] * 3  # ports: and its two mappings
     assert back[2] == "-     ports:"
-    # each environment its own lock, beside its overlay; the base's where it was
+    # each environment its own lock beside its overlay (the base's ports; a set id of its
+    # own: an environment is a set of its own), the base's where it was
+    base_lock = json.loads((project / "blueprints" / "avrgen.lock").read_text())
+    set_ids = {base_lock.get("set")}
     for name in ("staging", "prod"):
-        lock = project / "environments" / name / "avrgen.lock"
-        assert lock.read_bytes() == (project / "blueprints" / "avrgen.lock").read_bytes()
+        lock = json.loads((project / "environments" / name / "avrgen.lock").read_text())
+        assert lock["agents"] == base_lock["agents"]
+        set_ids.add(lock.get("set"))
+    assert len(set_ids) == 3
+    for folder, name in ((output, None), (output / "staging", "staging")):
+        lock_folder = project / ("environments/" + name if name else "blueprints")
+        set_id = json.loads((lock_folder / "avrgen.lock").read_text())["set"]
+        compose = (folder / "front-desk" / "docker-compose.yml").read_text()
+        labels = [line.strip() for line in compose.splitlines() if SET_LABEL in line]
+        assert labels == [f'{SET_LABEL}"{set_id}"'] * 2
 
 
 def test_the_base_render_is_byte_for_byte_what_it_was(avrgen: Avrgen, tmp_path: Path) -> None:
-    plain = write_blueprints(tmp_path / "plain", BASE)
-    with_envs = write_blueprints(tmp_path / "envs", {**BASE, **STAGING, **PROD})
+    lock = {"blueprints/avrgen.lock": '{"version": 1, "set": "one-set", "agents": {}}\n'}
+    plain = write_blueprints(tmp_path / "plain", {**BASE, **lock})
+    with_envs = write_blueprints(tmp_path / "envs", {**BASE, **STAGING, **PROD, **lock})
     for folder in (plain, with_envs):
         assert avrgen("render", cwd=folder).exit_code == 0
     assert tree(plain / "output") == tree(with_envs / "output")

@@ -38,6 +38,9 @@ core:
   publish: {host_ip: 10.0.0.5}
 ports: {core: 5011}
 """,
+    # fixed set ids (a new lock gets a random one), so the table is the same every run
+    "blueprints/avrgen.lock": '{"version": 1, "set": "explain-base", "agents": {}}\n',
+    "environments/prod/avrgen.lock": '{"version": 1, "set": "explain-prod", "agents": {}}\n',
     "environments/prod/voice.yaml": """\
 kind: provider
 name: Voice
