@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from python_on_whales.components.container.cli_wrapper import ContainerListFilter
 from python_on_whales.exceptions import DockerException
 
 from avrgen.engine.docker import LOG_LINES, Engine, last_line, last_lines, role_rank
@@ -64,31 +63,61 @@ def absent(agent: str, container: Container) -> ContainerStatus:
 
 
 def list_containers(engine: Engine, agents: Sequence[str] | None = None) -> list[ContainerStatus]:
-    """The containers of `agents` (all avrgen containers with None), by their labels."""
-    filters: list[list[ContainerListFilter]]
-    if agents is None:
-        filters = [[("label", f"{MANAGED_LABEL}=true")]]
-    else:
-        filters = []
-        for name in agents:
-            filters.append([("label", f"{AGENT_LABEL}={name}")])
-            filters.append([("label", f"{PROJECT_LABEL}=avr-{name}")])
-    # a container of the project avr-<agent> that avrgen did not create is never one of its
-    # own (ownership.py refuses to start or remove next to it)
-    found = [data for data in matching(engine, filters) if is_managed(data)]
+    """The containers of `agents` (all avrgen containers with None), by their labels: one
+    `docker container ls` of avrgen's containers, then one `docker container inspect`."""
+    rows = listed(engine, managed_only=True)
+    if agents is not None:
+        names = set(agents)
+        projects = {f"avr-{name}" for name in agents}
+        # a container of the project avr-<agent> that avrgen did not create is never one of
+        # its own (ownership.py refuses to start or remove next to it)
+        rows = [r for r in rows if r.agent in names or r.project in projects]
+    found = [data for data in inspect(engine, [r.id for r in rows]) if is_managed(data)]
     return sorted((status_of(data) for data in found), key=role_key)
 
 
-def matching(engine: Engine, filters: Sequence[list[ContainerListFilter]]) -> list[dict[str, Any]]:
-    """The inspect data of every container, running or not, matching any of `filters`
-    (each a list of conditions that must all hold)."""
-    ids: set[str] = set()
-    try:
-        for each in filters:
-            ids.update(c.id for c in engine.client.container.list(all=True, filters=each))
-    except DockerException as exc:
-        raise ComposeError(f"cannot list containers: {last_line(exc)}") from None
-    return inspect(engine, sorted(ids))
+@dataclass(frozen=True)
+class Listed:
+    """One container as `docker container ls` lists it: enough to choose which to inspect."""
+
+    id: str
+    name: str
+    agent: str  # its avrgen.agent label ("" without)
+    project: str  # its compose project ("" without)
+    managed: bool  # it carries avrgen.managed=true
+    image: str
+
+
+_LIST_FIELDS = (
+    "{{.ID}}",
+    "{{.Names}}",
+    '{{.Label "' + AGENT_LABEL + '"}}',
+    '{{.Label "' + PROJECT_LABEL + '"}}',
+    '{{.Label "' + MANAGED_LABEL + '"}}',
+    "{{.Image}}",
+)
+
+
+def listed(engine: Engine, managed_only: bool = False) -> list[Listed]:
+    """Every container, running or not (only avrgen's with `managed_only`), from one
+    `docker container ls`: its id, name, image and the labels that say whose it is."""
+    command = ["container", "ls", "--all", "--no-trunc", "--format", "\t".join(_LIST_FIELDS)]
+    if managed_only:
+        command[3:3] = ["--filter", f"label={MANAGED_LABEL}=true"]
+    proc = subprocess.run(
+        engine.command(*command), capture_output=True, text=True, errors="replace", check=False
+    )
+    if proc.returncode != 0:
+        lines = proc.stderr.strip().splitlines()
+        reason = lines[-1] if lines else f"exit status {proc.returncode}"
+        raise ComposeError(f"cannot list containers: {reason}")
+    rows = []
+    for line in proc.stdout.splitlines():
+        fields = line.split("\t")
+        if len(fields) == len(_LIST_FIELDS):
+            cid, name, agent, project, managed, image = fields
+            rows.append(Listed(cid, name, agent, project, managed == "true", image))
+    return rows
 
 
 def is_managed(data: dict[str, Any]) -> bool:

@@ -12,12 +12,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from python_on_whales.components.container.cli_wrapper import ContainerListFilter
-
-from avrgen.engine.containers import is_managed, matching
+from avrgen.engine.containers import Listed, listed
 from avrgen.engine.docker import Engine
 from avrgen.errors import ComposeError
-from avrgen.model.labels import MANAGED_LABEL, PROJECT_LABEL, STACK_LABEL
+from avrgen.model.labels import MANAGED_LABEL, STACK_LABEL
 from avrgen.model.plan import AgentPlan
 
 
@@ -37,21 +35,19 @@ class Foreign:
 
 
 def foreign_containers(
-    engine: Engine, projects: Iterable[str], names: Iterable[str] = ()
+    engine: Engine,
+    projects: Iterable[str],
+    names: Iterable[str] = (),
+    rows: Sequence[Listed] | None = None,
 ) -> list[Foreign]:
     """Containers, running or not, of these compose projects or holding these exact names,
-    that avrgen did not create."""
-    filters: list[list[ContainerListFilter]] = [
-        [("label", f"{PROJECT_LABEL}={p}")] for p in dict.fromkeys(projects)
+    that avrgen did not create (from `rows`, one listing of every container, when given)."""
+    wanted_projects, wanted_names = set(projects), set(names)
+    found = [
+        Foreign(row.name, "container", row.project, row.image)
+        for row in (listed(engine) if rows is None else rows)
+        if not row.managed and (row.project in wanted_projects or row.name in wanted_names)
     ]
-    filters += [[("name", f"^/{n}$")] for n in dict.fromkeys(names)]
-    found = []
-    for data in matching(engine, filters):
-        labels = (data.get("Config") or {}).get("Labels") or {}
-        if not is_managed(data):
-            name = str(data.get("Name", "")).lstrip("/")
-            image = str((data.get("Config") or {}).get("Image", ""))
-            found.append(Foreign(name, "container", labels.get(PROJECT_LABEL, ""), image))
     return sorted(found)
 
 
@@ -68,10 +64,11 @@ def refuse_for_agents(engine: Engine, agents: Sequence[AgentPlan], what: str) ->
     """Fail before anything starts when a foreign container is in an agent's compose
     project or holds one of its container names (compose would adopt, replace or, with
     --remove-orphans, remove it)."""
+    rows = listed(engine)  # one listing for every agent
     refuse_clashes(
         {
             agent.name: foreign_containers(
-                engine, [agent.project], [c.name for c in agent.containers]
+                engine, [agent.project], [c.name for c in agent.containers], rows
             )
             for agent in agents
         },
@@ -82,7 +79,10 @@ def refuse_for_agents(engine: Engine, agents: Sequence[AgentPlan], what: str) ->
 def refuse_in_projects(engine: Engine, agents: Sequence[str], what: str) -> None:
     """Fail when a container avrgen did not create is in one of these agents' compose
     projects (before their containers are removed: nothing of the project is touched)."""
-    refuse_clashes({name: foreign_containers(engine, [f"avr-{name}"]) for name in agents}, what)
+    rows = listed(engine)
+    refuse_clashes(
+        {name: foreign_containers(engine, [f"avr-{name}"], rows=rows) for name in agents}, what
+    )
 
 
 def refuse_clashes(clashes: dict[str, list[Foreign]], what: str) -> None:
