@@ -34,7 +34,7 @@ from avrgen.engine.compose import ContainerStatus, Docker, role_key
 from avrgen.engine.docker import last_line
 from avrgen.engine.secrets import redact
 from avrgen.errors import ComposeError
-from avrgen.model.labels import AGENT_LABEL, IMAGE_LABEL, MANAGED_LABEL
+from avrgen.model.labels import AGENT_LABEL, CONTENT_HASH_LABEL, IMAGE_LABEL, MANAGED_LABEL
 from avrgen.model.output import COMPOSE_FILE
 from avrgen.model.plan import AgentPlan, Container, Plan
 
@@ -366,7 +366,9 @@ def _published(found: Any) -> set[int]:
 
 
 def _is_own_label(key: str) -> bool:
-    return key in _OWN_LABELS or (key.startswith("avrgen.") and key != MANAGED_LABEL)
+    return key in _OWN_LABELS or (
+        key.startswith("avrgen.") and key not in (MANAGED_LABEL, CONTENT_HASH_LABEL)
+    )
 
 
 def _order(agent: AgentPlan, difference: Difference) -> tuple[int, str, int, str]:

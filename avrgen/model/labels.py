@@ -14,3 +14,6 @@ IMAGE_LABEL = "com.docker.compose.image"  # the image id compose created the con
 # on the telephony stack's containers and volume (with MANAGED_LABEL and ROLE_LABEL
 # asterisk | ami): the dialplan context; they carry no AGENT_LABEL (they are no agent's)
 TELEPHONY_LABEL = "avrgen.telephony"
+# sha256 of a container's rendered service (as compose reads it): what `status` and `up`
+# compare with the plan instead of asking compose (pipeline/content_hash.py)
+CONTENT_HASH_LABEL = "avrgen.content-hash"

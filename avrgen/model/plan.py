@@ -16,6 +16,10 @@ EnvItems = tuple[tuple[str, str | Secret], ...]
 CORE_ROLES = ("core", "http")
 
 
+CORE_STOP_GRACE = "30s"  # compose's stop_grace_period of an agent's core
+PROVIDER_STOP_GRACE = "10s"  # and of its providers (docker's own default)
+
+
 @dataclass(frozen=True)
 class Container:
     """One container of an agent, exactly as it will run."""
@@ -38,6 +42,12 @@ class Container:
         ip = self.host_ip or "0.0.0.0"
         bind = f"[{ip}]" if ":" in ip else ip
         return tuple(f"{bind}:{port}:{port}" for port in self.published)
+
+    @property
+    def stop_grace(self) -> str:
+        """How long `down` (and compose, and `docker stop`) waits after SIGTERM before
+        SIGKILL: core longer, so calls in progress can end."""
+        return CORE_STOP_GRACE if self.role == "core" else PROVIDER_STOP_GRACE
 
     @cached_property  # read by the templates and by the parse-back check
     def literal_env(self) -> EnvItems:

@@ -17,8 +17,8 @@ from avrgen.pipeline.escape import dotenv_decode, secret_ref
 from avrgen.pipeline.swarm import container_labels, resources, restart_policy
 
 
-def check_compose(agent: AgentPlan, network: NetworkSettings, text: str) -> None:
-    """Parse the rendered compose file back and compare it with the plan."""
+def check_compose(agent: AgentPlan, network: NetworkSettings, text: str) -> Any:
+    """Parse the rendered compose file back and compare it with the plan; returns it parsed."""
     with _compared(f"agent {agent.name!r}: {COMPOSE_FILE}"):
         data = read_rendered(text)
         for c, service in _services(agent, data):
@@ -29,6 +29,7 @@ def check_compose(agent: AgentPlan, network: NetworkSettings, text: str) -> None
             assert service["networks"] == [network.name], f"{c.role}: networks differ"
             assert service.get("ports", []) == list(c.port_mappings), f"{c.role}: ports differ"
         assert data["networks"][network.name]["external"] is True, "network is not external"
+    return data
 
 
 def check_env_file(agent: AgentPlan, container: Container, text: str) -> None:

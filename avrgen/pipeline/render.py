@@ -19,9 +19,10 @@ import jinja2
 from avrgen.errors import TemplateError
 from avrgen.fs.package import default_templates
 from avrgen.model.blueprint import NetworkSettings, Secret, SwarmSettings, Target
+from avrgen.model.labels import CONTENT_HASH_LABEL
 from avrgen.model.output import COMPOSE_FILE, STACK_FILE, TARGETS
 from avrgen.model.plan import AgentPlan, Plan
-from avrgen.pipeline import swarm
+from avrgen.pipeline import content_hash, swarm
 from avrgen.pipeline.checks import check_compose, check_env_file, check_stack
 from avrgen.pipeline.escape import (
     compose_value,
@@ -60,6 +61,8 @@ class Renderer:
             key=remembered(safe_key),
         )
         env.tests["secret"] = lambda value: isinstance(value, Secret)
+        env.globals["content_hash_label"] = CONTENT_HASH_LABEL
+        env.filters["content_hash"] = lambda role: compose_value(content_hash.placeholder(role))
         try:
             if target == "swarm":
                 self.stack = env.get_template("stack.yml.j2")
@@ -132,8 +135,13 @@ class Renderer:
         except (jinja2.TemplateError, TemplateError) as exc:
             raise TemplateError(f"rendering agent {agent.name!r}: {exc}") from None
         path = f"{agent.name}/{COMPOSE_FILE}"
-        files = {path: compose_text.encode()}
-        self.pending[path] = (partial(check_compose, agent, network), files[path])
+        if content_hash.PREFIX in compose_text:
+            # the hash is of the service parsed back: checked now, on the parse it needs
+            data = check_compose(agent, network, compose_text)
+            files = {path: content_hash.fill(compose_text, data).encode()}
+        else:
+            files = {path: compose_text.encode()}
+            self.pending[path] = (partial(check_compose, agent, network), files[path])
         for container in agent.containers:
             path = f"{agent.name}/{container.role}.env"
             files[path] = env_texts[container.role].encode()
