@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from avrgen.app.agents import select, unknown_agent
+from avrgen.app.insync import InSync
 from avrgen.app.project import Project
 from avrgen.app.render import fresh_plan
 from avrgen.app.running import Removal, Start, remove_network_if_unused, start_agents
@@ -75,7 +76,8 @@ def up(
             note, results, signal = start_on_hosts(the_plan, selected, start, up_one)
             return UpResult(rendered, note, results, signal)
         docker = Docker(start.progress)
-        run = partial(_up_one, docker, project.paths.output, start.timeout)
+        in_sync = InSync(docker, the_plan, project.paths.output, selected)
+        run = partial(_up_one, docker, project.paths.output, start.timeout, in_sync)
         stack = None
         if the_plan.telephony is not None:
             from avrgen.app.telephony import TelephonyStart
@@ -250,9 +252,14 @@ def _up_one(
     docker: Docker,
     output: Path,
     timeout: int,
+    in_sync: InSync,
     agent: AgentPlan,
     secrets: Secrets,
 ) -> AgentUp:
+    """One agent: nothing when its containers run what output/ says, else compose up."""
+    unchanged = in_sync.unchanged(agent, secrets)
+    if unchanged is not None:
+        return unchanged
     return docker.up(agent, output / agent.name / COMPOSE_FILE, secrets, timeout)
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Literal
 
 from avrgen.app.agents import require_known
+from avrgen.app.insync import compose_hashes
 from avrgen.app.lifecycle import UpResult, up
 from avrgen.app.project import Project
 from avrgen.app.running import Start
@@ -30,6 +31,7 @@ from avrgen.engine.compose import ContainerStatus, Docker
 from avrgen.engine.drift import Difference, DriftChecker, orphans
 from avrgen.errors import AvrgenError
 from avrgen.fs.dotenv import read_secrets_file
+from avrgen.model.output import COMPOSE_FILE
 from avrgen.model.plan import AgentPlan, Plan, Telephony
 
 AgentState = Literal["in sync", "drifted", "not running", "orphaned", "unreachable"]
@@ -73,8 +75,11 @@ def status(
     secrets_file: Path | None = None,
     environ: Mapping[str, str] | None = None,
     docker: Docker | None = None,
+    by: Literal["hash", "compose"] = "hash",
 ) -> StatusReport:
-    """Compare every agent's containers (or the named agents') with the blueprints."""
+    """Compare every agent's containers (or the named agents') with the blueprints: by
+    each container's content-hash label (`by="compose"`: by compose's own dry run, the
+    tests' cross-check)."""
     the_plan, _ = project.plan()
     if the_plan.target != "compose":
         raise AvrgenError("`status` compares docker compose agents; these blueprints render swarm")
@@ -86,7 +91,7 @@ def status(
         results = status_on_hosts(project, the_plan, names, secrets)
     else:
         docker = docker or Docker()
-        results = status_on(project, docker, the_plan, names, secrets)
+        results = status_on(project, docker, the_plan, names, secrets, by=by)
         if the_plan.telephony is not None and not names:
             stack = telephony_status(
                 project, the_plan, the_plan.telephony, docker, environ, secrets_file
@@ -132,18 +137,20 @@ def status_on(
     names: Sequence[str],
     secrets: dict[str, str],
     check_names: bool = True,
+    by: Literal["hash", "compose"] = "hash",
 ) -> list[AgentStatus]:
     """status on one engine: its agents of the plan (or the named ones), then its orphans."""
-    docker.check()
+    docker.check(compose=False)  # compose is asked only about containers without a hash
     orphaned = orphans(docker, the_plan)
     known = [*the_plan.agents, *sorted(orphaned)]
     if check_names:
         wanted = require_known(names, known) if names else known
     else:  # several hosts: the names were checked against the whole plan
         wanted = [n for n in dict.fromkeys(names) if n in known] if names else known
-    checker = DriftChecker(
-        docker, the_plan, secrets, lambda agent: project.targets(the_plan, [agent.name])[0].files
-    )
+    planned = [the_plan.agents[name] for name in wanted if name in the_plan.agents]
+    rendered = Rendered(project, the_plan, [a.name for a in planned])
+    checker = DriftChecker(docker, the_plan, secrets, rendered.files, rendered.hashes, by)
+    checker.load(planned)
 
     def agent_status(agent: AgentPlan) -> AgentStatus:
         drift = checker.drift(agent)
@@ -152,13 +159,27 @@ def status_on(
             state = "not running"
         return AgentStatus(agent.name, state, drift.differences, drift.containers)
 
-    planned = [the_plan.agents[name] for name in wanted if name in the_plan.agents]
     with ThreadPoolExecutor(max_workers=min(8, max(1, len(planned)))) as pool:
         results = list(pool.map(agent_status, planned))
     for name in wanted:
         if name in orphaned:
             results.append(AgentStatus(name, "orphaned", containers=orphaned[name]))
     return results
+
+
+class Rendered:
+    """The agents' files rendered in memory once (none written), and each service's
+    content hash read from them: what the running containers are compared with."""
+
+    def __init__(self, project: Project, the_plan: Plan, names: Sequence[str]) -> None:
+        self._files = project.targets(the_plan, names)[0].files if names else {}
+
+    def files(self, agent: AgentPlan) -> dict[str, bytes]:
+        prefix = f"{agent.name}/"
+        return {path: data for path, data in self._files.items() if path.startswith(prefix)}
+
+    def hashes(self, agent: AgentPlan) -> dict[str, str]:
+        return compose_hashes(self._files.get(f"{agent.name}/{COMPOSE_FILE}"))
 
 
 @dataclass

@@ -18,11 +18,12 @@ other difference is still found.
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -30,6 +31,7 @@ from typing import Any, Literal
 from python_on_whales.exceptions import DockerException
 from python_on_whales.utils import run
 
+from avrgen.engine import containers
 from avrgen.engine.compose import ContainerStatus, Docker, role_key
 from avrgen.engine.docker import last_line
 from avrgen.engine.secrets import redact
@@ -60,6 +62,7 @@ _OWN_LABELS = frozenset({"app", "agentName", "tenant"})  # the dashboard's, set 
 _DRY_RUN_TIMEOUT = 60
 
 AgentFiles = Callable[[AgentPlan], Mapping[str, bytes]]  # an agent's rendered files, by path
+AgentHashes = Callable[[AgentPlan], Mapping[str, str]]  # role -> its service's content hash
 
 
 @dataclass(frozen=True, order=True)
@@ -83,6 +86,7 @@ class Drift:
     differences: list[Difference]
     containers: list[ContainerStatus]
     running: int
+    decided: bool = True  # False: no content hash to judge by, and compose was not asked
 
 
 def env_differences(
@@ -145,21 +149,59 @@ def orphans(docker: Docker, the_plan: Plan) -> dict[str, list[ContainerStatus]]:
 
 class DriftChecker:
     """Compares agents of one plan with their containers; `secrets`: the values set here,
-    `files`: an agent's rendered files (what compose's dry run reads)."""
+    `files`: an agent's rendered files (what compose's dry run reads), `hashes`: the
+    content hash of each of its rendered services, by role.
+
+    `by`: how a container's configuration is judged: "hash" (its avrgen.content-hash label
+    against the rendered service's, compose asked only about containers without the label,
+    made by an older avrgen), "compose" (always compose's dry run: the tests' cross-check),
+    or "hash-only" (`up`: a container without the label is left undecided, `Drift.decided`
+    false, and compose brings the agent up as before)."""
 
     def __init__(
-        self, docker: Docker, the_plan: Plan, secrets: Mapping[str, str], files: AgentFiles
+        self,
+        docker: Docker,
+        the_plan: Plan,
+        secrets: Mapping[str, str],
+        files: AgentFiles,
+        hashes: AgentHashes,
+        by: Literal["hash", "compose", "hash-only"] = "hash",
     ) -> None:
         self.docker = docker
         self.plan = the_plan
         self.secrets = secrets
         self.files = files
+        self.hashes = hashes
+        self.by = by
         self._image_env: dict[str, dict[str, str]] = {}
+        self._local_images: dict[str, str | None] = {}
+        self._loaded: dict[str, list[ContainerStatus]] | None = None
+        self._inspected: dict[str, dict[str, Any]] = {}
+
+    def load(self, agents: Sequence[AgentPlan]) -> None:
+        """Read what drift() compares for all of `agents` at once: one `docker container ls`,
+        one `docker container inspect` of their containers, one `docker image inspect` of
+        their images (instead of several engine calls an agent)."""
+        names = {a.name for a in agents}
+        projects = {a.project for a in agents}
+        rows = containers.listed(self.docker, managed_only=True)
+        ids = [r.id for r in rows if r.agent in names or r.project in projects]
+        found = [d for d in containers.inspect(self.docker, ids) if containers.is_managed(d)]
+        self._inspected = {str(d.get("Id", "")): d for d in found}
+        loaded: dict[str, list[ContainerStatus]] = {name: [] for name in names}
+        for status in sorted(map(containers.status_of, found), key=role_key):
+            loaded.setdefault(status.agent, []).append(status)
+        self._loaded = loaded
+        self._load_images(sorted({c.image for a in agents for c in a.containers}))
 
     def drift(self, agent: AgentPlan) -> Drift:
-        statuses = self.docker.containers([agent.name])
+        if self._loaded is not None and agent.name in self._loaded:
+            statuses = self._loaded[agent.name]
+            inspected = self._inspected
+        else:
+            statuses = self.docker.containers([agent.name])
+            inspected = self._inspect([s.id for s in statuses])
         by_name = {s.name: s for s in statuses}
-        inspected = self._inspect([s.id for s in statuses])
         planned_names = {c.name for c in agent.containers}
         differences: list[Difference] = []
         running = 0
@@ -185,20 +227,98 @@ class DriftChecker:
                 differences.append(
                     Difference(extra.name, extra.role, "extra", "extra container (not in the plan)")
                 )
+        decided = True
         if any(s.name in planned_names for s in statuses):
-            differences += self._compose_verdict(agent, statuses, differences)
+            if self.by != "compose":
+                differences += self._hash_verdict(agent, statuses, differences)
+            if self.by == "compose" or self._unhashed(agent, statuses):
+                if self.by == "hash-only":
+                    decided = False
+                else:
+                    differences += self._compose_verdict(agent, statuses, differences)
         differences = sorted(set(differences), key=lambda d: _order(agent, d))
-        return Drift(differences, statuses, running)
+        return Drift(differences, statuses, running, decided)
+
+    # -- the content-hash label against the rendered service -----------------------------------
+
+    def _unhashed(self, agent: AgentPlan, statuses: list[ContainerStatus]) -> bool:
+        """Some planned container exists without a content-hash label (or the rendered
+        files have none): the hash cannot decide, compose must."""
+        planned = self.hashes(agent)
+        for status in statuses:
+            role = self._role_of(agent, status.name)
+            if role is None:
+                continue
+            if role not in planned or CONTENT_HASH_LABEL not in self._labels(status.id):
+                return True
+        return False
+
+    def _hash_verdict(
+        self, agent: AgentPlan, statuses: list[ContainerStatus], found: list[Difference]
+    ) -> list[Difference]:
+        """A container whose content-hash label differs from its rendered service's (and
+        whose difference the comparison above did not already name)."""
+        planned = self.hashes(agent)
+        explained = {d.container for d in found}
+        out: list[Difference] = []
+        for status in statuses:
+            role = self._role_of(agent, status.name)
+            recorded = self._labels(status.id).get(CONTENT_HASH_LABEL)
+            if role is None or role not in planned or recorded is None:
+                continue
+            if recorded != planned[role] and status.name not in explained:
+                out.append(
+                    Difference(
+                        status.name, role, "config", "configuration differs (its content hash)"
+                    )
+                )
+        return out
+
+    @staticmethod
+    def _role_of(agent: AgentPlan, name: str) -> str | None:
+        return next((c.role for c in agent.containers if c.name == name), None)
+
+    def _labels(self, container_id: str) -> dict[str, str]:
+        data = self._inspected.get(container_id) or self._inspect([container_id]).get(container_id)
+        labels = ((data or {}).get("Config") or {}).get("Labels") or {}
+        return labels if isinstance(labels, dict) else {}
 
     # -- docker inspect against the plan ------------------------------------------------------
 
-    def _inspect(self, ids: list[str]) -> dict[str, Any]:
-        if not ids:
-            return {}
+    def _inspect(self, ids: list[str]) -> dict[str, dict[str, Any]]:
+        """Raw `docker container inspect` data by id, in one call."""
+        found = {str(d.get("Id", "")): d for d in containers.inspect(self.docker, ids)}
+        self._inspected.update(found)
+        return found
+
+    def _load_images(self, references: Sequence[str]) -> None:
+        """The local id and env of each image reference, from one `docker image inspect`."""
+        wanted = [r for r in references if r not in self._local_images]
+        if not wanted:
+            return
+        proc = subprocess.run(
+            self.docker.command("image", "inspect", *wanted),
+            capture_output=True,
+            text=True,
+            errors="replace",
+            check=False,
+        )
         try:
-            return {c.id: c for c in self.docker.client.container.inspect(ids)}
-        except DockerException as exc:
-            raise ComposeError(f"cannot inspect containers: {last_line(exc)}") from None
+            found = json.loads(proc.stdout or "[]")
+        except json.JSONDecodeError:
+            found = []
+        tags: dict[str, dict[str, Any]] = {}
+        for image in found if isinstance(found, list) else []:
+            for name in [*(image.get("RepoTags") or []), *(image.get("RepoDigests") or [])]:
+                tags[name] = image
+            tags[str(image.get("Id", ""))] = image
+        for reference in wanted:
+            image = tags.get(reference) or tags.get(_with_tag(reference))
+            self._local_images[reference] = str(image["Id"]) if image else None
+            if image is not None:
+                self._image_env[str(image["Id"])] = parse_env(
+                    (image.get("Config") or {}).get("Env")
+                )
 
     def _image_defaults(self, image_id: str) -> dict[str, str]:
         if image_id not in self._image_env:
@@ -211,23 +331,29 @@ class DriftChecker:
         return self._image_env[image_id]
 
     def _local_image_id(self, reference: str) -> str | None:
-        try:
-            return str(self.docker.client.image.inspect(reference).id)
-        except DockerException:
-            return None
+        if reference not in self._local_images:
+            try:
+                self._local_images[reference] = str(self.docker.client.image.inspect(reference).id)
+            except DockerException:
+                self._local_images[reference] = None
+        return self._local_images[reference]
 
-    def _compare(self, agent: AgentPlan, planned: Container, found: Any) -> list[Difference]:
+    def _compare(
+        self, agent: AgentPlan, planned: Container, found: Mapping[str, Any] | None
+    ) -> list[Difference]:
         if found is None:
             return []
         name, role = planned.name, planned.role
         out: list[Difference] = []
-        config = found.config
-        labels: dict[str, str] = dict(config.labels or {})
-        if str(config.image) != planned.image:
-            out.append(Difference(name, role, "image", f"image {config.image} -> {planned.image}"))
+        config = found.get("Config") or {}
+        labels: dict[str, str] = dict(config.get("Labels") or {})
+        image = str(config.get("Image", ""))
+        if image != planned.image:
+            out.append(Difference(name, role, "image", f"image {image} -> {planned.image}"))
         else:
             local = self._local_image_id(planned.image)
-            if local is not None and labels.get(IMAGE_LABEL, local) != local:
+            running_id = str(found.get("Image") or labels.get(IMAGE_LABEL) or local)
+            if local is not None and running_id != local:
                 out.append(
                     Difference(name, role, "image", f"image {planned.image} was updated since")
                 )
@@ -238,7 +364,7 @@ class DriftChecker:
             for key, value in planned.env
         }
         changed, missing, extra = env_differences(
-            expected, parse_env(config.env), self._image_defaults(str(found.image))
+            expected, parse_env(config.get("Env")), self._image_defaults(str(found.get("Image")))
         )
         parts = [
             f"{label} {', '.join(keys)}"
@@ -268,7 +394,7 @@ class DriftChecker:
                     tuple(label_keys),
                 )
             )
-        networks = set((found.network_settings.networks or {}).keys())
+        networks = set((found.get("NetworkSettings") or {}).get("Networks") or {})
         if self.plan.network.name not in networks:
             have = ", ".join(sorted(networks)) or "none"
             out.append(
@@ -342,7 +468,7 @@ class DriftChecker:
         inspected = self._inspect([by_name[c.name] for c in agent.containers if c.name in by_name])
         for container in agent.containers:
             found = inspected.get(by_name.get(container.name, ""))
-            current = parse_env(found.config.env) if found is not None else {}
+            current = parse_env((found.get("Config") or {}).get("Env")) if found else {}
             for key, secret in container.secret_env:
                 if secret in missing and key in current and secret not in env:
                     env[secret] = current[key]
@@ -351,18 +477,20 @@ class DriftChecker:
         return env
 
 
-def _published(found: Any) -> set[int]:
+def _published(found: Mapping[str, Any]) -> set[int]:
     ports: set[int] = set()
-    for bindings in (found.host_config.port_bindings or {}).values():
+    for bindings in ((found.get("HostConfig") or {}).get("PortBindings") or {}).values():
         for binding in bindings or []:
-            host = (
-                binding.get("HostPort")
-                if isinstance(binding, dict)
-                else getattr(binding, "host_port", None)
-            )
+            host = binding.get("HostPort") if isinstance(binding, dict) else None
             if host:
                 ports.add(int(host))
     return ports
+
+
+def _with_tag(reference: str) -> str:
+    """`name` as docker lists it among an image's tags: `name:latest` without tag or digest."""
+    last = reference.rsplit("/", 1)[-1]
+    return reference if ":" in last or "@" in reference else f"{reference}:latest"
 
 
 def _is_own_label(key: str) -> bool:

@@ -1,0 +1,92 @@
+"""Agents whose containers already run what output/ says: `up` starts no compose for them.
+
+An agent is in sync when each of its planned containers exists, runs (healthy, where it
+has a check), carries the content-hash label of its service as rendered in output/, runs
+the image its tag names here, and has the env values (secrets included) output/ and the
+environment give it, with no extra container in its project: what `status` calls in sync
+(engine/drift.py), read for every agent at once with one listing and one inspect. An agent
+whose containers have no content-hash label (made by an older avrgen) is left to compose,
+as every agent was before.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from avrgen.errors import AvrgenError
+from avrgen.model.output import COMPOSE_FILE
+
+if TYPE_CHECKING:
+    from avrgen.engine.compose import AgentUp, Docker
+    from avrgen.engine.drift import DriftChecker
+    from avrgen.engine.secrets import Secrets
+    from avrgen.model.plan import AgentPlan, Plan
+
+
+class InSync:
+    """Answers, for each agent `up` was asked to start, whether compose can be skipped;
+    the engine is read once, at the first question (the secrets are known by then)."""
+
+    def __init__(
+        self, docker: Docker, the_plan: Plan, output: Path, selected: Sequence[AgentPlan]
+    ) -> None:
+        self.docker = docker
+        self.plan = the_plan
+        self.output = output
+        self.selected = list(selected)
+        self._checker: DriftChecker | None = None
+        self._lock = threading.Lock()
+
+    def unchanged(self, agent: AgentPlan, secrets: Secrets) -> AgentUp | None:
+        """The result of `up` for an agent in sync (nothing started), else None."""
+        from avrgen.engine.compose import AgentUp
+
+        try:
+            drift = self._drift_checker(secrets).drift(agent)
+        except AvrgenError:
+            return None  # compose brings it up, and says what is wrong
+        if not drift.decided or drift.differences or not drift.containers:
+            return None
+        if not all(c.ok for c in drift.containers):
+            return None  # compose's --wait decides about one still starting or unhealthy
+        self.docker.say(agent.name, f"unchanged: in sync, {len(drift.containers)} healthy")
+        return AgentUp(agent.name, "unchanged", 0.0, drift.containers)
+
+    def _drift_checker(self, secrets: Secrets) -> DriftChecker:
+        from avrgen.engine.drift import DriftChecker
+
+        with self._lock:
+            if self._checker is None:
+                checker = DriftChecker(
+                    self.docker,
+                    self.plan,
+                    secrets.values,
+                    lambda agent: {},
+                    lambda agent: compose_hashes(self._compose_file(agent)),
+                    by="hash-only",
+                )
+                checker.load(self.selected)
+                self._checker = checker
+            return self._checker
+
+    def _compose_file(self, agent: AgentPlan) -> bytes | None:
+        try:
+            return (self.output / agent.name / COMPOSE_FILE).read_bytes()
+        except OSError:
+            return None
+
+
+def compose_hashes(data: bytes | None) -> dict[str, str]:
+    """Role -> content hash of each service of a rendered compose file ({} without one)."""
+    from avrgen.pipeline.checks import read_rendered
+    from avrgen.pipeline.content_hash import recorded
+
+    if data is None:
+        return {}
+    try:
+        return recorded(read_rendered(data.decode()))
+    except ValueError:
+        return {}
