@@ -155,7 +155,8 @@ class Docker(Engine):
         """The containers of `agents` (all avrgen containers with None), by their labels."""
         return containers.list_containers(self, agents)
 
-    def remove(self, statuses: Sequence[ContainerStatus], timeout: int = 10) -> None:
+    def remove(self, statuses: Sequence[ContainerStatus], timeout: int | None = None) -> None:
+        """Stop (each container's own stop timeout, without `timeout`) and remove them."""
         containers.remove(self, statuses, timeout)
 
     def containers_by_id(self, ids: Sequence[str]) -> list[str]:

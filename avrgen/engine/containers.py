@@ -12,6 +12,7 @@ import contextlib
 import json
 import subprocess
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -177,19 +178,35 @@ def status_of(data: dict[str, Any]) -> ContainerStatus:
     )
 
 
-def remove(engine: Engine, statuses: Sequence[ContainerStatus], timeout: int = 10) -> None:
-    """Stop (SIGTERM, then SIGKILL after `timeout`) and remove these containers."""
+STOP_BATCH = 50  # the docker CLI stops at most 50 containers at once: more run side by side
+
+
+def remove(engine: Engine, statuses: Sequence[ContainerStatus], timeout: int | None = None) -> None:
+    """Stop and remove these containers, all at once: SIGTERM, then SIGKILL after each
+    container's own stop timeout (the compose file's stop_grace_period: longer for core,
+    whose calls in progress may end) or after `timeout` seconds when given."""
     ids = [s.id for s in statuses if s.id]
     if not ids:
         return
-    # a container removed meanwhile, or already stopped: `remove --force` settles it
-    with contextlib.suppress(DockerException):
-        engine.client.container.stop(ids, time=timeout)
-    try:
-        engine.client.container.remove(ids, force=True)
-    except DockerException as exc:
-        if existing(engine, ids):
-            raise ComposeError(f"cannot remove containers: {last_line(exc)}") from None
+    batches = [ids[i : i + STOP_BATCH] for i in range(0, len(ids), STOP_BATCH)]
+
+    def stop(batch: list[str]) -> None:
+        # a container removed meanwhile, or already stopped: `remove --force` settles it
+        with contextlib.suppress(DockerException):
+            engine.client.container.stop(batch, time=timeout)
+
+    def force_remove(batch: list[str]) -> str | None:
+        try:
+            engine.client.container.remove(batch, force=True)
+        except DockerException as exc:
+            return last_line(exc)
+        return None
+
+    with ThreadPoolExecutor(max_workers=len(batches)) as pool:
+        list(pool.map(stop, batches))
+        failed = [reason for reason in pool.map(force_remove, batches) if reason]
+    if failed and existing(engine, ids):
+        raise ComposeError(f"cannot remove containers: {failed[0]}")
 
 
 def existing(engine: Engine, ids: Sequence[str]) -> list[str]:
