@@ -79,6 +79,23 @@ class InSync:
             return None
 
 
+class InSyncOnEach:
+    """One InSync for each engine of a hosts inventory (each reads its own containers)."""
+
+    def __init__(self, the_plan: Plan, output: Path, selected: Sequence[AgentPlan]) -> None:
+        self.plan = the_plan
+        self.output = output
+        self.selected = list(selected)
+        self._each: dict[int, InSync] = {}
+        self._lock = threading.Lock()
+
+    def of(self, docker: Docker) -> InSync:
+        with self._lock:
+            if id(docker) not in self._each:
+                self._each[id(docker)] = InSync(docker, self.plan, self.output, self.selected)
+            return self._each[id(docker)]
+
+
 def compose_hashes(data: bytes | None) -> dict[str, str]:
     """Role -> content hash of each service of a rendered compose file ({} without one)."""
     from avrgen.pipeline.checks import read_rendered

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from avrgen.app.agents import select, unknown_agent
-from avrgen.app.insync import InSync
+from avrgen.app.insync import InSync, InSyncOnEach
 from avrgen.app.project import Project
 from avrgen.app.render import fresh_plan
 from avrgen.app.running import Removal, Start, remove_network_if_unused, start_agents
@@ -72,7 +72,8 @@ def up(
         if the_plan.hosts:  # several engines: app/hosts.py
             from avrgen.app.hosts import start_on_hosts
 
-            up_one = partial(_up_on, project.paths.output, start.timeout)
+            per_engine = InSyncOnEach(the_plan, project.paths.output, selected)
+            up_one = partial(_up_on, project.paths.output, start.timeout, per_engine)
             note, results, signal = start_on_hosts(the_plan, selected, start, up_one)
             return UpResult(rendered, note, results, signal)
         docker = Docker(start.progress)
@@ -264,9 +265,14 @@ def _up_one(
 
 
 def _up_on(
-    output: Path, timeout: int, docker: Docker, agent: AgentPlan, secrets: Secrets
+    output: Path,
+    timeout: int,
+    per_engine: InSyncOnEach,
+    docker: Docker,
+    agent: AgentPlan,
+    secrets: Secrets,
 ) -> AgentUp:
-    return _up_one(docker, output, timeout, agent, secrets)
+    return _up_one(docker, output, timeout, per_engine.of(docker), agent, secrets)
 
 
 def _containers(docker: Docker, name: str) -> list[ContainerStatus]:
