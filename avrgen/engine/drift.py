@@ -1,13 +1,19 @@
 """Drift on a Docker Engine: an agent's running containers against its plan.
 
-Compose itself decides whether a container matches: the agent's rendered files (given in
-memory by the caller, written to a private temporary folder, so a stale output/ does not
-matter and nothing in output/ is touched) go through `docker compose --dry-run up`, which
-compares its config hash (env files resolved, secrets interpolated) and image with every
-container's `com.docker.compose.*` labels, exactly as a real `up` would. A container
-compose would recreate is drifted; what differs (image, env keys, published ports, labels,
-network) comes from comparing `docker inspect` with the plan, naming env keys only, never
-a value.
+Every agent's containers are read at once (`DriftChecker.load`: one `docker container ls`,
+one `docker container inspect`, one `docker image inspect`). A container's configuration
+is judged by its `avrgen.content-hash` label against the hash of its service rendered now
+(pipeline/content_hash.py; the caller gives the hashes); what the compose file only names
+is compared with `docker inspect`: the image id the tag names here, the env file's values
+and the secrets set here, published ports, labels, network. Differences name env keys
+only, never a value.
+
+A container without the label (made by an older avrgen) is judged by compose itself: the
+agent's rendered files (given in memory by the caller, written to a private temporary
+folder, so a stale output/ does not matter and nothing in output/ is touched) go through
+`docker compose --dry-run up`, which compares its config hash (env files resolved, secrets
+interpolated) and image with every container's `com.docker.compose.*` labels, exactly as a
+real `up` would; `by="compose"` judges every container that way (the tests' cross-check).
 
 Secrets: compose needs a value for every `${NAME:?}` to read the file at all. A secret set
 here is compared like any value (only the key is named); one not set here is given to

@@ -160,3 +160,30 @@ def test_a_compose_field_only_the_hash_sees_drifts_both_ways(project: Project) -
     result = up(project, Start([AGENT], timeout=60))
     assert [a.error for a in result.agents if a.status == "failed"] == []
     assert both(project) == (("in sync", set()), ("in sync", set()))
+
+
+@pytest.mark.docker
+def test_containers_without_the_label_are_judged_by_compose(project: Project) -> None:
+    """Containers made by an avrgen before the label (here: a template without it): status
+    asks compose about them, and `up` leaves them to compose, which changes nothing."""
+    assert project.paths.templates is not None
+    template = project.paths.templates / "docker-compose.yml.j2"
+    original = template.read_text()
+    label = "      {{ content_hash_label | yaml }}: {{ c.role | content_hash }}\n"
+    assert label in original
+    template.write_text(original.replace(label, ""))
+    try:
+        result = up(project, Start([AGENT], timeout=60))
+        assert [(a.agent, a.status) for a in result.agents] == [(AGENT, "started")]
+        labels = docker("inspect", "--format", "{{json .Config.Labels}}", STS).stdout
+        assert "avrgen.content-hash" not in labels
+        assert both(project) == (("in sync", set()), ("in sync", set()))
+        before = container_ids()
+        again = up(project, Start([AGENT], timeout=60))  # compose ran, and changed nothing
+        assert [(a.agent, a.status) for a in again.agents] == [(AGENT, "unchanged")]
+        assert container_ids() == before
+    finally:
+        template.write_text(original)
+    result = up(project, Start([AGENT], timeout=60))
+    assert [a.error for a in result.agents if a.status == "failed"] == []
+    assert both(project) == (("in sync", set()), ("in sync", set()))
