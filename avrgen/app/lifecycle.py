@@ -152,9 +152,9 @@ def ps(project: Project, names: Sequence[str] = ()) -> list[ContainerStatus]:
 
         return ps_on_hosts(the_plan, names)
     docker = Docker()
-    docker.check(compose=False)
-    chosen = _known(the_plan, docker, names) if names else None
-    return ps_on(docker, the_plan, chosen)
+    with docker.checked_on_failure():
+        chosen = _known(the_plan, docker, names) if names else None
+        return ps_on(docker, the_plan, chosen)
 
 
 def ps_on(

@@ -140,8 +140,9 @@ def status_on(
     by: Literal["hash", "compose"] = "hash",
 ) -> list[AgentStatus]:
     """status on one engine: its agents of the plan (or the named ones), then its orphans."""
-    docker.check(compose=False)  # compose is asked only about containers without a hash
-    orphaned = orphans(docker, the_plan)
+    # compose is asked only about containers without a hash; the engine checked on failure
+    with docker.checked_on_failure():
+        orphaned = orphans(docker, the_plan)
     known = [*the_plan.agents, *sorted(orphaned)]
     if check_names:
         wanted = require_known(names, known) if names else known
@@ -150,7 +151,8 @@ def status_on(
     planned = [the_plan.agents[name] for name in wanted if name in the_plan.agents]
     rendered = Rendered(project, the_plan, [a.name for a in planned])
     checker = DriftChecker(docker, the_plan, secrets, rendered.files, rendered.hashes, by)
-    checker.load(planned)
+    with docker.checked_on_failure():
+        checker.load(planned)
 
     def agent_status(agent: AgentPlan) -> AgentStatus:
         drift = checker.drift(agent)

@@ -105,9 +105,12 @@ def listed(engine: Engine, managed_only: bool = False) -> list[Listed]:
     command = ["container", "ls", "--all", "--no-trunc", "--format", "\t".join(_LIST_FIELDS)]
     if managed_only:
         command[3:3] = ["--filter", f"label={MANAGED_LABEL}=true"]
-    proc = subprocess.run(
-        engine.command(*command), capture_output=True, text=True, errors="replace", check=False
-    )
+    try:
+        proc = subprocess.run(
+            engine.command(*command), capture_output=True, text=True, errors="replace", check=False
+        )
+    except OSError as exc:  # no docker CLI: checked_on_failure() says so
+        raise ComposeError(f"cannot list containers: {exc}") from None
     if proc.returncode != 0:
         lines = proc.stderr.strip().splitlines()
         reason = lines[-1] if lines else f"exit status {proc.returncode}"
@@ -132,9 +135,11 @@ def inspect(engine: Engine, ids: Sequence[str]) -> list[dict[str, Any]]:
     was listed is left out)."""
     if not ids:
         return []
-    proc = subprocess.run(
-        engine.command("container", "inspect", *ids), capture_output=True, text=True, check=False
-    )
+    try:
+        command = engine.command("container", "inspect", *ids)
+        proc = subprocess.run(command, capture_output=True, text=True, check=False)
+    except OSError as exc:
+        raise ComposeError(f"cannot inspect containers: {exc}") from None
     try:
         found = json.loads(proc.stdout or "[]")
     except json.JSONDecodeError:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import groupby
 from pathlib import Path
@@ -104,6 +105,16 @@ class Engine:
                     "the Docker Compose v2 plugin is missing (`docker compose version` failed: "
                     f"{last_line(exc)}); install it as ~/.docker/cli-plugins/docker-compose"
                 ) from None
+
+    @contextmanager
+    def checked_on_failure(self, compose: bool = False) -> Iterator[None]:
+        """Engine calls without `check` first (one docker process less): when one fails,
+        `check` says whether there is an engine (or compose) at all, else its error stands."""
+        try:
+            yield
+        except Exception:  # also no docker CLI at all (OSError, python-on-whales' own)
+            self.check(compose)
+            raise
 
     def answers(self) -> bool:
         """True when the engine answers now (after a failure: was it the engine?)."""
