@@ -45,10 +45,11 @@ config:
 """
 AGENTS = f"kind: agent\nname: {AGENT}\nmode: sts\nproviders: {{sts: gamma}}\n"
 CORE, STS = f"avr-core-{AGENT}", f"avr-sts-{AGENT}"
+TIMEOUT = 180  # up --wait on a busy engine
 
 
 def docker(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=60)
+    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=TIMEOUT)
 
 
 def remove_everything() -> None:
@@ -77,7 +78,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     assert docker("tag", dockerenv.CORE_IMAGE, TAG).returncode == 0
     project = Project(Paths(root / "blueprints", root / "output", templates=templates))
     try:
-        result = up(project, Start([AGENT], timeout=60))
+        result = up(project, Start([AGENT], timeout=TIMEOUT))
         assert [a.error for a in result.agents if a.status == "failed"] == []
         yield project
     finally:
@@ -99,7 +100,7 @@ def both(project: Project) -> tuple[tuple[str, set[str]], tuple[str, set[str]]]:
 def test_in_sync_both_ways_and_up_starts_nothing(project: Project) -> None:
     assert both(project) == (("in sync", set()), ("in sync", set()))
     before = container_ids()
-    result = up(project, Start([AGENT], timeout=60))
+    result = up(project, Start([AGENT], timeout=TIMEOUT))
     assert [(a.agent, a.status) for a in result.agents] == [(AGENT, "unchanged")]
     assert container_ids() == before
 
@@ -150,14 +151,16 @@ def test_a_compose_field_only_the_hash_sees_drifts_both_ways(project: Project) -
         (difference,) = status(project).agents[0].differences
         assert difference.kind == "config"
         before = container_ids()
-        result = up(project, Start([AGENT], timeout=60))  # renders, recreates only the sts
-        assert [(a.agent, a.status) for a in result.agents] == [(AGENT, "started")]
+        result = up(project, Start([AGENT], timeout=TIMEOUT))  # renders, recreates only the sts
+        assert [(a.agent, a.status) for a in result.agents] == [(AGENT, "started")], [
+            a.error for a in result.agents
+        ]
         after = container_ids()
         assert after[CORE] == before[CORE] and after[STS] != before[STS]
         assert both(project) == (("in sync", set()), ("in sync", set()))
     finally:
         template.write_text(original)
-    result = up(project, Start([AGENT], timeout=60))
+    result = up(project, Start([AGENT], timeout=TIMEOUT))
     assert [a.error for a in result.agents if a.status == "failed"] == []
     assert both(project) == (("in sync", set()), ("in sync", set()))
 
@@ -173,17 +176,19 @@ def test_containers_without_the_label_are_judged_by_compose(project: Project) ->
     assert label in original
     template.write_text(original.replace(label, ""))
     try:
-        result = up(project, Start([AGENT], timeout=60))
-        assert [(a.agent, a.status) for a in result.agents] == [(AGENT, "started")]
+        result = up(project, Start([AGENT], timeout=TIMEOUT))
+        assert [(a.agent, a.status) for a in result.agents] == [(AGENT, "started")], [
+            a.error for a in result.agents
+        ]
         labels = docker("inspect", "--format", "{{json .Config.Labels}}", STS).stdout
         assert "avrgen.content-hash" not in labels
         assert both(project) == (("in sync", set()), ("in sync", set()))
         before = container_ids()
-        again = up(project, Start([AGENT], timeout=60))  # compose ran, and changed nothing
+        again = up(project, Start([AGENT], timeout=TIMEOUT))  # compose ran, and changed nothing
         assert [(a.agent, a.status) for a in again.agents] == [(AGENT, "unchanged")]
         assert container_ids() == before
     finally:
         template.write_text(original)
-    result = up(project, Start([AGENT], timeout=60))
+    result = up(project, Start([AGENT], timeout=TIMEOUT))
     assert [a.error for a in result.agents if a.status == "failed"] == []
     assert both(project) == (("in sync", set()), ("in sync", set()))
