@@ -38,7 +38,10 @@ NETWORK, SUBNET = "avrgen-speed", "10.214.64.0/23"
 PORTS = "{core: 41000-41199, http: 43000-43199, providers: 42000-42199}"
 # the stand-in images without their 1 s healthchecks: 200 containers each running one every
 # second kept a 2-CPU machine at a load of hundreds (the figures timed the healthchecks)
-STAND_INS = {"avrgen-bench/provider:1": "avrgen-test/provider:1", "avrgen-bench/core:1": "avrgen-test/core:1"}
+STAND_INS = {
+    "avrgen-bench/provider:1": "avrgen-test/provider:1",
+    "avrgen-bench/core:1": "avrgen-test/core:1",
+}
 PROVIDER_IMAGE, CORE_IMAGE = STAND_INS
 CHANGED = f"speed-{AGENTS // 2:03d}"  # the agent the one-change runs edit
 
