@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from avrgen.fs.lock import read_set_id
 from avrgen.model.labels import CONTENT_HASH_LABEL
 from avrgen.model.plan import Plan
 from avrgen.pipeline import content_hash
@@ -21,7 +22,7 @@ from tests.conftest import BUNDLED_BLUEPRINTS
 @pytest.fixture(scope="module")
 def bundled_plan() -> Plan:
     validated = validate(load_blueprints(BUNDLED_BLUEPRINTS), load_catalog())
-    return plan(validated.blueprint, {}, load_catalog())
+    return plan(validated.blueprint, {}, load_catalog(), read_set_id(BUNDLED_BLUEPRINTS) or "")
 
 
 def test_each_service_records_the_hash_of_itself_with_the_placeholder(bundled_plan: Plan) -> None:
