@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from python_on_whales.components.container.cli_wrapper import ContainerListFilter
 from python_on_whales.exceptions import DockerException
 
 from avrgen.engine.docker import LOG_LINES, Engine, last_line, last_lines, role_rank
@@ -122,6 +123,18 @@ def listed(engine: Engine, managed_only: bool = False) -> list[Listed]:
             cid, name, agent, project, managed, image = fields
             rows.append(Listed(cid, name, agent, project, managed == "true", image))
     return rows
+
+
+def matching(engine: Engine, filters: Sequence[list[ContainerListFilter]]) -> list[dict[str, Any]]:
+    """The inspect data of every container, running or not, matching any of `filters`
+    (each a list of conditions that must all hold)."""
+    ids: set[str] = set()
+    try:
+        for each in filters:
+            ids.update(c.id for c in engine.client.container.list(all=True, filters=each))
+    except DockerException as exc:
+        raise ComposeError(f"cannot list containers: {last_line(exc)}") from None
+    return inspect(engine, sorted(ids))
 
 
 def is_managed(data: dict[str, Any]) -> bool:
