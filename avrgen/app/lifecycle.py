@@ -77,7 +77,9 @@ def up(
         docker = Docker(start.progress)
         run = partial(_up_one, docker, project.paths.output, start.timeout)
         stack = None
-        if the_plan.telephony is not None:
+        # the stack carries every agent's calls: `up --all` brings it up; `up NAME` (and
+        # `up --changed`) start agents only (render --agent leaves output/_telephony alone)
+        if the_plan.telephony is not None and start.all_agents:
             from avrgen.app.telephony import TelephonyStart
 
             stack = TelephonyStart(
