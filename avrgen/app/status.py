@@ -26,7 +26,7 @@ from avrgen.app.lifecycle import UpResult, up
 from avrgen.app.project import Project
 from avrgen.app.running import Start
 from avrgen.app.telephony import TelephonyStatus
-from avrgen.engine.compose import ContainerStatus, Docker
+from avrgen.engine.compose import ContainerStatus, Docker, SetScope
 from avrgen.engine.drift import Difference, DriftChecker, orphans
 from avrgen.errors import AvrgenError
 from avrgen.fs.dotenv import read_secrets_file
@@ -133,7 +133,10 @@ def status_on(
     secrets: dict[str, str],
     check_names: bool = True,
 ) -> list[AgentStatus]:
-    """status on one engine: its agents of the plan (or the named ones), then its orphans."""
+    """status on one engine: its agents of the plan (or the named ones), then its orphans;
+    only this blueprint set's containers (an engine given without a set gets the plan's)."""
+    if docker.scope is None:
+        docker.scope = SetScope.of(the_plan, project.paths.state_dir)
     docker.check()
     orphaned = orphans(docker, the_plan)
     known = [*the_plan.agents, *sorted(orphaned)]

@@ -62,7 +62,7 @@ def error(exc: AvrgenError) -> dict[str, object]:
 
 
 def containers(statuses: Iterable[ContainerStatus]) -> list[dict[str, object]]:
-    return [record(s, {"name": "container"}) for s in statuses]
+    return [record(s, {"name": "container", "set_id": "set"}) for s in statuses]
 
 
 def tasks(found: Iterable[TaskStatus]) -> list[dict[str, object]]:

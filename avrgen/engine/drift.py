@@ -34,7 +34,7 @@ from avrgen.engine.compose import ContainerStatus, Docker, role_key
 from avrgen.engine.docker import last_line
 from avrgen.engine.secrets import redact
 from avrgen.errors import ComposeError
-from avrgen.model.labels import AGENT_LABEL, IMAGE_LABEL, MANAGED_LABEL
+from avrgen.model.labels import AGENT_LABEL, IMAGE_LABEL, MANAGED_LABEL, SET_LABEL
 from avrgen.model.output import COMPOSE_FILE
 from avrgen.model.plan import AgentPlan, Container, Plan
 
@@ -124,11 +124,11 @@ def parse_dry_run(text: str) -> dict[str, set[str]]:
 
 
 def orphans(docker: Docker, the_plan: Plan) -> dict[str, list[ContainerStatus]]:
-    """Containers with avrgen's labels on this blueprint set's network, of agents it lacks."""
+    """Containers of this blueprint set (its label), of agents it lacks."""
     command = docker.command(
         *("container", "ls", "--all", "--no-trunc"),
         *("--filter", f"label={MANAGED_LABEL}=true"),
-        *("--filter", f"network={the_plan.network.name}"),
+        *("--filter", f"label={SET_LABEL}={the_plan.set_id}"),
         *("--format", '{{.Label "' + AGENT_LABEL + '"}}'),
     )
     try:
