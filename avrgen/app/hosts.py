@@ -226,7 +226,8 @@ def down_on_hosts(the_plan: Plan, removal: Removal) -> DownResult:
             raise unknown_agent(name, the_plan.agents)
     notes = [f"{host or DEFAULT_HOST}: {r.network}" for host, r in done if r.network]
     alone = [note for _, r in done for note in r.left_alone]
-    result = DownResult(chosen, removed, "\n".join(notes) or None, removal.dry_run, alone)
+    network = "\n".join(notes) or None
+    result = DownResult(chosen, removed, network, dry_run=removal.dry_run, left_alone=alone)
     if failed:
         raise HostsUnreachable(failed, result)
     return result

@@ -114,6 +114,8 @@ def down(project: Project, removal: Removal) -> DownResult:
             raise AvrgenError("name an agent, or use --all / --orphans / --network / --telephony")
         if not removal.telephony:
             return down_on(docker, the_plan, chosen, removal)
+        if removal.dry_run:
+            raise AvrgenError("--dry-run lists agents' containers; leave out --telephony")
         from avrgen.app.telephony import remove
 
         result = down_on(docker, the_plan, chosen, replace(removal, network=False))
@@ -138,12 +140,14 @@ def down_on(
     statuses = sorted({s.id: s for s in statuses}.values(), key=role_key)
     left_alone = [held_elsewhere(docker, name) for name in removal.names]
     if removal.dry_run:
-        return DownResult(chosen, statuses, None, True, [n for n in left_alone if n])
+        return DownResult(
+            chosen, statuses, None, dry_run=True, left_alone=[n for n in left_alone if n]
+        )
     docker.remove(statuses)
     note = None
     if removal.network and the_plan is not None:
         note = remove_network_if_unused(docker, the_plan.network.name)
-    return DownResult(chosen, statuses, note, False, [n for n in left_alone if n])
+    return DownResult(chosen, statuses, note, left_alone=[n for n in left_alone if n])
 
 
 def held_elsewhere(docker: Docker, name: str) -> str:
