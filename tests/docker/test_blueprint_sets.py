@@ -22,7 +22,7 @@ from dockerenv import run_avrgen as avrgen
 
 pytestmark = pytest.mark.docker
 
-LOCK_FILE = Path("/tmp/avrgen-test-sets.lock")
+LOCK_FILE = Path("/tmp/avrgen-test-blueprint-sets.lock")
 NETWORK = "avrt-sets"
 SETTINGS = f"""kind: settings
 set: {{set_id}}
