@@ -38,6 +38,8 @@ class SetScope:
         if status.set_id:
             return status.set_id == self.set_id
         on_network = self.network is None or self.network in status.networks
+        if status.telephony:  # the telephony stack is no agent's: the set's network tells
+            return on_network
         return on_network and (self.agents is None or status.agent in self.agents)
 
     def describe(self, set_id: str, output: str) -> str:

@@ -95,3 +95,10 @@ def test_the_set_record_is_written_once_and_read_back(tmp_path: Path) -> None:
     blocked = tmp_path / "file"
     blocked.write_text("")
     record_set(blocked, "site-a", Path("bp"), Path("out"))  # cannot be written: no error
+
+
+def test_the_telephony_stack_without_a_set_label_is_the_sets_on_its_network() -> None:
+    asterisk = ContainerStatus("telephony", "avr-asterisk", "asterisk", "running",
+                               networks=("avr",), telephony=True)  # fmt: skip
+    assert SCOPE.owns(asterisk)
+    assert not SCOPE.owns(ContainerStatus(**{**asterisk.__dict__, "networks": ("other",)}))
