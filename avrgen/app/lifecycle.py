@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from avrgen.app.agents import select, unknown_agent
 from avrgen.app.project import Project
+from avrgen.app.releases import Releasing
 from avrgen.app.render import fresh_plan
 from avrgen.app.running import Removal, Start, remove_network_if_unused, start_agents
 from avrgen.app.sets import remember, scope_of
@@ -34,6 +35,7 @@ class UpResult:
     agents: list[AgentUp]
     interrupted: int | None = None  # the signal that ended the start (SIGINT, SIGTERM)
     telephony: TelephonyUp | None = None  # without telephony in the blueprints: None
+    releases: dict[str, int] = field(default_factory=dict)  # agent -> release recorded
 
 
 @dataclass
@@ -72,14 +74,15 @@ def up(
         if rendered and start.progress is not None:
             start.progress("render", f"output/ was stale: rendered {len(rendered)} changed file(s)")
         remember(project, the_plan)
+        # each agent's start, then its release recorded (or with --atomic, the way back)
+        up_one = partial(_up_on, project.paths.output, start.timeout)
+        releasing = Releasing(project, up_one, start.atomic, start.timeout)
         if the_plan.hosts:  # several engines: app/hosts.py
             from avrgen.app.hosts import start_on_hosts
 
-            up_one = partial(_up_on, project.paths.output, start.timeout)
-            note, results, signal = start_on_hosts(the_plan, selected, start, up_one)
-            return UpResult(rendered, note, results, signal)
+            note, results, signal = start_on_hosts(the_plan, selected, start, releasing)
+            return UpResult(rendered, note, results, signal, releases=releasing.recorded)
         docker = Docker(start.progress, scope=scope_of(project, the_plan))
-        run = partial(_up_one, docker, project.paths.output, start.timeout)
         stack = None
         # the stack carries every agent's calls: `up --all` brings it up; `up NAME` (and
         # `up --changed`) start agents only (render --agent leaves output/_telephony alone)
@@ -89,9 +92,12 @@ def up(
             stack = TelephonyStart(
                 the_plan.telephony, project.paths.output, project.paths.state_dir, start.timeout
             )
-        note, results = start_agents(docker, the_plan, selected, start, run, stack)
+        note, results = start_agents(
+            docker, the_plan, selected, start, partial(releasing, docker), stack
+        )
         telephony = stack.result if stack is not None else None
-        return UpResult(rendered, note, results, docker.interruption.signal, telephony)
+        interrupted = docker.interruption.signal
+        return UpResult(rendered, note, results, interrupted, telephony, releasing.recorded)
 
 
 def down(project: Project, removal: Removal) -> DownResult:

@@ -39,6 +39,7 @@ class Start:
     environ: Mapping[str, str] | None = None
     progress: Progress | None = None
     take_over: bool = False
+    atomic: bool = False  # up --atomic: an agent that fails goes back to its last release
 
 
 @dataclass(frozen=True)

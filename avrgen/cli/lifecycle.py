@@ -120,15 +120,28 @@ def _host_containers(agent: AgentUp) -> tuple[str, ...]:
     is_flag=True,
     help="Replace containers of another blueprint set that hold these agents' names.",
 )
+@click.option(
+    "--atomic",
+    is_flag=True,
+    help="An agent not running and healthy within --timeout goes back to its last release "
+    "(without one, its containers are removed); exits 1 all the same.",
+)
 @timeout_option
 @no_wait_option
 @json_option
 @as_start
 def up(
-    project: Project, start: Start, changed: bool, take_over: bool, no_wait: bool, as_json: bool
+    project: Project,
+    start: Start,
+    changed: bool,
+    take_over: bool,
+    atomic: bool,
+    no_wait: bool,
+    as_json: bool,
 ) -> None:
-    """Render if stale, create the network, `docker compose up --wait` each agent."""
-    start = replace(start, take_over=take_over)
+    """Render if stale, create the network, `docker compose up --wait` each agent; record
+    a release of each agent that changed."""
+    start = replace(start, take_over=take_over, atomic=atomic)
     if changed and (start.names or start.all_agents):
         raise click.UsageError("--changed picks the agents itself: give no names and no --all")
     require_selection(start.names, start.all_agents, allow_none=changed)

@@ -104,8 +104,10 @@ class Docker(Engine):
         compose_file: Path,
         secrets: Secrets,
         timeout: int = 120,
+        overrides: Sequence[Path] = (),
     ) -> AgentUp:
-        """`docker compose up -d --wait --remove-orphans` for one agent; never raises."""
+        """`docker compose up -d --wait --remove-orphans` for one agent; never raises.
+        `overrides`: compose files merged over `compose_file`."""
         start = time.monotonic()
         redact = secrets.redact
         if self.interruption.signal is not None:
@@ -118,7 +120,7 @@ class Docker(Engine):
             return AgentUp(agent.name, "failed", 0.0, [], message)
         try:
             changed = compose_up(
-                self, agent, compose_file, secrets.for_agent(agent), redact, timeout
+                self, agent, compose_file, secrets.for_agent(agent), redact, timeout, overrides
             )
         except ComposeError as exc:
             message = redact(str(exc))
