@@ -203,9 +203,18 @@ class Releasing:
 
         result = self.run(docker, agent, secrets)
         if result.status in ("started", "unchanged"):
-            files = agent_files(self.output, agent.name)
-            runs = running_images(docker, agent.name)
-            release = self.recorder.record(agent, files, runs, "up")
+            try:
+                files = agent_files(self.output, agent.name)
+                runs = running_images(docker, agent.name)
+                release = self.recorder.record(agent, files, runs, "up")
+            except (OSError, AvrgenError) as exc:  # it runs, but there is no way back to it
+                reason = f"{exc.filename}: {exc.strerror}" if isinstance(exc, OSError) else exc
+                docker.say(agent.name, "its release was not recorded")
+                error = (
+                    f"agent {agent.name!r} runs, but its release was not recorded in "
+                    f"{self.recorder.store.root}: {reason} (`--state` names another folder)"
+                )
+                return replace(result, status="failed", error=error)
             if release is not None:
                 self.recorded[agent.name] = release.number
                 docker.say(agent.name, f"recorded release {release.number}")

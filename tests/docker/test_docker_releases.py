@@ -171,6 +171,8 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
         story.images["up2"] = image_ids(*desk)
         story.envs["up2"] = prompt_of(http_port)
         story.runs["up2-again"] = story.avrgen("up", DESK)
+        (root / "not-a-folder").write_text("")
+        story.runs["unrecorded"] = avrgen_in(root, root / "not-a-folder" / "state", "up", DESK)
 
         story.output_before = tree(root / "output")
         story.runs["rollback"] = story.avrgen("rollback", DESK, "--to", "1")
@@ -217,6 +219,15 @@ def test_two_ups_with_a_changed_prompt_record_two_releases(story: Story) -> None
     assert story.images["up1"][sts] != story.images["up2"][sts]  # the tag moved
     table = story.avrgen("history", DESK)
     assert table.returncode == 0 and "files: core.env" in table.stdout, table.stderr
+
+
+def test_an_up_whose_release_cannot_be_recorded_exits_1_and_says_why(story: Story) -> None:
+    done = story.runs["unrecorded"]
+    assert done.returncode == 1, done.stderr
+    folder = story.root / "not-a-folder" / "state"
+    assert f"agent '{DESK}' runs, but its release was not recorded in {folder / 'releases'}: " in (
+        done.stderr
+    )
 
 
 def test_a_release_is_private_and_holds_no_secret_value(story: Story) -> None:
