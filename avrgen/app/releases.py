@@ -150,6 +150,7 @@ class Recorder:
             return None
         name = agent.name if isinstance(agent, AgentPlan) else agent.agent
         agent_id = agent.id if isinstance(agent, AgentPlan) else agent.agent_id
+        host = agent.host
         hashes = {path: digest(data) for path, data in sorted(files.items())}
         created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -164,6 +165,7 @@ class Recorder:
                 agent_id=agent_id,
                 mode=agent.mode,
                 tenant=agent.tenant,
+                host=host,
                 files=hashes,
                 containers=containers,
             )
@@ -269,7 +271,9 @@ def release_agent(release: Release) -> AgentPlan:
         )
         for c in release.containers
     )
-    return AgentPlan(release.agent, release.agent_id, release.mode, release.tenant, containers)
+    return AgentPlan(
+        release.agent, release.agent_id, release.mode, release.tenant, containers, host=release.host
+    )
 
 
 # -- history and rollback --------------------------------------------------------------------
@@ -350,7 +354,6 @@ def rollback(
     Touches neither output/ nor any other agent."""
     import os
 
-    from avrgen.engine.compose import Docker
     from avrgen.engine.images import running_images
     from avrgen.engine.secrets import resolve_secrets
 
@@ -370,7 +373,7 @@ def rollback(
         target = release_agent(release)
         environ = os.environ if environ is None else environ
         secrets = resolve_secrets([target], environ, secrets_file)
-        docker = Docker(progress)
+        docker = engine_for(project, release, progress)
         docker.check()
         docker.refuse_foreign([target])
         docker.say(agent, f"rolling back to release {release.number} ({release.created})")
@@ -385,3 +388,21 @@ def rollback(
         if recorded is not None:
             docker.say(agent, f"recorded release {recorded.number}")
         return RollbackResult(agent, release, outcome, recorded)
+
+
+def engine_for(project: Project, release: Release, progress: Progress | None) -> Docker:
+    """The engine that ran `release`: the default one, or its host as the settings name it
+    now (a host no longer in them is an error: avrgen cannot know where it was)."""
+    from avrgen.engine.compose import Docker
+
+    if release.host is None:
+        return Docker(progress)
+    from avrgen.app.hosts import engine_on
+
+    the_plan = project.plan()[0]
+    if release.host not in the_plan.hosts:
+        raise AvrgenError(
+            f"release {release.number} of {release.agent!r} ran on host {release.host!r}, "
+            f"which the settings' hosts no longer name; add it back to roll back"
+        )
+    return engine_on(the_plan, release.host, progress)

@@ -69,6 +69,7 @@ class Release(Frozen):
     agent_id: str
     mode: str
     tenant: str | None = None
+    host: str | None = None  # the settings' host that ran it (None: the default engine)
     files: dict[str, str]  # path under the agent's output folder -> sha256 of its bytes
     containers: tuple[ContainerRecord, ...]
 

@@ -162,3 +162,26 @@ def test_history_of_one_agent_or_of_all(tmp_path: Path, recorder: Recorder) -> N
     entries = history(project, "desk")
     assert [(e.release.number, e.previous) for e in entries] == [(1, None), (2, 1)]
     assert [e.release.agent for e in history(project)] == ["desk", "desk"]
+
+
+def test_a_release_keeps_the_host_that_ran_it_and_rollback_goes_there(
+    tmp_path: Path, recorder: Recorder
+) -> None:
+    from dataclasses import replace
+
+    from avrgen.app.releases import engine_for
+
+    on_edge = recorder.record(replace(agent(), host="edge"), FILES, runs(), "up")
+    assert on_edge is not None and on_edge.host == "edge"
+    assert release_agent(on_edge).host == "edge"
+    blueprints = tmp_path / "blueprints"
+    blueprints.mkdir()
+    settings = 'kind: settings\nhosts:\n  edge: {docker: "ssh://ops@10.0.0.11"}\n'
+    (blueprints / "settings.yaml").write_text(settings)
+    project = Project(Paths(blueprints, tmp_path / "output", state=tmp_path / "state"))
+    assert engine_for(project, on_edge, None).endpoint == "ssh://ops@10.0.0.11"
+    local = recorder.record(agent(), FILES, runs(sts=B), "up")
+    assert local is not None and engine_for(project, local, None).endpoint is None
+    (blueprints / "settings.yaml").write_text("kind: settings\n")
+    with pytest.raises(AvrgenError, match="ran on host 'edge', which the settings' hosts no"):
+        engine_for(project, on_edge, None)
