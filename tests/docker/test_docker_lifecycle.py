@@ -444,7 +444,11 @@ def test_logs_of_a_role(
     both = avrgen("logs", "t3-sts", cwd=workdir)
     assert "avr-core-t3-sts | avrgen-test/core" in both.stdout
     # -f: lines as they come, until interrupted
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("AVRGEN_", "T3_"))}
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AVRGEN_", "T3_")) or k == "AVRGEN_STATE"
+    }
     with subprocess.Popen(
         [sys.executable, "-m", "avrgen", "logs", "t3-sts", "-f", "--tail", "1"],
         cwd=workdir,
@@ -638,7 +642,11 @@ def test_compose_plugin_missing(workdir: Path, tmp_path: Path) -> None:
         if Path(d).is_dir()
     ]
     mounts = "".join(f"mount --bind {empty} {d} && " for d in dirs)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AVRGEN_", "T3_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AVRGEN_", "T3_")) or k == "AVRGEN_STATE"
+    }
     env["DOCKER_CONFIG"] = str(config)
     command = f"{mounts}exec {sys.executable} -m avrgen up t3-sts"
     proc = subprocess.run(
