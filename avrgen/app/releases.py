@@ -142,6 +142,7 @@ class Recorder:
         files: Mapping[str, bytes],
         runs: Sequence[ImageRun],
         origin: str,
+        environment: str | None = None,
     ) -> Release | None:
         """A new release when what runs differs from the latest; None when it is the same
         (or a container does not run: nothing whole to record)."""
@@ -166,6 +167,8 @@ class Recorder:
                 mode=agent.mode,
                 tenant=agent.tenant,
                 host=host,
+                # a rollback's is the environment of the release it brings back
+                environment=environment if isinstance(agent, AgentPlan) else agent.environment,
                 files=hashes,
                 containers=containers,
             )
@@ -195,6 +198,7 @@ class Releasing:
     ) -> None:
         self.recorder = Recorder(ReleaseStore(project.paths.state_dir), project.paths.blueprints)
         self.output = project.paths.output
+        self.environment = project.paths.environment
         self.run = run
         self.atomic = atomic
         self.timeout = timeout
@@ -208,7 +212,8 @@ class Releasing:
             try:
                 files = agent_files(self.output, agent.name)
                 runs = running_images(docker, agent.name)
-                release = self.recorder.record(agent, files, runs, "up")
+                origin = f"up -e {self.environment}" if self.environment else "up"
+                release = self.recorder.record(agent, files, runs, origin, self.environment)
             except (OSError, AvrgenError) as exc:  # it runs, but there is no way back to it
                 reason = f"{exc.filename}: {exc.strerror}" if isinstance(exc, OSError) else exc
                 docker.say(agent.name, "its release was not recorded")

@@ -70,6 +70,7 @@ class Release(Frozen):
     mode: str
     tenant: str | None = None
     host: str | None = None  # the settings' host that ran it (None: the default engine)
+    environment: str | None = None  # `up -e NAME`: the environment rendered (None: the base)
     files: dict[str, str]  # path under the agent's output folder -> sha256 of its bytes
     containers: tuple[ContainerRecord, ...]
 

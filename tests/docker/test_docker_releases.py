@@ -1,7 +1,8 @@
-"""Releases on the real engine (issue 19): two `up`s with a changed prompt record two
-releases; `rollback --to 1` brings back the first's files byte for byte and its image ids
-although the tag has moved since; `up --atomic` with a provider that exits at start puts
-the last release back (exit 1), and without an earlier release removes the agent.
+"""Releases on the real engine (issue 19): two `up -e staging`s with a changed prompt (in
+the staging overlay) record two releases; `rollback --to 1` brings back the first's files
+byte for byte and its image ids although the tag has moved since; `up --atomic` with a
+provider that exits at start puts the last release back (exit 1), and without an earlier
+release removes the agent.
 
 One module fixture runs the whole story once, as an operator would, through the CLI; the
 tests read what it saw. Network, agents (rl9-*), ports (29400-29649) and image tag
@@ -52,13 +53,18 @@ config:
 """
 
 
-def agents(prompt: str, new: bool = False) -> str:
+def staging(prompt: str) -> str:
+    """environments/staging/agents.yaml: the staging prompt of the desk agent."""
+    return f'kind: agent\nname: {DESK}\ncore: {{env: {{SYSTEM_MESSAGE: "{prompt}"}}}}\n'
+
+
+def agents(new: bool = False) -> str:
     text = f"""\
 kind: agent
 name: {DESK}
 mode: sts
 providers: {{sts: rl9-sts}}
-core: {{env: {{SYSTEM_MESSAGE: "{prompt}"}}, publish: true}}
+core: {{env: {{SYSTEM_MESSAGE: "base prompt"}}, publish: true}}
 ---
 kind: agent
 name: {HALL}
@@ -154,30 +160,37 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
         tmp_path_factory.mktemp("releases"),
         settings=SETTINGS,
         providers=PROVIDERS,
-        agents=agents("first prompt"),
+        agents=agents(),
     )
+    overlay = root / "environments" / "staging" / "agents.yaml"
+    overlay.parent.mkdir(parents=True)
+    overlay.write_text(staging("first prompt"))
     story = Story(root, root / "state")
     desk = (f"avr-sts-{DESK}", f"avr-core-{DESK}")
     cleanup()
     try:
         assert docker("tag", dockerenv.PROVIDER_IMAGE, TAG).returncode == 0
-        story.runs["up1"] = story.avrgen("up", DESK, HALL)
+        story.runs["up1"] = story.avrgen("up", "-e", "staging", DESK, HALL)
         story.images["up1"] = image_ids(*desk)
-        story.output_up1 = tree(root / "output" / DESK)
+        story.output_up1 = tree(root / "output" / "staging" / DESK)
         story.hall_id["before"] = image_ids(f"avr-core-{HALL}")[f"avr-core-{HALL}"]
         http_port = int(
-            json.loads(story.avrgen("ps", DESK, "--json").stdout)[-1]["ports"][-1].split("->")[0]
+            json.loads(story.avrgen("ps", "-e", "staging", DESK, "--json").stdout)[-1]["ports"][
+                -1
+            ].split("->")[0]
         )
         story.envs["up1"] = prompt_of(http_port)
 
         move_tag()
-        (root / "blueprints" / "agents.yaml").write_text(agents("second prompt"))
-        story.runs["up2"] = story.avrgen("up", DESK)
+        overlay.write_text(staging("second prompt"))
+        story.runs["up2"] = story.avrgen("up", "-e", "staging", DESK)
         story.images["up2"] = image_ids(*desk)
         story.envs["up2"] = prompt_of(http_port)
-        story.runs["up2-again"] = story.avrgen("up", DESK)
+        story.runs["up2-again"] = story.avrgen("up", "-e", "staging", DESK)
         (root / "not-a-folder").write_text("")
-        story.runs["unrecorded"] = avrgen_in(root, root / "not-a-folder" / "state", "up", DESK)
+        story.runs["unrecorded"] = avrgen_in(
+            root, root / "not-a-folder" / "state", "up", "-e", "staging", DESK
+        )
 
         story.output_before = tree(root / "output")
         story.runs["rollback"] = story.avrgen("rollback", DESK, "--to", "1")
@@ -191,12 +204,16 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
             '    RL9_API_KEY: {secret: RL9_API_KEY}\n    CRASH: "1"\n',
         )
         (root / "blueprints" / "providers.yaml").write_text(crashing)
-        story.runs["atomic"] = story.avrgen("up", DESK, "--atomic", "--timeout", "90")
+        story.runs["atomic"] = story.avrgen(
+            "up", "-e", "staging", DESK, "--atomic", "--timeout", "90"
+        )
         story.images["atomic"] = image_ids(*desk)
         story.envs["atomic"] = prompt_of(http_port)
 
-        (root / "blueprints" / "agents.yaml").write_text(agents("second prompt", new=True))
-        story.runs["atomic-new"] = story.avrgen("up", NEW, "--atomic", "--timeout", "90")
+        (root / "blueprints" / "agents.yaml").write_text(agents(new=True))
+        story.runs["atomic-new"] = story.avrgen(
+            "up", "-e", "staging", NEW, "--atomic", "--timeout", "90"
+        )
         story.new_containers = docker(
             "ps", "-aq", "--filter", f"label=avrgen.agent={NEW}"
         ).stdout.split()
@@ -214,7 +231,9 @@ def test_two_ups_with_a_changed_prompt_record_two_releases(story: Story) -> None
     assert story.envs["up1"] != story.envs["up2"] == "SYSTEM_MESSAGE=second prompt"
     desk = [e for e in story.history() if e["agent"] == DESK]
     one, two = desk[0], desk[1]
-    assert (one["number"], one["origin"], two["number"], two["origin"]) == (1, "up", 2, "up")
+    assert (one["number"], two["number"]) == (1, 2)
+    assert one["origin"] == two["origin"] == "up -e staging"
+    assert one["environment"] == two["environment"] == "staging"
     changes = two["changes"]
     assert isinstance(changes, dict) and changes["files_changed"] == ["core.env"]
     sts = f"avr-sts-{DESK}"
