@@ -65,6 +65,20 @@ def _render_cache_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[N
         os.environ["XDG_CACHE_HOME"] = before
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _state_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The state folder (releases, avrgen/fs/state.py) of every test run, in-process or as a
+    process (AVRGEN_STATE), lives in the session's temporary folder: never the machine's
+    /var/lib/avrgen or ~/.local/state. A test that wants its own passes --state."""
+    import avrgen.fs.state
+
+    folder = tmp_path_factory.mktemp("state")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AVRGEN_STATE", str(folder))
+        patch.setattr(avrgen.fs.state, "default_state_dir", lambda *_args, **_kw: folder)
+        yield
+
+
 @pytest.fixture
 def repo_root() -> Path:
     return REPO

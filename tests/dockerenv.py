@@ -233,8 +233,10 @@ def docker(*args: str) -> subprocess.CompletedProcess[str]:
 
 def run_avrgen(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     """`python -m avrgen ARGS` in `cwd` as an operator runs it (no AVRGEN_* settings of the
-    test run), failing the test on a traceback."""
+    test run but its state folder), failing the test on a traceback."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AVRGEN_")}
+    if "AVRGEN_STATE" in os.environ:  # conftest's: never the machine's /var/lib/avrgen
+        env["AVRGEN_STATE"] = os.environ["AVRGEN_STATE"]
     command = [sys.executable, "-m", "avrgen", *args]
     proc = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=240)
     assert "Traceback" not in proc.stderr, proc.stderr

@@ -1,8 +1,10 @@
 """Run the bundled blueprints on a machine without registry access: tag the local test images
 (tests/docker/images) under the image names the blueprints use.
 
-    python tests/local_images.py tag        # avr-core:<tag> -> avrgen-test/core:1, providers ->
-                                            # avrgen-test/provider:1 (only names not present)
+    python tests/local_images.py tag        # avr-core:<tag> -> avrgen-test/core:1, providers
+                                            # and avr-ami -> avrgen-test/provider:1, avr-asterisk
+                                            # -> avrgen-test/asterisk:1 (a stand-in, not
+                                            # Asterisk; only names not present)
     python tests/local_images.py untag      # remove exactly the tags `tag` added
     python tests/local_images.py secrets    # a dotenv of placeholder values for every secret
 
@@ -28,6 +30,7 @@ from avrgen.app.project import Paths, Project  # noqa: E402
 
 CORE_IMAGE = "avrgen-test/core:1"
 PROVIDER_IMAGE = "avrgen-test/provider:1"
+ASTERISK_IMAGE = "avrgen-test/asterisk:1"
 PLACEHOLDER = "placeholder-not-a-real-secret"
 
 
@@ -42,13 +45,19 @@ def image_id(ref: str) -> str | None:
 
 
 def stand_ins(blueprints: Path) -> dict[str, str]:
-    """Every image the blueprints' agents use -> the test image that stands in for it."""
+    """Every image the blueprints' agents and telephony stack use -> the test image that
+    stands in for it."""
     the_plan = Project(Paths(blueprints=blueprints)).plan()[0]
-    return {
+    found = {
         c.image: CORE_IMAGE if c.role == "core" else PROVIDER_IMAGE
         for agent in the_plan.agents.values()
         for c in agent.containers
     }
+    if the_plan.telephony is not None:
+        found[the_plan.telephony.asterisk_image] = ASTERISK_IMAGE
+        if the_plan.telephony.ami_image is not None:
+            found[the_plan.telephony.ami_image] = PROVIDER_IMAGE  # avr-ami answers on PORT
+    return found
 
 
 def tag(blueprints: Path) -> list[str]:
@@ -80,7 +89,10 @@ def untag(blueprints: Path) -> list[str]:
 
 def placeholder_secrets(blueprints: Path) -> str:
     the_plan = Project(Paths(blueprints=blueprints)).plan()[0]
-    return "".join(f"{name}={PLACEHOLDER}\n" for name in sorted(the_plan.secrets))
+    names = set(the_plan.secrets)
+    if the_plan.telephony is not None:
+        names |= the_plan.telephony.secrets
+    return "".join(f"{name}={PLACEHOLDER}\n" for name in sorted(names))
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ and split into provider and agent objects."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -12,6 +13,7 @@ from avrgen.errors import AvrgenError
 
 TYPES = ("ASR", "LLM", "TTS", "STS")
 LIST_KEYS = ("data", "items", "results")
+EXPORT_KEYS = ("providers", "agents", "numbers", "phones", "trunks")
 # an agent's reference to the provider of each slot: providerSts, providerStsId, ...
 REF_KEYS = {slot: f"provider{slot.capitalize()}" for slot in ("asr", "llm", "tts", "sts")}
 
@@ -29,8 +31,15 @@ def read_json(source: Path) -> Any:
         raise AvrgenError(f"{source}: invalid JSON: nested too deeply") from None
 
 
-def collect(data: Any, notes: list[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Split the input into provider and agent objects, whatever its shape."""
+def collect(
+    data: Any,
+    notes: list[str],
+    telephony: list[tuple[str, dict[str, Any]]] | None = None,
+    kind_of: Callable[[dict[str, Any]], str | None] | None = None,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Split the input into provider and agent objects, whatever its shape; with
+    `telephony` and `kind_of`, numbers, phones and trunks go to `telephony` as
+    (kind, object)."""
     providers: list[dict[str, Any]] = []
     agents: list[dict[str, Any]] = []
 
@@ -46,12 +55,15 @@ def collect(data: Any, notes: list[str]) -> tuple[list[dict[str, Any]], list[dic
             if isinstance(node.get(key), list):
                 visit(node[key], f"{where}.{key}")
                 return
-        if ("providers" in node or "agents" in node) and "name" not in node:  # an export
-            for key in ("providers", "agents"):
+        if set(EXPORT_KEYS) & set(node) and "name" not in node:  # an export
+            for key in EXPORT_KEYS:
                 if key in node:
                     visit(node[key], f"{where}.{key}")
             return
-        if is_agent(node):
+        kind = kind_of(node) if kind_of is not None else None
+        if kind is not None and telephony is not None:
+            telephony.append((kind, node))
+        elif is_agent(node):
             agents.append(node)
             for slot_key in REF_KEYS.values():
                 if isinstance(node.get(slot_key), dict):  # embedded provider entity

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from avrgen.app.project import Project
     from avrgen.app.running import Removal, Start
     from avrgen.app.status import AgentStatus
-    from avrgen.engine.compose import AgentUp, ContainerStatus, Docker, Progress
+    from avrgen.engine.compose import AgentUp, ContainerStatus, Docker, Progress, SetScope
     from avrgen.engine.interrupt import Interruption
     from avrgen.engine.secrets import Secrets
     from avrgen.model.plan import AgentPlan, Plan
@@ -52,22 +52,29 @@ def engine_on(
     host: str | None,
     progress: Progress | None = None,
     interruption: Interruption | None = None,
+    scope: SetScope | None = None,
 ) -> Docker:
-    """The engine of `host` (None: the default one)."""
-    from avrgen.engine.compose import Docker
+    """The engine of `host` (None: the default one), seeing the plan's blueprint set's
+    containers (`scope`, default: the plan's)."""
+    from avrgen.engine.compose import Docker, SetScope
 
     target = (host, the_plan.hosts[host]) if host is not None else None
-    return Docker(progress, target, interruption)
+    return Docker(progress, target, interruption, scope or SetScope.of(the_plan))
 
 
-def engine_of(the_plan: Plan | None, agent: str, progress: Progress | None = None) -> Docker:
+def engine_of(
+    the_plan: Plan | None,
+    agent: str,
+    progress: Progress | None = None,
+    scope: SetScope | None = None,
+) -> Docker:
     """The engine that runs `agent` (the default one for an agent not in the plan)."""
     from avrgen.engine.compose import Docker
 
     planned = the_plan.agents.get(agent) if the_plan is not None else None
     if the_plan is None or planned is None:
-        return Docker(progress)
-    return engine_on(the_plan, planned.host, progress)
+        return Docker(progress, scope=scope)
+    return engine_on(the_plan, planned.host, progress, scope=scope)
 
 
 def where(docker: Docker) -> str:
@@ -218,7 +225,9 @@ def down_on_hosts(the_plan: Plan, removal: Removal) -> DownResult:
         if name not in the_plan.agents and all(s.agent != name for s in removed):
             raise unknown_agent(name, the_plan.agents)
     notes = [f"{host or DEFAULT_HOST}: {r.network}" for host, r in done if r.network]
-    result = DownResult(chosen, removed, "\n".join(notes) or None)
+    alone = [note for _, r in done for note in r.left_alone]
+    network = "\n".join(notes) or None
+    result = DownResult(chosen, removed, network, dry_run=removal.dry_run, left_alone=alone)
     if failed:
         raise HostsUnreachable(failed, result)
     return result

@@ -42,6 +42,9 @@ class ImportRun:
     providers: dict[str, _Provider] = field(default_factory=dict)  # by name
     by_id: dict[str, str] = field(default_factory=dict)  # provider id -> name
     files: dict[Path, str] = field(default_factory=dict)
+    agents_by_id: dict[str, str] = field(default_factory=dict)  # imported agents: id -> name
+    phones: set[str] = field(default_factory=set)  # imported phones' names
+    trunks: dict[str, str] = field(default_factory=dict)  # imported trunks: id -> name
 
 
 # -- providers --------------------------------------------------------------------------------
@@ -151,14 +154,14 @@ def _env_lines(
             run.notes.append(f"{what}: env {key} holds a NUL byte; dropped")
             continue
         if key in secret_keys or SECRET_LOOKING.search(key):
-            secret = _secret_name(run, key, text, owner, what)
+            secret = secret_name(run, key, text, owner, what)
             lines.append(f"{pad}{key}: {{secret: {secret}}}")
         else:
             lines.append(f"{pad}{key}: {scalar(text)}")
     return lines
 
 
-def _secret_name(run: ImportRun, key: str, value: str, owner: str, what: str) -> str:
+def secret_name(run: ImportRun, key: str, value: str, owner: str, what: str) -> str:
     """The secret's name: the env key, unless taken by another value (then made unique)."""
     if not value:
         run.notes.append(f"{what}: {key} is empty; set secret {key} before `avrgen up`")
@@ -238,6 +241,8 @@ def add_agent(run: ImportRun, item: dict[str, Any]) -> None:
     if not AGENT_NAME_RE.match(slug):  # pragma: no cover - slugify guarantees it
         raise AvrgenError(f"{what}: invalid name")
     run.files[run.blueprints / "agents" / f"{slug}.yaml"] = "\n".join(lines)
+    if aid:
+        run.agents_by_id[aid] = slug  # for the numbers routed to it
 
 
 def _agent_fields() -> set[str]:

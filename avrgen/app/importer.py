@@ -7,12 +7,17 @@ Accepted input (one JSON file):
   as `GET /api/agents` returns them), or `providers: {sts: <id or name>, ...}`;
 - a list of any of these, mixed;
 - a paginated answer `{data: [...], total, page, limit, ...}` (also `items` / `results`);
-- an export `{providers: <list or paginated>, agents: <list or paginated>}`.
+- an export `{providers: <list or paginated>, agents: <list or paginated>}` (also
+  `numbers`, `phones`, `trunks`);
+- the dashboard's numbers, phones and trunks (avrgen/app/import_telephony.py), alone, in
+  lists or in an export.
 
 Every provider and agent becomes one blueprint file (blueprints/providers/<slug>.yaml,
-blueprints/agents/<name>.yaml) keeping the dashboard's UUID as `id`. Secret-looking env
-values become `{secret: NAME}` and their values go to a dotenv secrets file (mode 0600),
-never to a blueprint or to the terminal. What cannot be mapped is reported, not guessed.
+blueprints/agents/<name>.yaml) keeping the dashboard's UUID as `id`; numbers, phones and
+trunks go to blueprints/numbers/, phones/, trunks/ (their passwords become secrets).
+Secret-looking env values become `{secret: NAME}` and their values go to a dotenv secrets
+file (mode 0600), never to a blueprint or to the terminal. What cannot be mapped is
+reported, not guessed.
 The whole result is validated together with the existing blueprints before anything is
 written, and no existing file is overwritten.
 """
@@ -26,6 +31,7 @@ from typing import Any
 
 from avrgen.app.dashboard import collect, read_json
 from avrgen.app.import_blueprints import ImportRun, add_agent, add_provider
+from avrgen.app.import_telephony import add_number, add_phone, add_trunk, kind_of
 from avrgen.app.project import Project
 from avrgen.errors import AvrgenError, Problem
 from avrgen.fs.atomic import write_atomic
@@ -62,14 +68,27 @@ def import_dashboard(
     run = ImportRun(
         catalog, blueprints, documents, {**_referenced_secrets(documents), **old_secrets}
     )
-    provider_items, agent_items = collect(data, run.notes)
+    telephony: list[tuple[str, dict[str, Any]]] = []
+    provider_items, agent_items = collect(data, run.notes, telephony, kind_of)
     for item in provider_items:
         add_provider(run, item)
     for item in agent_items:
         add_agent(run, item)
+    # phones and trunks before the numbers that route to them
+    for wanted, add in (("phone", add_phone), ("trunk", add_trunk), ("number", add_number)):
+        for kind, item in telephony:
+            if kind == wanted:
+                add(run, item)
+    if telephony:
+        run.notes.append(
+            "numbers dial avrgen's container names (avr-core-<agent name>); a dialplan the "
+            "dashboard wrote dials avr-core-<agent id>: keep it working with "
+            "`container_names: id` in the settings"
+        )
     if not run.files:
         raise AvrgenError(
-            f"{source}: found no provider or agent to import\n" + "\n".join(run.notes)
+            f"{source}: found no provider, agent, number, phone or trunk to import\n"
+            + "\n".join(run.notes)
         )
     clashes = [str(p) for p in run.files if p.exists()]
     if clashes:

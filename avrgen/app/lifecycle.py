@@ -4,7 +4,7 @@ target; the engine's side is avrgen/engine/compose.py)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING
 from avrgen.app.agents import select, unknown_agent
 from avrgen.app.insync import InSync, InSyncOnEach
 from avrgen.app.project import Project
+from avrgen.app.releases import Releasing
 from avrgen.app.render import fresh_plan
 from avrgen.app.running import Removal, Start, remove_network_if_unused, start_agents
+from avrgen.app.sets import remember, scope_of
 from avrgen.engine.secrets import Secrets
 from avrgen.errors import AvrgenError, ComposeError
 from avrgen.fs import mutex
@@ -34,14 +36,17 @@ class UpResult:
     agents: list[AgentUp]
     interrupted: int | None = None  # the signal that ended the start (SIGINT, SIGTERM)
     telephony: TelephonyUp | None = None  # without telephony in the blueprints: None
+    releases: dict[str, int] = field(default_factory=dict)  # agent -> release recorded
 
 
 @dataclass
 class DownResult:
     agents: list[str]
-    removed: list[ContainerStatus]
+    removed: list[ContainerStatus]  # with dry_run: what would be removed
     network: str | None  # what happened to the shared network with --network
     telephony: list[ContainerStatus] | None = None  # --telephony: the stack's, removed
+    dry_run: bool = False
+    left_alone: list[str] = field(default_factory=list)  # named agents another set runs
 
 
 def up(
@@ -69,26 +74,33 @@ def up(
         selected = select(the_plan, start.names, start.all_agents)
         if rendered and start.progress is not None:
             start.progress("render", f"output/ was stale: rendered {len(rendered)} changed file(s)")
+        remember(project, the_plan)
+        # each agent's start, then its release recorded (or with --atomic, the way back)
+        # an agent in sync (engine read once on each engine) starts no compose: app/insync.py
+        per_engine = InSyncOnEach(the_plan, project.paths.output, selected)
+        up_one = partial(_up_on, project.paths.output, start.timeout, per_engine)
+        releasing = Releasing(project, up_one, start.atomic, start.timeout)
         if the_plan.hosts:  # several engines: app/hosts.py
             from avrgen.app.hosts import start_on_hosts
 
-            per_engine = InSyncOnEach(the_plan, project.paths.output, selected)
-            up_one = partial(_up_on, project.paths.output, start.timeout, per_engine)
-            note, results, signal = start_on_hosts(the_plan, selected, start, up_one)
-            return UpResult(rendered, note, results, signal)
-        docker = Docker(start.progress)
-        in_sync = InSync(docker, the_plan, project.paths.output, selected)
-        run = partial(_up_one, docker, project.paths.output, start.timeout, in_sync)
+            note, results, signal = start_on_hosts(the_plan, selected, start, releasing)
+            return UpResult(rendered, note, results, signal, releases=releasing.recorded)
+        docker = Docker(start.progress, scope=scope_of(project, the_plan))
         stack = None
-        if the_plan.telephony is not None:
+        # the stack carries every agent's calls: `up --all` brings it up; `up NAME` (and
+        # `up --changed`) start agents only (render --agent leaves output/_telephony alone)
+        if the_plan.telephony is not None and start.all_agents:
             from avrgen.app.telephony import TelephonyStart
 
             stack = TelephonyStart(
                 the_plan.telephony, project.paths.output, project.paths.state_dir, start.timeout
             )
-        note, results = start_agents(docker, the_plan, selected, start, run, stack)
+        note, results = start_agents(
+            docker, the_plan, selected, start, partial(releasing, docker), stack
+        )
         telephony = stack.result if stack is not None else None
-        return UpResult(rendered, note, results, docker.interruption.signal, telephony)
+        interrupted = docker.interruption.signal
+        return UpResult(rendered, note, results, interrupted, telephony, releasing.recorded)
 
 
 def down(project: Project, removal: Removal) -> DownResult:
@@ -104,13 +116,15 @@ def down(project: Project, removal: Removal) -> DownResult:
             from avrgen.app.hosts import down_on_hosts
 
             return down_on_hosts(the_plan, removal)
-        docker = Docker()
+        docker = Docker(scope=scope_of(project, the_plan))
         docker.check(compose=False)
         chosen = _chosen(the_plan, docker, removal.names, removal.all_agents)
         if not (chosen or removal.orphans or removal.network or removal.telephony):
             raise AvrgenError("name an agent, or use --all / --orphans / --network / --telephony")
         if not removal.telephony:
             return down_on(docker, the_plan, chosen, removal)
+        if removal.dry_run:
+            raise AvrgenError("--dry-run lists agents' containers; leave out --telephony")
         from avrgen.app.telephony import remove
 
         result = down_on(docker, the_plan, chosen, replace(removal, network=False))
@@ -133,25 +147,47 @@ def down_on(
     if removal.orphans and the_plan is not None:
         statuses += [s for s in docker.containers() if _orphan(s, the_plan)]
     statuses = sorted({s.id: s for s in statuses}.values(), key=role_key)
+    left_alone = [held_elsewhere(docker, name) for name in removal.names]
+    if removal.dry_run:
+        return DownResult(
+            chosen, statuses, None, dry_run=True, left_alone=[n for n in left_alone if n]
+        )
     docker.remove(statuses)
     note = None
     if removal.network and the_plan is not None:
         note = remove_network_if_unused(docker, the_plan.network.name)
-    return DownResult(chosen, statuses, note)
+    return DownResult(chosen, statuses, note, left_alone=[n for n in left_alone if n])
 
 
-def ps(project: Project, names: Sequence[str] = ()) -> list[ContainerStatus]:
-    """Containers of the named agents; without names, every avrgen container on the
-    blueprints' network (all of them when the blueprints cannot be read). With names,
-    planned containers that do not exist are listed as `absent`."""
-    from avrgen.engine.compose import Docker
+def held_elsewhere(docker: Docker, name: str) -> str:
+    """ "" when no other blueprint set's containers are agent `name`'s; else which set's."""
+    if docker.scope is None:
+        return ""
+    theirs = [s for s in docker.unscoped_containers([name]) if not docker.scope.owns(s)]
+    owners = sorted({(s.set_id, s.output) for s in theirs})
+    where = "; ".join(docker.scope.describe(set_id, output) for set_id, output in owners)
+    return f"agent {name!r}: its containers belong to {where}" if theirs else ""
 
+
+def ps(
+    project: Project, names: Sequence[str] = (), all_sets: bool = False
+) -> list[ContainerStatus]:
+    """Containers of the named agents; without names, this blueprint set's containers on
+    its network or of its agents (every set's with `all_sets`, which needs no blueprints).
+    With names, planned containers that do not exist are listed as `absent`."""
+    from avrgen.engine.compose import Docker, role_key
+
+    if all_sets:  # every avrgen container of the engine, each with its set
+        docker = Docker()
+        docker.check(compose=False)
+        found = docker.containers(list(dict.fromkeys(names)) or None)
+        return sorted(found, key=lambda s: (s.set_id, *role_key(s)))
     the_plan = project.plan_or_none()
     if the_plan is not None and the_plan.hosts:  # several engines: each lists its own
         from avrgen.app.hosts import ps_on_hosts
 
         return ps_on_hosts(the_plan, names)
-    docker = Docker()
+    docker = Docker(scope=scope_of(project, the_plan))
     with docker.checked_on_failure():
         chosen = _known(the_plan, docker, names) if names else None
         return ps_on(docker, the_plan, chosen)
@@ -191,7 +227,8 @@ def logs(
     from avrgen.app.hosts import engine_of
 
     the_plan = project.plan_or_none()
-    docker = engine_of(the_plan, name)  # the agent's host's engine, with `hosts`
+    # the agent's host's engine, with `hosts`
+    docker = engine_of(the_plan, name, scope=scope_of(project, the_plan))
     docker.check(compose=False)
     _known(the_plan, docker, [name])
     statuses = _containers(docker, name)
@@ -223,7 +260,7 @@ def restart(
             from avrgen.app.hosts import restart_on_hosts
 
             return restart_on_hosts(the_plan, names, all_agents, timeout, progress, parallel)
-        docker = Docker(progress)
+        docker = Docker(progress, scope=scope_of(project, the_plan))
         docker.check(compose=False)
         chosen = _chosen(the_plan, docker, names, all_agents)
         if not chosen:
@@ -278,6 +315,12 @@ def _up_on(
 def _containers(docker: Docker, name: str) -> list[ContainerStatus]:
     statuses = docker.containers([name])
     if not statuses:
+        elsewhere = held_elsewhere(docker, name)
+        if elsewhere:
+            raise ComposeError(
+                f"{elsewhere}, not this one's; run avrgen from that blueprint folder, or "
+                f"`avrgen up --take-over {name}` makes them this set's"
+            )
         raise ComposeError(f"agent {name!r} has no containers; `avrgen up {name}` starts it")
     return statuses
 
@@ -302,15 +345,19 @@ def _known(the_plan: Plan | None, docker: Docker, names: Sequence[str]) -> list[
         if running is None:
             running = {s.agent for s in docker.containers()}
         if name not in running:
+            elsewhere = held_elsewhere(docker, name)
+            if elsewhere:  # not one of this set's: run avrgen where it belongs
+                raise ComposeError(f"{elsewhere}, not to this one (not in its blueprints)")
             raise unknown_agent(name, planned | running)
     return list(dict.fromkeys(names))
 
 
 def _orphan(status: ContainerStatus, the_plan: Plan) -> bool:
-    """A container of this blueprint set (on its network) whose agent is gone from it (the
-    telephony stack's containers are no agent's: `down --telephony` removes them)."""
+    """A container of this blueprint set (its label: an older avrgen's, without one, is
+    never taken for an orphan) whose agent is gone from it (the telephony stack's
+    containers are no agent's: `down --telephony` removes them)."""
     return (
         not status.telephony
+        and status.set_id == the_plan.set_id
         and status.agent not in the_plan.agents
-        and the_plan.network.name in status.networks
     )

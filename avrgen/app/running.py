@@ -27,7 +27,8 @@ class Start:
     """What `up` and `deploy` start, and how: the named agents (or every agent, with
     `all_agents`), `parallel` at a time, with secrets from the environment (`environ`,
     default os.environ) or `secrets_file`, output/ rendered first when stale (or refused,
-    without `render`), `timeout` seconds for each agent to run."""
+    without `render`), `timeout` seconds for each agent to run; with `take_over`, agents
+    whose container names another blueprint set's containers hold replace them."""
 
     names: Sequence[str] = ()
     all_agents: bool = False
@@ -37,6 +38,8 @@ class Start:
     timeout: int = 120
     environ: Mapping[str, str] | None = None
     progress: Progress | None = None
+    take_over: bool = False
+    atomic: bool = False  # up --atomic: an agent that fails goes back to its last release
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,8 @@ class Removal:
     """What `down` and `undeploy` remove: the named agents (every agent of the blueprints,
     with `all_agents`), with `orphans` those of agents no longer in them, with `network` the
     shared network when nothing uses it, with `telephony` the telephony stack and its
-    secrets files (`down` only; `--all` alone leaves the stack running)."""
+    secrets files (`down` only; `--all` alone leaves the stack running); with `dry_run`,
+    what would be removed, removing nothing."""
 
     names: Sequence[str] = ()
     all_agents: bool = False
@@ -52,6 +56,7 @@ class Removal:
     orphans: bool = False
     progress: Progress | None = None  # undeploy tells here what it waits for
     telephony: bool = False
+    dry_run: bool = False
 
 
 class Outcome(Protocol):
@@ -132,6 +137,10 @@ def start_agents(
         stack.prepare(secrets)
     engine.check()
     engine.refuse_foreign(selected)
+    from avrgen.engine.compose import Docker
+
+    if isinstance(engine, Docker):  # compose: containers of another blueprint set
+        engine.claim(selected, start.take_over)
     note = engine.ensure_network(the_plan.network)
     if note:
         engine.say("network", note)

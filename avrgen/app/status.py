@@ -27,7 +27,7 @@ from avrgen.app.lifecycle import UpResult, up
 from avrgen.app.project import Project
 from avrgen.app.running import Start
 from avrgen.app.telephony import TelephonyStatus
-from avrgen.engine.compose import ContainerStatus, Docker
+from avrgen.engine.compose import ContainerStatus, Docker, SetScope
 from avrgen.engine.drift import Difference, DriftChecker, orphans
 from avrgen.errors import AvrgenError
 from avrgen.fs.dotenv import read_secrets_file
@@ -139,7 +139,10 @@ def status_on(
     check_names: bool = True,
     by: Literal["hash", "compose"] = "hash",
 ) -> list[AgentStatus]:
-    """status on one engine: its agents of the plan (or the named ones), then its orphans."""
+    """status on one engine: its agents of the plan (or the named ones), then its orphans;
+    only this blueprint set's containers (an engine given without a set gets the plan's)."""
+    if docker.scope is None:
+        docker.scope = SetScope.of(the_plan, project.paths.state_dir)
     # compose is asked only about containers without a hash; the engine checked on failure
     with docker.checked_on_failure():
         orphaned = orphans(docker, the_plan)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn, TypeVar, cast
 
@@ -57,8 +58,11 @@ if TYPE_CHECKING:
 Item = TypeVar("Item")
 
 
-def print_containers(statuses: Sequence[ContainerStatus]) -> None:
+def print_containers(statuses: Sequence[ContainerStatus], with_set: bool = False) -> None:
     header = ("AGENT", "CONTAINER", "ROLE", "STATE", "HEALTH", "PORTS")
+    if with_set:  # ps --all-sets: every blueprint set's ("-": an older avrgen's, no label)
+        table([("SET", *header), *((s.set_id or "-", *_row(s)) for s in statuses)])
+        return
     if any(s.host is not None for s in statuses):  # several engines (`hosts`): which one
         table([(header[0], "HOST", *header[1:]), *(_host_row(s) for s in statuses)])
         return
@@ -111,12 +115,33 @@ def _host_containers(agent: AgentUp) -> tuple[str, ...]:
     is_flag=True,
     help="Only the agents `avrgen status` finds drifted or not running (no names).",
 )
+@click.option(
+    "--take-over",
+    is_flag=True,
+    help="Replace containers of another blueprint set that hold these agents' names.",
+)
+@click.option(
+    "--atomic",
+    is_flag=True,
+    help="An agent not running and healthy within --timeout goes back to its last release "
+    "(without one, its containers are removed); exits 1 all the same.",
+)
 @timeout_option
 @no_wait_option
 @json_option
 @as_start
-def up(project: Project, start: Start, changed: bool, no_wait: bool, as_json: bool) -> None:
-    """Render if stale, create the network, `docker compose up --wait` each agent."""
+def up(
+    project: Project,
+    start: Start,
+    changed: bool,
+    take_over: bool,
+    atomic: bool,
+    no_wait: bool,
+    as_json: bool,
+) -> None:
+    """Render if stale, create the network, `docker compose up --wait` each agent; record
+    a release of each agent that changed."""
+    start = replace(start, take_over=take_over, atomic=atomic)
     if changed and (start.names or start.all_agents):
         raise click.UsageError("--changed picks the agents itself: give no names and no --all")
     require_selection(start.names, start.all_agents, allow_none=changed)
@@ -174,9 +199,11 @@ def print_telephony(stack: TelephonyUp) -> None:
 @click.command()
 @project_options
 @removal_options("Also remove the shared network if nothing uses it.", telephony=True)
-def down(project: Project, removal: Removal) -> None:
-    """Stop and remove agents' containers (found by their labels); the telephony stack only
-    with --telephony."""
+@click.option("--dry-run", is_flag=True, help="List what would be removed; change nothing.")
+def down(project: Project, removal: Removal, dry_run: bool) -> None:
+    """Stop and remove agents' containers (this blueprint set's, found by their labels); the
+    telephony stack only with --telephony."""
+    removal = replace(removal, dry_run=dry_run)
     try:
         result = down_agents(project, removal)
     except HostsUnreachable as exc:  # what went on the other hosts, then the error
@@ -186,27 +213,43 @@ def down(project: Project, removal: Removal) -> None:
 
 
 def _print_down(result: DownResult) -> None:
+    verb = "would remove" if result.dry_run else "removed"
     removed = [
-        f"removed {s.name} ({s.agent}, {s.role})" + (f" on host {s.host}" if s.host else "")
+        f"{verb} {s.name} ({s.agent}, {s.role})" + (f" on host {s.host}" if s.host else "")
         for s in result.removed
     ]
     removed += [f"removed {s.name} (telephony, {s.role})" for s in result.telephony or []]
     if result.telephony is not None:
         removed.append("removed the telephony secrets files")
-    print_removed(removed, "no containers to remove", result.network)
+    nothing = "nothing to remove (--dry-run)" if result.dry_run else "no containers to remove"
+    print_removed(removed, nothing, result.network)
+    for note in result.left_alone:
+        click.echo(f"left alone: {note} (`avrgen ps --all-sets` lists every set's)")
+    if result.dry_run:
+        click.echo("--dry-run: nothing was changed")
 
 
 @click.command()
 @project_options
 @names_argument
 @target_option("compose: containers; swarm: swarm tasks (default: settings' target).")
+@click.option(
+    "--all-sets",
+    is_flag=True,
+    help="Every avrgen container of the engine, of any blueprint set, with its set.",
+)
 @json_option
-def ps(project: Project, names: tuple[str, ...], target: str | None, as_json: bool) -> None:
-    """Containers of the agents: state, health, published ports (target swarm: the agents'
-    swarm tasks: node, state, error)."""
+def ps(
+    project: Project, names: tuple[str, ...], target: str | None, all_sets: bool, as_json: bool
+) -> None:
+    """Containers of this blueprint set's agents: state, health, published ports (target
+    swarm: the agents' swarm tasks: node, state, error)."""
     from avrgen.app.deploy import tasks
 
-    if (target or project.target()) == "swarm":
+    if all_sets:
+        statuses = containers(project, names, all_sets=True)
+        _listing(statuses, as_json, serialize.containers, _with_set, "no avrgen containers")
+    elif (target or project.target()) == "swarm":
         found_tasks = tasks(project, names)
         _listing(found_tasks, as_json, serialize.tasks, print_tasks, "no avrgen services")
     else:
@@ -216,6 +259,10 @@ def ps(project: Project, names: tuple[str, ...], target: str | None, as_json: bo
             partial = cast("list[ContainerStatus]", exc.partial)
             _hosts_failed(exc, as_json, serialize.containers, print_containers, partial)
         _listing(statuses, as_json, serialize.containers, print_containers, "no avrgen containers")
+
+
+def _with_set(statuses: list[ContainerStatus]) -> None:
+    print_containers(statuses, with_set=True)
 
 
 def _listing(

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import click
 
 from avrgen import __version__
-from avrgen.cli import blueprint, catalog, explain, lifecycle, serialize, swarm
+from avrgen.cli import blueprint, catalog, explain, lifecycle, releases, serialize, swarm
 from avrgen.cli.options import Invocation
 from avrgen.cli.output import Failed
 from avrgen.errors import AvrgenError, BlueprintError
@@ -42,6 +42,8 @@ for command in (
     swarm.undeploy,
     lifecycle.status,
     explain.explain,
+    releases.history,
+    releases.rollback,
 ):
     cli.add_command(command)
 cli.add_command(blueprint.plan_command, name="diff")

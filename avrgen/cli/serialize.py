@@ -18,6 +18,7 @@ import click
 from avrgen.errors import AvrgenError, BlueprintError, Problem
 
 if TYPE_CHECKING:
+    from avrgen.app.releases import HistoryEntry, RollbackResult
     from avrgen.app.results import (
         ContainerStatus,
         ImportResult,
@@ -62,7 +63,7 @@ def error(exc: AvrgenError) -> dict[str, object]:
 
 
 def containers(statuses: Iterable[ContainerStatus]) -> list[dict[str, object]]:
-    return [record(s, {"name": "container"}) for s in statuses]
+    return [record(s, {"name": "container", "set_id": "set"}) for s in statuses]
 
 
 def tasks(found: Iterable[TaskStatus]) -> list[dict[str, object]]:
@@ -87,6 +88,7 @@ def up_result(result: UpResult) -> dict[str, object]:
         ],
         "interrupted": signal.Signals(result.interrupted).name if result.interrupted else None,
         "telephony": telephony_up(result.telephony),
+        "releases": dict(result.releases),
     }
 
 
@@ -208,3 +210,32 @@ def tools_mounts(t: ProviderTemplate) -> list[str]:
     from avrgen.model.catalog import TOOLS_MOUNTS  # pydantic: not for every command
 
     return list(TOOLS_MOUNTS) if t.tools else []
+
+
+def history_entry(entry: HistoryEntry) -> dict[str, object]:
+    """`history --json`: a release as recorded, and what it changed since `previous`."""
+    changes = entry.changes
+    return {
+        **entry.release.model_dump(mode="json"),
+        "previous": entry.previous,
+        "changes": {
+            "files_added": list(changes.files_added),
+            "files_removed": list(changes.files_removed),
+            "files_changed": list(changes.files_changed),
+            "images": {
+                role: {"from": old, "to": new} for role, (old, new) in changes.images.items()
+            },
+            "env_keys_added": {role: list(keys) for role, keys in changes.env_added.items()},
+            "env_keys_removed": {role: list(keys) for role, keys in changes.env_removed.items()},
+        },
+    }
+
+
+def rollback_result(result: RollbackResult) -> dict[str, object]:
+    return {
+        "agent": result.agent,
+        "to": result.to.number,
+        "recorded": result.recorded.number if result.recorded is not None else None,
+        "status": result.up.status,
+        "containers": containers(result.up.containers),
+    }

@@ -17,13 +17,14 @@ from pathlib import Path
 
 from python_on_whales import Network
 
-from avrgen.engine import containers, logs, network, ownership
+from avrgen.engine import containers, logs, network, ownership, sets
 from avrgen.engine.containers import ContainerStatus, absent, role_key
 from avrgen.engine.docker import AgentOutcome, Engine, Progress, Redact, quoted_log
 from avrgen.engine.failures import safe_list
 from avrgen.engine.interrupt import Interruption
 from avrgen.engine.logs import LogLine
 from avrgen.engine.secrets import Secrets
+from avrgen.engine.sets import SetScope
 from avrgen.engine.up import compose_up
 from avrgen.errors import ComposeError
 from avrgen.model.blueprint import Host, NetworkSettings
@@ -36,6 +37,7 @@ __all__ = [
     "LogLine",
     "Progress",
     "Redact",
+    "SetScope",
     "absent",
     "role_key",
 ]
@@ -56,8 +58,11 @@ class Docker(Engine):
         progress: Progress | None = None,
         host: tuple[str, Host] | None = None,
         interruption: Interruption | None = None,
+        scope: SetScope | None = None,
     ) -> None:
         super().__init__(progress, host, interruption)
+        # whose containers `containers()` lists: one blueprint set's (None: every set's)
+        self.scope = scope
         self._lost_lock = threading.Lock()
         self.engine_lost: str | None = None  # set when the engine stops answering mid-`up`
 
@@ -67,7 +72,8 @@ class Docker(Engine):
         return network.inspect_network(self, name)
 
     def ensure_network(self, settings: NetworkSettings) -> str | None:
-        return network.ensure_bridge(self, settings)
+        set_id = self.scope.set_id if self.scope is not None else None
+        return network.ensure_bridge(self, settings, set_id)
 
     def network_users(self, name: str) -> list[str] | None:
         """Names of the containers on network `name`; None when it does not exist."""
@@ -98,8 +104,10 @@ class Docker(Engine):
         compose_file: Path,
         secrets: Secrets,
         timeout: int = 120,
+        overrides: Sequence[Path] = (),
     ) -> AgentUp:
-        """`docker compose up -d --wait --remove-orphans` for one agent; never raises."""
+        """`docker compose up -d --wait --remove-orphans` for one agent; never raises.
+        `overrides`: compose files merged over `compose_file`."""
         start = time.monotonic()
         redact = secrets.redact
         if self.interruption.signal is not None:
@@ -112,7 +120,7 @@ class Docker(Engine):
             return AgentUp(agent.name, "failed", 0.0, [], message)
         try:
             changed = compose_up(
-                self, agent, compose_file, secrets.for_agent(agent), redact, timeout
+                self, agent, compose_file, secrets.for_agent(agent), redact, timeout, overrides
             )
         except ComposeError as exc:
             message = redact(str(exc))
@@ -152,8 +160,29 @@ class Docker(Engine):
     # -- what is running ---------------------------------------------------------------------
 
     def containers(self, agents: Sequence[str] | None = None) -> list[ContainerStatus]:
-        """The containers of `agents` (all avrgen containers with None), by their labels."""
+        """The containers of `agents` (all avrgen containers with None), by their labels:
+        of this engine's blueprint set (`scope`) only, when it has one."""
+        found = containers.list_containers(self, agents)
+        return found if self.scope is None else [s for s in found if self.scope.owns(s)]
+
+    def unscoped_containers(self, agents: Sequence[str]) -> list[ContainerStatus]:
+        """The containers of `agents`, of any blueprint set."""
         return containers.list_containers(self, agents)
+
+    def claim(self, agents: Sequence[AgentPlan], take_over: bool) -> None:
+        """Before anything starts: fail, naming the set, when another blueprint set's
+        containers are in an agent's project or hold its container names; with
+        `take_over`, say so (compose then replaces them)."""
+        if self.scope is None:
+            return
+        names = [c.name for agent in agents for c in agent.containers]
+        found = containers.list_containers(self, [a.name for a in agents])
+        found += containers.named(self, names)
+        held = sets.held_by_others(self.scope, agents, list({s.id: s for s in found}.values()))
+        if not take_over:
+            sets.refuse_held(self.scope, held)
+        for each in held:
+            self.say(each.agent, sets.taking_over(self.scope, each))
 
     def remove(self, statuses: Sequence[ContainerStatus], timeout: int | None = None) -> None:
         """Stop (each container's own stop timeout, without `timeout`) and remove them."""

@@ -14,6 +14,7 @@ import subprocess
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Any
 
 from python_on_whales.components.container.cli_wrapper import ContainerListFilter
@@ -26,7 +27,9 @@ from avrgen.model.labels import (
     MANAGED_LABEL,
     PROJECT_LABEL,
     ROLE_LABEL,
+    SET_LABEL,
     TELEPHONY_LABEL,
+    WORKING_DIR_LABEL,
 )
 from avrgen.model.plan import Container
 
@@ -47,6 +50,8 @@ class ContainerStatus:
     started_at: str | None = None
     networks: tuple[str, ...] = ()
     orphan: bool = False  # on the blueprints' network, but its agent is not in them (any more)
+    set_id: str = ""  # its blueprint set (label avrgen.set); "": made before set ids
+    output: str = ""  # the output folder it was started from (compose's working_dir's parent)
     host: str | None = None  # which of the settings' `hosts` runs it; None: the default engine
     telephony: bool = False  # avr-asterisk or avr-ami: the telephony stack's, no agent's
 
@@ -76,6 +81,12 @@ def list_containers(engine: Engine, agents: Sequence[str] | None = None) -> list
         rows = [r for r in rows if r.agent in names or r.project in projects]
     found = [data for data in inspect(engine, [r.id for r in rows]) if is_managed(data)]
     return sorted((status_of(data) for data in found), key=role_key)
+
+
+def named(engine: Engine, names: Sequence[str]) -> list[ContainerStatus]:
+    """avrgen's containers holding exactly these names."""
+    filters: list[list[ContainerListFilter]] = [[("name", f"^/{n}$")] for n in names]
+    return [status_of(data) for data in matching(engine, filters) if is_managed(data)]
 
 
 @dataclass(frozen=True)
@@ -193,6 +204,10 @@ def status_of(data: dict[str, Any]) -> ContainerStatus:
         started_at=None if not started or started.startswith("0001-") else started,
         networks=tuple(sorted(settings.get("Networks") or {})),
         telephony=TELEPHONY_LABEL in labels,
+        set_id=labels.get(SET_LABEL, ""),
+        output=str(PurePosixPath(labels[WORKING_DIR_LABEL]).parent)
+        if labels.get(WORKING_DIR_LABEL)
+        else "",
     )
 
 

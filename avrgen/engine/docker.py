@@ -65,9 +65,12 @@ class Engine:
         """`host 'edge-1' (ssh://ops@10.0.0.11)`, for messages; "" for the default engine."""
         return f"host {self.host_name!r} ({self.endpoint})" if self.host_name else ""
 
-    def compose_client(self, compose_file: Path, project: str) -> DockerClient:
-        """A client for `docker compose` on this engine, of one file as one project."""
-        return client_for(self._host, [compose_file], project)
+    def compose_client(
+        self, compose_file: Path, project: str, overrides: Sequence[Path] = ()
+    ) -> DockerClient:
+        """A client for `docker compose` on this engine, of one file (and `overrides`
+        merged over it) as one project."""
+        return client_for(self._host, [compose_file, *(o.resolve() for o in overrides)], project)
 
     def say(self, agent: str, message: str) -> None:
         if self._progress is not None:

@@ -42,7 +42,13 @@ from avrgen.engine.compose import ContainerStatus, Docker, role_key
 from avrgen.engine.docker import last_line
 from avrgen.engine.secrets import redact
 from avrgen.errors import ComposeError
-from avrgen.model.labels import AGENT_LABEL, CONTENT_HASH_LABEL, IMAGE_LABEL, MANAGED_LABEL
+from avrgen.model.labels import (
+    AGENT_LABEL,
+    CONTENT_HASH_LABEL,
+    IMAGE_LABEL,
+    MANAGED_LABEL,
+    SET_LABEL,
+)
 from avrgen.model.output import COMPOSE_FILE
 from avrgen.model.plan import AgentPlan, Container, Plan
 
@@ -134,11 +140,11 @@ def parse_dry_run(text: str) -> dict[str, set[str]]:
 
 
 def orphans(docker: Docker, the_plan: Plan) -> dict[str, list[ContainerStatus]]:
-    """Containers with avrgen's labels on this blueprint set's network, of agents it lacks."""
+    """Containers of this blueprint set (its label), of agents it lacks."""
     command = docker.command(
         *("container", "ls", "--all", "--no-trunc"),
         *("--filter", f"label={MANAGED_LABEL}=true"),
-        *("--filter", f"network={the_plan.network.name}"),
+        *("--filter", f"label={SET_LABEL}={the_plan.set_id}"),
         *("--format", '{{.Label "' + AGENT_LABEL + '"}}'),
     )
     try:
@@ -195,8 +201,10 @@ class DriftChecker:
         found = [d for d in containers.inspect(self.docker, ids) if containers.is_managed(d)]
         self._inspected = {str(d.get("Id", "")): d for d in found}
         loaded: dict[str, list[ContainerStatus]] = {name: [] for name in names}
+        scope = self.docker.scope  # this blueprint set's containers only, as containers() gives
         for status in sorted(map(containers.status_of, found), key=role_key):
-            loaded.setdefault(status.agent, []).append(status)
+            if scope is None or scope.owns(status):
+                loaded.setdefault(status.agent, []).append(status)
         self._loaded = loaded
         self._load_images(sorted({c.image for a in agents for c in a.containers}))
 

@@ -12,7 +12,7 @@ from python_on_whales.exceptions import DockerException, NoSuchNetwork
 from avrgen.engine.docker import Engine, last_line
 from avrgen.errors import ComposeError
 from avrgen.model.blueprint import NetworkSettings
-from avrgen.model.labels import MANAGED_LABEL
+from avrgen.model.labels import MANAGED_LABEL, SET_LABEL
 
 
 def inspect_network(engine: Engine, name: str) -> Network | None:
@@ -25,9 +25,12 @@ def inspect_network(engine: Engine, name: str) -> Network | None:
         raise ComposeError(f"cannot inspect network {name!r}: {last_line(exc)}") from None
 
 
-def create_network(engine: Engine, settings: NetworkSettings, overlay: bool) -> str | None:
-    """Create the network (an attachable overlay one for swarm); a note, or None when
-    someone else created a bridge network of that name meanwhile."""
+def create_network(
+    engine: Engine, settings: NetworkSettings, overlay: bool, set_id: str | None = None
+) -> str | None:
+    """Create the network (an attachable overlay one for swarm), labelled with the set
+    that made it; a note, or None when someone else created a bridge network of that name
+    meanwhile."""
     name = settings.name
     subnet = str(settings.subnet) if settings.subnet is not None else None
     what = "overlay network" if overlay else "network"
@@ -37,7 +40,7 @@ def create_network(engine: Engine, settings: NetworkSettings, overlay: bool) -> 
             driver="overlay" if overlay else "bridge",
             attachable=overlay,
             subnet=subnet,
-            labels={MANAGED_LABEL: "true"},
+            labels={MANAGED_LABEL: "true", **({SET_LABEL: set_id} if set_id else {})},
         )
     except DockerException as exc:
         if not overlay and engine.client.network.exists(name):
@@ -54,11 +57,13 @@ def subnets(network: Network) -> list[str]:
     return [str(c.get("Subnet")) for c in (network.ipam.config or []) if c.get("Subnet")]
 
 
-def ensure_bridge(engine: Engine, settings: NetworkSettings) -> str | None:
+def ensure_bridge(
+    engine: Engine, settings: NetworkSettings, set_id: str | None = None
+) -> str | None:
     """Create the shared bridge network when missing; a note for the user, or None."""
     network = inspect_network(engine, settings.name)
     if network is None:
-        return create_network(engine, settings, overlay=False)
+        return create_network(engine, settings, overlay=False, set_id=set_id)
     if settings.subnet is None or str(settings.subnet) in subnets(network):
         return None
     return (

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from python_on_whales.exceptions import DockerException
@@ -43,8 +43,10 @@ def compose_up(
     secrets: Mapping[str, str],
     redact: Redact,
     timeout: int,
+    overrides: Sequence[Path] = (),
 ) -> bool:
-    """Bring the agent up; True when some container changed. Fails with a ComposeError."""
+    """Bring the agent up; True when some container changed. Fails with a ComposeError.
+    `overrides`: compose files merged over `compose_file` (a rollback's images by id)."""
     if not compose_file.is_file():
         raise ComposeError(f"agent {agent.name!r}: {compose_file} not found; run avrgen render")
     ensure_images(engine, agent)
@@ -53,7 +55,7 @@ def compose_up(
         raise ComposeError(f"agent {agent.name!r}: interrupted before docker compose started")
     engine.say(agent.name, "docker compose up --wait")
     returncode, lines = run_compose_up(
-        engine, agent.name, agent.project, compose_file, secrets, redact, timeout
+        engine, agent.name, agent.project, compose_file, secrets, redact, timeout, overrides
     )
     if returncode != 0:
         raise explain_failure(engine, agent, lines, redact)
@@ -68,11 +70,12 @@ def run_compose_up(
     environment: Mapping[str, str],
     redact: Redact,
     timeout: int,
+    overrides: Sequence[Path] = (),
 ) -> tuple[int, list[str]]:
     """`docker compose up --detach --wait --remove-orphans` of `project`, its progress told
     under `name`; `environment` (secrets) reaches compose through its environment only.
     Returns compose's exit status and its output's lines, redacted."""
-    client = engine.compose_client(compose_file.resolve(), project)
+    client = engine.compose_client(compose_file.resolve(), project, overrides)
     command = [
         *map(str, client.compose.docker_compose_cmd),
         *("--ansi", "never", "--progress", "plain"),

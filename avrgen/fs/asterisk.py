@@ -20,6 +20,10 @@ What is writable, and how (Asterisk 23's main/config.c and the dialplan's argume
   argument or change its meaning at run time. There is no escape that survives both the
   file reader and the dialplan's substitution, so these values are refused, never escaped.
 - **Section names** (`[name]`): none of `[ ] ( ) ; , = \\ "`, no blank, no control character.
+- **Extensions** (what `exten => X,1,...` matches, also shown in the block's `NoOp`): digits
+  with an optional leading `+`, or a pattern: `_`, then digits, `X Z N * # +` and `[...]`
+  classes of digits and ranges, optionally ending in `.` or `!`. Brackets come in pairs
+  and nothing else of the dialplan's special characters can appear.
 
 Error messages name what is wrong, never the value (it may be a password); callers name the
 field or secret.
@@ -46,6 +50,8 @@ __all__ = [
     "dialplan_arg",
     "dialplan_problem",
     "dialplan_step",
+    "extension",
+    "extension_problem",
     "parse",
     "section_name",
     "section_problem",
@@ -114,6 +120,25 @@ def dialplan_arg(value: object) -> str:
     """`value` unchanged, once it is known to be safe inside a dialplan argument."""
     text = str(value)
     problem = dialplan_problem(text)
+    if problem is not None:
+        raise UnsafeValueError(problem)
+    return text
+
+
+_EXTENSION = re.compile(r"\+?[0-9]{1,32}|_(?:[0-9XZNxzn*#+]|\[[0-9-]+\]){1,40}[.!]?")
+
+
+def extension_problem(value: str) -> str | None:
+    """Why `value` cannot be an extension (see the module docstring), or None."""
+    if _EXTENSION.fullmatch(value) is None:
+        return "is neither digits (with an optional leading +) nor a pattern such as _X."
+    return None
+
+
+def extension(value: object) -> str:
+    """`value` unchanged, once it is known to be an extension or pattern."""
+    text = str(value)
+    problem = extension_problem(text)
     if problem is not None:
         raise UnsafeValueError(problem)
     return text

@@ -190,6 +190,9 @@ class Settings(Strict):
     swarm: SwarmSettings = SwarmSettings()
     hosts: dict[HostName, Host] = {}  # none: every agent runs on the default engine
     telephony: TelephonySettings | None = None  # avrgen renders and runs Asterisk (+ avr-ami)
+    # containers `avr-<role>-<agent name>`, or `id`: `avr-<role>-<agent id>`, as the AVR
+    # dashboard names them (its dialplans dial avr-core-<id>)
+    container_names: Literal["name", "id"] = "name"
 
 
 class ProviderConfig(Strict):
@@ -291,6 +294,6 @@ class Blueprint(BaseModel):
     settings: Settings = Settings()
     providers: dict[str, Provider] = {}
     agents: dict[str, Agent] = {}
-    numbers: dict[str, Number] = {}  # by number, in the order written
+    numbers: dict[str, Number] = {}  # by number
     phones: dict[str, Phone] = {}
     trunks: dict[str, Trunk] = {}

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 from avrgen.model.blueprint import Host, NetworkSettings, Secret, SwarmSettings, Target
+from avrgen.model.labels import ROLE_LABEL
 
 Lock = dict[str, dict[str, int]]
 
@@ -228,6 +229,7 @@ class Telephony:
     published: tuple[PublishedPort, ...]
     reserved: tuple[int | tuple[int, int], ...]
     ami_user: str | None  # the manager.conf user avr-ami logs in as
+    ami_env: tuple[tuple[str, str], ...] = ()  # avr-ami's literal env (secrets: env_secrets)
     file_secrets: tuple[FileSecret, ...] = ()
     env_secrets: tuple[EnvSecret, ...] = ()
     labels: tuple[tuple[str, str], ...] = ()  # common to both containers (+ avrgen.role)
@@ -246,6 +248,10 @@ class Telephony:
         """Every secret NAME the stack needs at `up`."""
         names = {s.secret for s in self.file_secrets} | {s.secret for s in self.env_secrets}
         return frozenset(names)
+
+    def labels_for(self, role: str) -> tuple[tuple[str, str], ...]:
+        """The labels of the stack's container (or volume) `role`: asterisk | ami | recordings."""
+        return (*self.labels, (ROLE_LABEL, role))
 
     @property
     def reloads(self) -> dict[str, str]:

@@ -10,7 +10,7 @@ import re
 import warnings
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from avrgen.model.fields import AgentName, HostIp, Port, PortRange, Range, Secret, Text
 
@@ -32,6 +32,23 @@ SipName = Annotated[str, StringConstraints(pattern=SIP_NAME_RE.pattern)]
 ContextName = Annotated[str, StringConstraints(pattern=CONTEXT_RE.pattern)]
 RegisterTarget = Annotated[str, StringConstraints(pattern=REGISTER_RE.pattern)]
 
+
+def _secret_only(value: object) -> object:
+    """A password is `{secret: NAME}`: a literal one would be written into output/."""
+    if isinstance(value, dict | Secret):
+        return value
+    raise ValueError("expected {secret: NAME}; a password is never written in a blueprint")
+
+
+Password = Annotated[Secret, BeforeValidator(_secret_only)]
+
+# the stack's fixed ports (the avr-asterisk image's manager.conf, http.conf; avr-ami's PORT)
+TLS_PORT = 5061
+AMI_PORT = 5038
+HTTP_PORT = 8088
+HTTPS_PORT = 8089
+AVR_AMI_PORT = 6006
+
 Transport = Literal["udp", "tcp", "tls", "wss"]
 TRANSPORTS: tuple[str, ...] = ("udp", "tcp", "tls", "wss")
 # codecs Asterisk 23 knows by these names (`core show codecs`); the telephony ones first
@@ -45,8 +62,8 @@ class _Strict(BaseModel):
 
 
 class SipSettings(_Strict):
-    port: Port = 5060  # UDP and TCP; TLS listens on 5061
-    transports: tuple[Transport, ...] = ("udp", "tcp")
+    port: Port = 5060  # UDP and TCP; TLS listens on TLS_PORT
+    transports: Annotated[tuple[Transport, ...], Field(min_length=1)] = ("udp", "tcp")
 
 
 class TelephonyPublish(_Strict):
@@ -59,7 +76,7 @@ class ManagerUser(_Strict):
     """The AMI user avr-ami logs in as (a section of manager.conf)."""
 
     username: SipName = "avr"
-    password: Secret
+    password: Password
 
 
 class AsteriskSettings(_Strict):
@@ -80,6 +97,13 @@ class TelephonySettings(_Strict):
     context: ContextName = "demo"
     asterisk: AsteriskSettings = AsteriskSettings()
     ami: AmiSettings | None = None
+
+    def host_ports(self) -> tuple[int | PortRange, ...]:
+        """Every host port of the stack, published or not: SIP (and TLS), RTP, AMI, HTTP
+        and HTTPS (ARI, WebSocket), avr-ami's. No agent port may be allocated on them."""
+        sip = self.asterisk.sip
+        tls = (TLS_PORT,) if "tls" in sip.transports else ()
+        return (sip.port, *tls, self.asterisk.rtp, AMI_PORT, HTTP_PORT, HTTPS_PORT, AVR_AMI_PORT)
 
 
 class Number(_Strict):
@@ -103,8 +127,8 @@ class Phone(_Strict):
     kind: Literal["phone"]
     name: SipName
     display_name: Text | None = None
-    password: Secret
-    webrtc: bool = True
+    password: Password
+    webrtc: bool = False  # true: a browser phone (the dashboard's webrtc-template, over wss)
 
 
 # `register` is the field's name in the blueprint; pydantic warns that it shadows ABCMeta's
@@ -118,7 +142,7 @@ with warnings.catch_warnings():
         transport: Transport = "udp"
         codecs: Annotated[tuple[Codec, ...], Field(min_length=1)] = ("ulaw", "alaw")
         username: SipName | None = None  # default: the name
-        password: Secret
+        password: Password
         register: RegisterTarget | None = None
 
         @property

@@ -9,6 +9,7 @@ from functools import lru_cache
 from typing import Any
 
 from avrgen.errors import TemplateError
+from avrgen.fs import asterisk
 
 _SAFE_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
@@ -68,6 +69,31 @@ def dotenv_decode(quoted: str) -> str:
 def secret_ref(name: str) -> str:
     """A compose reference that fails `up` with the secret's name when it is not set."""
     return json.dumps(f"${{{name}:?secret {name} is not set}}")
+
+
+def folder_ref(name: str) -> str:
+    """A compose reference to the host folder `avrgen up` sets (the telephony secrets)."""
+    return json.dumps(f"${{{name}:?set by avrgen up: the folder of the telephony secrets}}")
+
+
+def _asterisk_filter(write: Callable[[object], str], what: str) -> Callable[[object], str]:
+    """An Asterisk writer of fs/asterisk.py as a template filter: a value it refuses is a
+    TemplateError naming the value (only names, numbers and hosts reach these filters:
+    secrets never do)."""
+
+    def write_checked(value: object) -> str:
+        try:
+            return write(value)
+        except asterisk.UnsafeValueError as exc:
+            raise TemplateError(f"refusing to write {str(value)!r} as {what}: it {exc}") from None
+
+    return write_checked
+
+
+asterisk_value = _asterisk_filter(asterisk.config_value, "an Asterisk option value")
+dialplan_value = _asterisk_filter(asterisk.dialplan_arg, "a dialplan argument")
+section_value = _asterisk_filter(asterisk.section_name, "an Asterisk section name")
+exten_value = _asterisk_filter(asterisk.extension, "a dialplan extension")
 
 
 def safe_key(value: object) -> str:

@@ -25,6 +25,7 @@ from avrgen.model.catalog import AMI_TYPES, DEFAULT_PATHS, Catalog
 from avrgen.model.labels import AGENT_LABEL, HOST_LABEL, MANAGED_LABEL, ROLE_LABEL, SET_LABEL
 from avrgen.model.plan import CORE_ROLES, AgentPlan, Container, Lock, Plan
 from avrgen.pipeline.swarm import constraints
+from avrgen.pipeline.telephony import ami_url, plan_telephony, reserved_ports
 
 
 def plan(blueprint: Blueprint, lock: Lock, catalog: Catalog, locked_set: str) -> Plan:
@@ -45,6 +46,7 @@ def plan(blueprint: Blueprint, lock: Lock, catalog: Catalog, locked_set: str) ->
         settings.swarm,
         dict(settings.hosts),
         set_id=set_id,
+        telephony=plan_telephony(blueprint, agents),
     )
 
 
@@ -58,12 +60,13 @@ def allocate_ports(blueprint: Blueprint, lock: Lock) -> Lock:
     ranges = {"core": settings.core, "http": settings.http}
     result: Lock = {name: {} for name in sorted(blueprint.agents)}
     wanted = [(name, role) for name in result for role in roles_of(blueprint.agents[name])]
-    # a reserved port is never allocated (a pin on one is refused by validate)
+    # a reserved port is never allocated, nor the telephony stack's (a pin on one is
+    # refused by validate)
     taken: set[int] = {
         port
         for r in settings.reserved
         for port in ((r,) if isinstance(r, int) else range(r.low, r.high + 1))
-    }
+    } | reserved_ports(blueprint)
 
     for name, role in wanted:
         pin = getattr(blueprint.agents[name].ports, role)
@@ -114,7 +117,7 @@ def _plan_agent(
     for slot in SLOTS[agent.mode]:
         provider = bp.providers[getattr(agent.providers, slot)]
         template = catalog.get(provider.template) if provider.template else None
-        name = f"avr-{slot}-{agent.name}"
+        name = container_name(bp, agent, slot)
         port = ports[slot]
         env = {**base, **agent.env, **provider.config.env}
         kind = provider.type
@@ -125,9 +128,9 @@ def _plan_agent(
         takes_ami = template.takes_ami if template else kind in AMI_TYPES
         if takes_ami:  # the provider's own AMI_URL overrides the settings' one
             # popped and set again: AMI_URL comes last, after the keys avrgen sets
-            env["AMI_URL"] = (
-                env.pop("AMI_URL") if "AMI_URL" in provider.config.env else bp.settings.ami_url
-            )
+            # with telephony.ami, the avr-ami avrgen runs
+            default_ami = ami_url() if _runs_ami(bp) else bp.settings.ami_url
+            env["AMI_URL"] = env.pop("AMI_URL") if "AMI_URL" in provider.config.env else default_ami
         path = template.url_path if template else DEFAULT_PATHS[kind]
         scheme = "ws" if kind == "STS" else "http"
         urls[f"{kind}_URL"] = f"{scheme}://{name}:{port}{path}"
@@ -152,7 +155,7 @@ def _plan_agent(
         **bp.settings.core.env,
         **agent.core.env,
     }
-    core_name = f"avr-core-{agent.name}"
+    core_name = container_name(bp, agent, "core")
     containers.append(
         Container(
             role="core",
@@ -176,6 +179,18 @@ def _plan_agent(
         constraints(placement),
         agent.host,
     )
+
+
+def container_name(bp: Blueprint, agent: Agent, role: str) -> str:
+    """`avr-<role>-<agent name>`, or with `container_names: id` the dashboard's
+    `avr-<role>-<agent id>`, so a dialplan the dashboard wrote still reaches the core."""
+    suffix = str(agent.stable_id) if bp.settings.container_names == "id" else agent.name
+    return f"avr-{role}-{suffix}"
+
+
+def _runs_ami(bp: Blueprint) -> bool:
+    telephony = bp.settings.telephony
+    return telephony is not None and telephony.ami is not None
 
 
 def _host_ip(bp: Blueprint, agent: Agent) -> str | None:

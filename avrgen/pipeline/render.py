@@ -21,17 +21,24 @@ from avrgen.fs.package import default_templates
 from avrgen.model.blueprint import NetworkSettings, Secret, SwarmSettings, Target
 from avrgen.model.labels import CONTENT_HASH_LABEL
 from avrgen.model.output import COMPOSE_FILE, STACK_FILE, TARGETS
-from avrgen.model.plan import AgentPlan, Plan
+from avrgen.model.plan import AgentPlan, Plan, Telephony
+from avrgen.model.telephony import TLS_PORT
 from avrgen.pipeline import content_hash, swarm
 from avrgen.pipeline.checks import check_compose, check_env_file, check_stack
 from avrgen.pipeline.escape import (
+    asterisk_value,
     compose_value,
+    dialplan_value,
     dotenv_value,
+    exten_value,
+    folder_ref,
     remembered,
     safe_key,
     secret_ref,
+    section_value,
     yaml_value,
 )
+from avrgen.pipeline.telephony_checks import TELEPHONY_CHECKS, TELEPHONY_TEMPLATES
 
 
 class Renderer:
@@ -59,10 +66,17 @@ class Renderer:
             dotenv=remembered(dotenv_value),
             secret_ref=remembered(secret_ref),
             key=remembered(safe_key),
+            folder_ref=folder_ref,
+            asterisk=asterisk_value,
+            dialplan=dialplan_value,
+            section=section_value,
+            exten=exten_value,
         )
         env.tests["secret"] = lambda value: isinstance(value, Secret)
         env.globals["content_hash_label"] = CONTENT_HASH_LABEL
         env.filters["content_hash"] = lambda role: compose_value(content_hash.placeholder(role))
+        self.env, self.folder = env, folder
+        self.telephony_templates: dict[str, jinja2.Template] | None = None  # compiled when used
         try:
             if target == "swarm":
                 self.stack = env.get_template("stack.yml.j2")
@@ -98,9 +112,35 @@ class Renderer:
                     files.update(self.render_stack(agent, plan.network, plan.swarm))
                 else:
                     files.update(self.render_agent(agent, plan.network))
+        if plan.telephony is not None:  # with `only` too: `up NAME` needs the stack's files,
+            # and they hold every agent's ports, which are always planned
+            files.update(self.render_telephony(plan.telephony, plan.network))
         if check:
             self.check()
         return files
+
+    def render_telephony(self, telephony: Telephony, network: NetworkSettings) -> dict[str, bytes]:
+        """output/_telephony/: the stack's compose file and Asterisk's my_*.conf, for either
+        target (the stack runs with docker compose: reloading in place needs bind mounts,
+        which swarm's immutable configs cannot give)."""
+        if self.telephony_templates is None:
+            try:
+                self.telephony_templates = {
+                    name: self.env.get_template(template)
+                    for name, template in TELEPHONY_TEMPLATES.items()
+                }
+            except jinja2.TemplateError as exc:
+                raise TemplateError(f"{self.folder}: {exc}") from None
+        files: dict[str, bytes] = {}
+        for name, template in self.telephony_templates.items():
+            try:
+                text = template.render(telephony=telephony, network=network, tls_port=TLS_PORT)
+            except (jinja2.TemplateError, TemplateError) as exc:
+                raise TemplateError(f"rendering {telephony.folder}/{name}: {exc}") from None
+            path = f"{telephony.folder}/{name}"
+            files[path] = text.encode()
+            self.pending[path] = (partial(TELEPHONY_CHECKS[name], telephony, network), files[path])
+        return dict(sorted(files.items()))
 
     def check(self, paths: Iterable[str] | None = None) -> None:
         """Run the pending parse-back checks of these files (by relative path; None: all)."""

@@ -700,7 +700,7 @@ def test_agent_option_cannot_name_a_path(rendered: tuple[Path, Path], avrgen: Av
 
 def test_import_of_hostile_json_fails_cleanly(tmp_path: Path, avrgen: Avrgen) -> None:
     source = tmp_path / "export.json"
-    nothing = f"error: {source}: found no provider or agent to import"
+    nothing = f"error: {source}: found no provider, agent, number, phone or trunk to import"
     for content, messages in (
         ("[" * 100_000 + "]" * 100_000, [f"error: {source}: invalid JSON: nested too deeply"]),
         (  # each item skipped with its JSON path and reason

@@ -25,6 +25,8 @@ def test_a_container_is_its_fields_with_name_as_container() -> None:
         "started_at",
         "networks",
         "orphan",
+        "set",
+        "output",
         "host",
         "telephony",
     ]

@@ -444,7 +444,11 @@ def test_logs_of_a_role(
     both = avrgen("logs", "t3-sts", cwd=workdir)
     assert "avr-core-t3-sts | avrgen-test/core" in both.stdout
     # -f: lines as they come, until interrupted
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("AVRGEN_", "T3_"))}
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AVRGEN_", "T3_")) or k == "AVRGEN_STATE"
+    }
     with subprocess.Popen(
         [sys.executable, "-m", "avrgen", "logs", "t3-sts", "-f", "--tail", "1"],
         cwd=workdir,
@@ -638,7 +642,11 @@ def test_compose_plugin_missing(workdir: Path, tmp_path: Path) -> None:
         if Path(d).is_dir()
     ]
     mounts = "".join(f"mount --bind {empty} {d} && " for d in dirs)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AVRGEN_", "T3_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AVRGEN_", "T3_")) or k == "AVRGEN_STATE"
+    }
     env["DOCKER_CONFIG"] = str(config)
     command = f"{mounts}exec {sys.executable} -m avrgen up t3-sts"
     proc = subprocess.run(
@@ -715,18 +723,27 @@ def test_bundled_blueprints_all_healthy(engine: None, tmp_path: Path) -> None:
     shutil.copytree(repo / "blueprints", tmp_path / "blueprints")
     shutil.copytree(repo / "output", tmp_path / "output")
     plan = Project(Paths(tmp_path / "blueprints", tmp_path / "output")).plan()[0]
-    taken = [c.name for a in plan.agents.values() for c in a.containers if inspect(c.name)]
+    names = [c.name for a in plan.agents.values() for c in a.containers]
+    stack = plan.telephony  # the bundled blueprints may route calls: the stand-in Asterisk
+    if stack is not None:
+        names += [stack.asterisk, *([stack.ami] if stack.ami else [])]
+    taken = [name for name in names if inspect(name)]
     if taken:
         pytest.skip(f"bundled agents already run on this engine: {', '.join(taken)}")
     had_network = docker("network", "inspect", plan.network.name).returncode == 0
+    state = ("--state", str(tmp_path / "state"))  # the telephony secrets: not the server's
     secrets = tmp_path / "demo.env"
     secrets.write_text(local_images.placeholder_secrets(tmp_path / "blueprints"))
     tagged = local_images.tag(tmp_path / "blueprints")
     try:
-        up = avrgen("up", "--all", "--secrets-file", str(secrets), cwd=tmp_path)
+        up = avrgen("up", "--all", "--secrets-file", str(secrets), *state, cwd=tmp_path)
         assert up.returncode == 0, up.stderr
         ps = avrgen("ps", "--json", cwd=tmp_path)
         rows = json.loads(ps.stdout)
+        if stack is not None:
+            telephony = sorted(r["container"] for r in rows if r["telephony"])
+            assert telephony == sorted([stack.asterisk, *([stack.ami] if stack.ami else [])])
+            rows = [r for r in rows if not r["telephony"]]
         assert sorted({r["agent"] for r in rows}) == sorted(plan.agents)
         assert len(rows) == sum(len(a.containers) for a in plan.agents.values())
         assert {(r["state"], r["health"]) for r in rows} == {("running", "healthy")}
@@ -739,7 +756,10 @@ def test_bundled_blueprints_all_healthy(engine: None, tmp_path: Path) -> None:
         report = wait_for(all_three_ok)
         assert report and "ASR_URL=http://avr-asr-billing:" in report
     finally:
-        down = avrgen("down", "--all", *([] if had_network else ["--network"]), cwd=tmp_path)
+        down = avrgen(
+            "down", "--all", "--telephony", *state, *([] if had_network else ["--network"]),
+            cwd=tmp_path,
+        )  # fmt: skip
         cleanup(tuple(plan.agents), ())
         local_images.untag(tmp_path / "blueprints")
     assert down.returncode == 0, down.stderr

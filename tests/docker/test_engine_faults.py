@@ -147,7 +147,9 @@ def test_an_agent_not_healthy_in_time_names_the_timeout_and_its_containers(
     dockerenv.require_engine()
     dockerenv.ensure_test_images()
     root = dockerenv.blueprint_folder(tmp_path, agents=SLOW)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AVRGEN_")}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("AVRGEN_") or k == "AVRGEN_STATE"
+    }
 
     def avrgen(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

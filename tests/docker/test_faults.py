@@ -105,7 +105,9 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 def avrgen(root: Path, *args: str, docker_host: str | None = None) -> tuple[int, str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AVRGEN_")}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("AVRGEN_") or k == "AVRGEN_STATE"
+    }
     if docker_host:
         env["DOCKER_HOST"] = docker_host
     proc = subprocess.run(
@@ -159,7 +161,11 @@ def test_engine_lost_in_the_middle_of_up_all(root: Path, tmp_path: Path) -> None
     try:
         assert proxy.stdout is not None and proxy.stdout.readline() == "ready\n"
         host = f"unix://{socket_path}"
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AVRGEN_")}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("AVRGEN_") or k == "AVRGEN_STATE"
+        }
         up = subprocess.Popen(
             [sys.executable, "-m", "avrgen", "up", *AGENTS, "--parallel", "2"],
             cwd=root,

@@ -152,7 +152,11 @@ def nodes(root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clus
 
 def avrgen(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """`python -m avrgen ARGS` in `root` with no DOCKER_* setting: the hosts say where."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DOCKER_", "AVRGEN_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DOCKER_", "AVRGEN_")) or k == "AVRGEN_STATE"
+    }
     proc = subprocess.run(
         [sys.executable, "-m", "avrgen", *args],
         cwd=root,

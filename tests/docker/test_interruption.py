@@ -86,7 +86,9 @@ def root(tmp_path: Path) -> Iterator[Path]:
 
 
 def start_up(root: Path) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AVRGEN_")}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("AVRGEN_") or k == "AVRGEN_STATE"
+    }
     return subprocess.Popen(
         # one at a time: quick is up, slow is starting, later is not started yet
         [sys.executable, "-m", "avrgen", "up", *AGENTS, "--parallel", "1", "--timeout", "100"],

@@ -74,7 +74,11 @@ class Runs:
             result = self.inline(*args, cwd=self.root)
             code, stdout, stderr = result.exit_code, result.stdout, result.stderr
         else:
-            base = {k: v for k, v in os.environ.items() if not k.startswith(("AVRGEN_", "T5_"))}
+            base = {
+                k: v
+                for k, v in os.environ.items()
+                if not k.startswith(("AVRGEN_", "T5_")) or k == "AVRGEN_STATE"
+            }
             proc = subprocess.run(
                 [sys.executable, "-m", "avrgen", *args],
                 cwd=self.root,
@@ -247,7 +251,13 @@ def test_lifecycle_never_prints_or_writes_a_secret(tmp_path: Path, engine: None)
     """As a user runs it: separate processes, the secret in their environment."""
     make_project(tmp_path)
     avrgen = Runs(tmp_path, {"T5_ENV_KEY": ENV_SECRET})  # offline commands: the test above
-    avrgen("up", "--all", "--secrets-file", "secrets.env")
+    # its release in ./state, so the files checked at the end include the state folder's
+    avrgen("up", "--all", "--secrets-file", "secrets.env", "--state", "state")
+    avrgen("history", "--state", "state")
+    avrgen("history", AGENT, "--json", "--state", "state")
+    # release 1 again: its compose files run with the secrets, nothing new is recorded
+    avrgen("rollback", AGENT, "--to", "1", "--secrets-file", "secrets.env", "--state", "state")
+    assert (tmp_path / "state" / "releases" / AGENT / "1" / "release.json").is_file()
     avrgen("ps")
     avrgen("ps", "--json")
     avrgen("logs", AGENT, "--tail", "50")

@@ -3,7 +3,7 @@
 Each document is checked against its pydantic model (errors translated at the boundary,
 in translate.py, into `file:line: field: message`); then the rules that span documents
 (checker.py): unique names and ids, references, the seed's mode rules, reserved env keys,
-port pins.
+port pins; and the call path's (telephony.py): numbers, phones, trunks.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ def validate(
                 f"output/{name}/ is that environment's output; rename the agent or the "
                 "environment",
             )
+    checker.check_telephony()
     errors = [p for p in checker.problems if p.severity == "error"]
     if errors:
         raise BlueprintError(checker.problems)
@@ -55,5 +56,8 @@ def validate(
         settings=checker.settings,
         providers={p.name: p for p, _ in checker.providers.values()},
         agents={a.name: a for a, _ in checker.agents.values()},
+        numbers={n.number: n for n, _ in checker.telephony.numbers},
+        phones={p.name: p for p, _ in checker.telephony.phones.values()},
+        trunks={t.name: t for t, _ in checker.telephony.trunks.values()},
     )
     return Validated(blueprint, sorted(checker.problems))

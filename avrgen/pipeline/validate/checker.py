@@ -12,7 +12,17 @@ from uuid import UUID
 from pydantic import ValidationError
 
 from avrgen.errors import Problem, Severity
-from avrgen.model.blueprint import DEFAULT_HOST, KINDS, SLOTS, Agent, Provider, Settings
+from avrgen.model.blueprint import (
+    DEFAULT_HOST,
+    KINDS,
+    SLOTS,
+    Agent,
+    Number,
+    Phone,
+    Provider,
+    Settings,
+    Trunk,
+)
 from avrgen.model.catalog import Catalog, ProviderTemplate
 from avrgen.model.document import Document
 from avrgen.model.names import suggest
@@ -21,6 +31,7 @@ from avrgen.pipeline.validate.env_rules import (
     core_findings,
     template_findings,
 )
+from avrgen.pipeline.validate.telephony import TelephonyDocs, check_telephony
 from avrgen.pipeline.validate.translate import translate
 
 RESERVED_ENV = frozenset(
@@ -46,6 +57,7 @@ class Checker:
         # by stable id, so a duplicate id is found without comparing every pair (1,000s of agents)
         self.provider_ids: dict[UUID, list[tuple[Provider, Document]]] = {}
         self.agent_ids: dict[UUID, list[tuple[Agent, Document]]] = {}
+        self.telephony = TelephonyDocs()  # numbers, phones, trunks
 
     def report(
         self, doc: Document, path: tuple[Any, ...], message: str, warn: bool = False
@@ -73,6 +85,8 @@ class Checker:
             self.settings_broken = self.settings_broken or kind == "settings"
             if kind == "provider" and isinstance(doc.data.get("name"), str):
                 self.broken_providers.add(doc.data["name"])  # known, so no dangling-reference noise
+            if kind in self.telephony.broken and isinstance(doc.data.get("name"), str):
+                self.telephony.broken[kind].add(doc.data["name"])  # the same, for numbers
             return
         if isinstance(model, Settings):
             self._add_settings(model, doc)
@@ -80,6 +94,27 @@ class Checker:
             self._add_provider(model, doc)
         elif isinstance(model, Agent):
             self._add_agent(model, doc)
+        elif isinstance(model, Number):
+            self.telephony.numbers.append((model, doc))
+        elif isinstance(model, Phone | Trunk):
+            self._add_endpoint(model, doc)
+
+    def _add_endpoint(self, model: Phone | Trunk, doc: Document) -> None:
+        """A phone or trunk, by name; a second one of that kind and name is reported."""
+        kind = "phone" if isinstance(model, Phone) else "trunk"
+        by_name: dict[str, Any] = (
+            self.telephony.phones if kind == "phone" else self.telephony.trunks
+        )
+        if model.name in by_name:
+            first = by_name[model.name][1]
+            self.report(
+                doc,
+                ("name",),
+                f"duplicate {kind} name {model.name!r} (first at "
+                f"{first.file}:{first.line_of(('name',))})",
+            )
+            return
+        by_name[model.name] = (model, doc)
 
     def _add_settings(self, settings: Settings, doc: Document) -> None:
         if self.settings_doc is not None:
@@ -203,6 +238,15 @@ class Checker:
 
     # -- rules between documents --------------------------------------------------------------
 
+    def check_telephony(self) -> None:
+        check_telephony(
+            self.telephony,
+            self.settings.telephony,
+            self.settings_doc,
+            set(self.agents),
+            self.report,
+        )
+
     def check_agents(self) -> None:
         pins: dict[tuple[str | None, int], tuple[str, str]] = {}  # ports are unique per host
         for agent, doc in self.agents.values():
@@ -265,6 +309,12 @@ class Checker:
                     doc, where, f"provider {name!r} is of type {found[0].type}, not {slot.upper()}"
                 )
 
+    def _telephony_port(self, port: int) -> bool:
+        telephony = self.settings.telephony
+        if telephony is None:
+            return False
+        return any(port == p if isinstance(p, int) else port in p for p in telephony.host_ports())
+
     def _check_pins(
         self, agent: Agent, doc: Document, pins: dict[tuple[str | None, int], tuple[str, str]]
     ) -> None:
@@ -284,6 +334,13 @@ class Checker:
             if port not in port_range:
                 setting = role if role in ("core", "http") else "providers"
                 self.report(doc, where, f"port {port} is outside the {setting} range {port_range}")
+            elif self._telephony_port(port):
+                self.report(
+                    doc,
+                    where,
+                    f"port {port} is a host port of the telephony stack (settings telephony: "
+                    "SIP, RTP, AMI, HTTP, avr-ami); pin another one",
+                )
             elif ranges.is_reserved(port):
                 self.report(
                     doc,

@@ -37,6 +37,26 @@ _PATTERN_MESSAGES = {
 }
 
 
+# the same, for fields whose meaning depends on the document's kind: by (model, dotted path)
+_SIP_NAME = "expected 1-40 of letters, digits, '_', '.' and '-', starting with a letter or digit"
+_KIND_PATTERN_MESSAGES = {
+    ("Number", "number"): "a number is digits with an optional leading + (like +4930123 or "
+    "5001) or an Asterisk pattern: _ then digits, X, Z, N, [1-5] classes, ending in . or ! "
+    "(like _0X.)",
+    ("Number", "agent"): _PATTERN_MESSAGES["name"],
+    ("Number", "phone"): f"invalid phone name: {_SIP_NAME}",
+    ("Number", "trunk"): f"invalid trunk name: {_SIP_NAME}",
+    ("Phone", "name"): f"invalid phone name: {_SIP_NAME}",
+    ("Trunk", "name"): f"invalid trunk name: {_SIP_NAME}",
+    ("Trunk", "username"): f"invalid username: {_SIP_NAME}",
+    ("Trunk", "register"): "register is the carrier's host name or IPv4 address, optionally "
+    "with :port (like sip.carrier.example:5060)",
+    ("Settings", "telephony.context"): "a context is 1-79 of letters, digits, '_' and '-', "
+    "starting with a letter or digit",
+    ("Settings", "telephony.asterisk.ami.username"): f"invalid AMI user name: {_SIP_NAME}",
+}
+
+
 def translate(model: type[BaseModel], error: ErrorDetails) -> tuple[tuple[Any, ...], str]:
     """The field path (in the document) and avrgen's message for one pydantic error."""
     loc = tuple(error["loc"])
@@ -63,13 +83,17 @@ def translate(model: type[BaseModel], error: ErrorDetails) -> tuple[tuple[Any, .
             key = "labels[key]" if last == "[key]" else "labels[value]"
         if loc[:1] == ("hosts",) and last == "[key]":  # the name of one of `hosts`
             key = "host"
-        message = _PATTERN_MESSAGES.get(key) or _PATTERN_MESSAGES.get(last, error["msg"])
+        message = (
+            _KIND_PATTERN_MESSAGES.get((model.__name__, key))
+            or _PATTERN_MESSAGES.get(key)
+            or _PATTERN_MESSAGES.get(last, error["msg"])
+        )
         if "env" not in loc or loc[-1] == "[key]":
             message += f", got {error['input']!r}"
     else:
         message = error["msg"].removeprefix("Value error, ")
-        # never echo an env value: it may be a literal secret
-        if "env" not in loc and isinstance(error.get("input"), str | int):
+        # never echo an env value or a password: either may be a literal secret
+        if not {"env", "password"} & set(loc) and isinstance(error.get("input"), str | int):
             message += f", got {error['input']!r}"
     return path, message
 

@@ -10,12 +10,21 @@ from pathlib import Path
 
 from avrgen.errors import WriteError
 from avrgen.fs.atomic import TEMP_SUFFIX, stage_file, sync_folder, unlink_all
-from avrgen.pipeline.write.target import Change, Target, mode_for, path_prefix, target_rel
+from avrgen.pipeline.write.target import (
+    Change,
+    Target,
+    in_place,
+    mode_for,
+    path_prefix,
+    target_rel,
+)
 from avrgen.pipeline.write.tidy import remove_staging_folders, tidy
 
 SYNC_EACH_LIMIT = 16  # up to this many files, fsync each one; beyond it, one os.sync()
 # a file in a staging folder: created, never opened if something is there, nor through a link
 _CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
+# an existing file updated in place (target.in_place): opened, never through a link
+_UPDATE_FLAGS = os.O_WRONLY | os.O_CLOEXEC | getattr(os, "O_NOFOLLOW", 0)
 
 
 def apply(target: Target, planned: list[Change]) -> None:
@@ -26,6 +35,12 @@ def apply(target: Target, planned: list[Change]) -> None:
     read-only folder) removes the temporary files and folders and leaves the old output
     exactly as it was. Then each temporary file is renamed over its target (atomic per
     file), each temporary folder to its name, and the files of removed agents are deleted.
+
+    Asterisk's bind-mounted files (target.in_place) are the exception: an update is opened
+    for writing in the first phase (so a file that cannot be written fails before anything
+    changes) and its bytes written into it, same inode, in the second. A reader could see a
+    mix while that write runs; Asterisk reads these files only when `up` reloads it, after
+    the render.
     """
     prefix = path_prefix(target.root)
     fresh = _fresh_folders(target, prefix)
@@ -36,6 +51,7 @@ def apply(target: Target, planned: list[Change]) -> None:
     writes = sum(1 for change in planned if change.action != "delete")
     sync_each = writes <= SYNC_EACH_LIMIT
     made: set[str] = set()
+    updates: list[tuple[int, bytes, str]] = []  # (open file, new bytes, path): in place
     umask = _umask() if fresh else None
     try:
         if fresh:
@@ -53,6 +69,9 @@ def apply(target: Target, planned: list[Change]) -> None:
                     data, mode = target.files[rel], mode_for(rel)
                     _create_file(f"{tmp_folder}/{name}", data, mode, sync_each, umask)
                     continue
+                if change.action == "update" and in_place(rel):
+                    updates.append((os.open(path, _UPDATE_FLAGS), target.files[rel], path))
+                    continue
                 folder = os.path.dirname(path)
                 if folder not in made:  # one mkdir per folder, not per file
                     Path(folder or ".").mkdir(parents=True, exist_ok=True)
@@ -67,6 +86,7 @@ def apply(target: Target, planned: list[Change]) -> None:
     except OSError as exc:
         unlink_all(tmp for tmp, _ in staged)
         remove_staging_folders(tmp for tmp, _ in folders)
+        _close_all(updates)
         raise WriteError(f"{path}: {exc.strerror or exc}; nothing was changed") from None
     try:
         for tmp, path in folders:
@@ -75,6 +95,12 @@ def apply(target: Target, planned: list[Change]) -> None:
             os.rename(tmp, path)
         for tmp, path in staged:
             os.replace(tmp, path)
+        while updates:
+            fd, data, path = updates.pop(0)
+            try:
+                _write_in_place(fd, data)
+            finally:
+                os.close(fd)
         for change in planned:
             path = change.path
             if change.action == "delete":
@@ -88,7 +114,24 @@ def apply(target: Target, planned: list[Change]) -> None:
     except OSError as exc:
         unlink_all(tmp for tmp, _ in staged)
         remove_staging_folders(tmp for tmp, _ in folders)
+        _close_all(updates)
         raise WriteError(f"{path}: {exc.strerror or exc}; run `avrgen render` again") from None
+
+
+def _write_in_place(fd: int, data: bytes) -> None:
+    """`data` as the whole content of the open file `fd`, keeping its inode (and mode)."""
+    view = memoryview(data)
+    offset = 0
+    while offset < len(data):
+        offset += os.pwrite(fd, view[offset:], offset)
+    os.ftruncate(fd, len(data))
+    os.fsync(fd)
+
+
+def _close_all(updates: list[tuple[int, bytes, str]]) -> None:
+    for fd, _, _ in updates:
+        os.close(fd)
+    updates.clear()
 
 
 def _fresh_folders(target: Target, prefix: str) -> dict[str, str]:

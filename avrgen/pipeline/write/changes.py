@@ -9,7 +9,7 @@ from pathlib import Path
 
 from avrgen.errors import WriteError
 from avrgen.fs.files import read_regular
-from avrgen.model.output import GENERATED_MARK
+from avrgen.model.output import ASTERISK_MARK, GENERATED_MARK
 from avrgen.pipeline.write.target import (
     STAGING_FOLDER,
     Change,
@@ -132,7 +132,8 @@ def _generated(root: Path, listings: dict[str, Listing], known: set[str]) -> set
 def _is_generated(path: str | Path) -> bool:
     try:
         with open(path, "rb") as handle:
-            return handle.read(len(GENERATED_MARK)) == GENERATED_MARK
+            head = handle.read(len(GENERATED_MARK))
+            return head in (GENERATED_MARK, ASTERISK_MARK)  # one length: one read
     except OSError:  # unreadable: avrgen cannot tell it wrote it, so it is not avrgen's
         return False
 

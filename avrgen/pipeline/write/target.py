@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 from avrgen.fs.atomic import FILE_MODE, TEMP_SUFFIX
+from avrgen.model.plan import TELEPHONY_FOLDER
 
 Action = Literal["create", "update", "delete"]
 PRIVATE_MODE = 0o600  # env files: literal values an operator may consider sensitive
@@ -22,6 +23,14 @@ Listing = dict[str, os.DirEntry[str]] | None | Literal[False]
 def mode_for(rel: str) -> int:
     """The permissions avrgen gives a file it writes."""
     return PRIVATE_MODE if rel.endswith(".env") else FILE_MODE
+
+
+def in_place(rel: str) -> bool:
+    """Files updated in place (same inode) rather than replaced by a rename: Asterisk's
+    `my_*.conf`, which the telephony compose file bind-mounts one by one. A single-file bind
+    mount holds the inode it was given at container start; a file replaced by rename is a new
+    inode the container never sees, so `dialplan reload` would read the old bytes."""
+    return rel.startswith(f"{TELEPHONY_FOLDER}/") and rel.endswith(".conf")
 
 
 @dataclass(frozen=True, order=True)

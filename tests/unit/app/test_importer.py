@@ -238,7 +238,7 @@ def test_existing_secrets_file_is_kept_and_merged(avrgen: Avrgen, tmp_path: Path
     ("content", "message"),
     [
         ("{", "invalid JSON"),
-        ("[1, 2]", "found no provider or agent to import"),
+        ("[1, 2]", "found no provider, agent, number, phone or trunk to import"),
         ('{"type": "XYZ", "name": "n", "config": {"image": "i"}}', "is not ASR, LLM, TTS or STS"),
         ('{"type": "STS", "name": "n", "config": {}}', "config.image is missing"),
     ],
@@ -307,3 +307,151 @@ def test_secrets_file_is_read_back_exactly_by_compose(
     resolved = json.loads(done.stdout)["services"]["s"]["environment"]["MY_SECRET"]
     assert resolved == value.replace("$", "$$")  # `config` prints a literal $ as $$
     assert read_secrets_file(tmp_path / "secrets.env") == {"MY_SECRET": value}
+
+
+# -- numbers, phones and trunks (issue 15) ------------------------------------------------------
+
+TELEPHONY_SETTINGS = (
+    "kind: settings\ntelephony: {context: demo, asterisk: {sip: {transports: [udp, tcp, wss]}}}\n"
+)
+
+
+def test_numbers_phones_and_trunks_import(avrgen: Avrgen, tmp_path: Path) -> None:
+    (tmp_path / "blueprints").mkdir()
+    (tmp_path / "blueprints" / "settings.yaml").write_text(TELEPHONY_SETTINGS)
+    out = import_ok(avrgen, tmp_path, "telephony.json")
+    blueprints = tmp_path / "blueprints"
+    phone = yaml.safe_load(
+        (blueprints / "phones" / "7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d.yaml").read_text()
+    )
+    assert phone == {
+        "kind": "phone",
+        "name": "7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",  # the dashboard's SIP user
+        "display_name": "Front desk",  # quotes dropped, as the dashboard drops them
+        "password": {"secret": "PHONE_FRONT_DESK_PASSWORD"},
+        "webrtc": True,
+    }
+    trunk = yaml.safe_load((blueprints / "trunks" / "my-carrier.yaml").read_text())
+    assert trunk == {
+        "kind": "trunk",
+        "name": "my-carrier",
+        "transport": "udp",
+        "codecs": ["alaw", "ulaw"],
+        "username": "8b2c3d4e-5f60-4b7c-9d8e-0f1a2b3c4d5e",
+        "password": {"secret": "TRUNK_MY_CARRIER_PASSWORD"},
+    }
+    numbers = {
+        p.name: yaml.safe_load(p.read_text()) for p in sorted((blueprints / "numbers").iterdir())
+    }
+    assert numbers == {
+        "plus4930123456.yaml": {
+            "kind": "number",
+            "number": "+4930123456",
+            "agent": "sales",
+            "recording": True,
+            "denoise": False,
+        },
+        "1000.yaml": {
+            "kind": "number",
+            "number": "1000",
+            "phone": "7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
+            "recording": False,
+            "denoise": True,
+        },
+        "0049301.yaml": {
+            "kind": "number",
+            "number": "0049301",
+            "trunk": "my-carrier",
+            "recording": False,
+            "denoise": True,
+        },
+    }
+    assert (
+        "number '5999': skipped: its agent '99999999-9999-4999-8999-999999999999' is unknown" in out
+    )
+    assert "number '12-34': skipped: not digits with an optional leading +" in out
+    assert "number '7000': skipped: application 'queue' is not agent, internal or transfer" in out
+    assert "phone: id 'not-a-uuid' is not a UUID" in out
+    assert "trunk 'My Carrier': field 'createdAt'" not in out  # a timestamp: dropped silently
+    assert "`container_names: id`" in out
+    secrets = read_secrets_file(tmp_path / ".avrgen-secrets.env")
+    assert secrets["PHONE_FRONT_DESK_PASSWORD"] == "phone-secret-value-1"
+    assert secrets["TRUNK_MY_CARRIER_PASSWORD"] == "trunk-secret-value-1"
+    assert "phone-secret-value-2" not in secrets.values()  # its phone was skipped
+    text = all_text(tmp_path) + out
+    for value in ("phone-secret-value-1", "trunk-secret-value-1", "sk-proj-secret-value-4"):
+        assert value not in text
+    dialplan = (tmp_path / "output" / "_telephony" / "my_extensions.conf").read_text()
+    assert "Dial(PJSIP/0049301@my-carrier)" in dialplan
+    assert "Dial(PJSIP/7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d)" in dialplan
+
+
+def test_numbers_without_telephony_settings_are_refused(avrgen: Avrgen, tmp_path: Path) -> None:
+    result = avrgen("import", str(FIXTURES / "telephony.json"), cwd=tmp_path)
+    assert result.exit_code == 1
+    assert "needs `telephony` in the settings" in result.stderr
+    assert not (tmp_path / "blueprints").exists()
+    assert not (tmp_path / ".avrgen-secrets.env").exists()
+
+
+def test_dashboard_container_names_keep_its_dialplan(avrgen: Avrgen, tmp_path: Path) -> None:
+    """`container_names: id`: the cores are avr-core-<agent id>, which the dashboard dials."""
+    (tmp_path / "blueprints").mkdir()
+    (tmp_path / "blueprints" / "settings.yaml").write_text(
+        TELEPHONY_SETTINGS + "container_names: id\n"
+    )
+    import_ok(avrgen, tmp_path, "telephony.json")
+    agent_id = "50c16273-8495-4fa0-b1b2-c3d4e5f60718"
+    compose = (tmp_path / "output" / "sales" / "docker-compose.yml").read_text()
+    assert f'container_name: "avr-core-{agent_id}"' in compose
+    assert f'container_name: "avr-sts-{agent_id}"' in compose
+    core_env = (tmp_path / "output" / "sales" / "core.env").read_text()
+    assert f'STS_URL="ws://avr-sts-{agent_id}:' in core_env
+    dialplan = (tmp_path / "output" / "_telephony" / "my_extensions.conf").read_text()
+    assert f"Dial(AudioSocket/avr-core-{agent_id}:" in dialplan
+
+
+def test_reimported_telephony_is_skipped(avrgen: Avrgen, tmp_path: Path) -> None:
+    (tmp_path / "blueprints").mkdir()
+    (tmp_path / "blueprints" / "settings.yaml").write_text(TELEPHONY_SETTINGS)
+    import_ok(avrgen, tmp_path, "telephony.json")
+    again = avrgen("import", str(FIXTURES / "telephony.json"), cwd=tmp_path)
+    assert again.exit_code == 1
+    assert "a phone with this name already exists" in again.stderr
+    assert "a trunk named 'my-carrier' already exists" in again.stderr
+    assert "number '1000': skipped: already in the blueprints" in again.stderr
+
+
+def test_telephony_shapes_and_notes(avrgen: Avrgen, tmp_path: Path) -> None:
+    (tmp_path / "blueprints").mkdir()
+    (tmp_path / "blueprints" / "settings.yaml").write_text(TELEPHONY_SETTINGS)
+    source = tmp_path / "in.json"
+    phone = {"id": "7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d", "fullName": "", "password": "pw-1"}
+    source.write_text(
+        json.dumps(
+            [
+                {**phone, "extension": "100"},
+                {"name": "", "password": "x", "transport": "udp"},
+                {"name": "Backup", "password": "pw-2", "transport": "sctp", "host": "h"},
+                {"value": "2000", "application": "transfer", "trunk": {"name": "backup"}},
+                {"value": "2000", "application": "transfer", "trunkId": "backup"},
+                {"value": "2001", "application": "internal", "label": "x"},
+            ]
+        )
+    )
+    result = avrgen("import", str(source), "--dry-run", cwd=tmp_path)
+    assert result.exit_code == 0, result.stderr
+    out = result.stderr + result.stdout
+    for note in (
+        "phone '7a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d': field 'extension' has no blueprint "
+        "counterpart; dropped",
+        "trunk '': skipped: no usable name",
+        "trunk 'Backup': transport 'sctp' unknown; using udp",
+        "trunk 'Backup': named 'backup'",
+        "trunk 'Backup': field 'host' has no blueprint counterpart; dropped",
+        "number '2000': skipped: listed twice",
+        "number '2001': skipped: its phone is not given",
+    ):
+        assert note in out, note
+    assert "PHONE_7A1B2C3D_PASSWORD" in out  # no fullName: the id's first 8 characters
+    assert not (tmp_path / "blueprints" / "numbers").exists()  # a dry run

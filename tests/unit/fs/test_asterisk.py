@@ -17,6 +17,8 @@ from avrgen.fs.asterisk import (
     dialplan_arg,
     dialplan_problem,
     dialplan_step,
+    extension,
+    extension_problem,
     parse,
     section_name,
     section_problem,
@@ -197,3 +199,15 @@ def test_dialplan_steps() -> None:
         dialplan_step(Option("same", "n", 3, True))
     with pytest.raises(AsteriskSyntaxError, match=r"line 4: expected Application\(arguments\)"):
         dialplan_step(Option("exten", "1,1,Answer", 4, True))
+
+
+@pytest.mark.parametrize("value", ["5001", "+4930123", "_X.", "_0X!", "_8[1-3]X", "_[2-9]XX*#"])
+def test_extensions(value: str) -> None:
+    assert extension(value) == value
+
+
+@pytest.mark.parametrize("value", ["", "50-01", "_X[1-", "_X,1", "abc", "_", "+", "5001\n"])
+def test_bad_extensions(value: str) -> None:
+    assert extension_problem(value) is not None
+    with pytest.raises(UnsafeValueError, match="neither digits"):
+        extension(value)

@@ -12,7 +12,12 @@ import dockerenv
 import pytest
 from conftest import BUNDLED_OUTPUT
 
-AGENTS = sorted(p.name for p in BUNDLED_OUTPUT.iterdir() if (p / "docker-compose.yml").is_file())
+AGENTS = sorted(
+    p.name
+    for p in BUNDLED_OUTPUT.iterdir()
+    if (p / "docker-compose.yml").is_file() and not p.name.startswith("_")  # not _telephony
+)
+TELEPHONY = BUNDLED_OUTPUT / "_telephony"
 SECRET_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*):\?")
 
 
@@ -79,3 +84,41 @@ def test_a_missing_secret_fails_naming_it(compose_binary: Path, agent: str) -> N
     result = compose(compose_binary, folder, "config", "--quiet", secrets={})
     assert result.returncode != 0
     assert any(f"secret {name} is not set" in result.stderr for name in secrets_of(folder))
+
+
+def test_compose_reads_the_telephony_stack(compose_binary: Path, tmp_path: Path) -> None:
+    secrets = {"AVRGEN_ASTERISK_SECRETS": str(tmp_path), "AMI_PASSWORD": "dummy-ami"}
+    result = compose(compose_binary, TELEPHONY, "config", "--format", "json", secrets=secrets)
+    assert result.returncode == 0, result.stderr
+    config = json.loads(result.stdout)
+    assert config["name"] == "avr-telephony"
+    services = config["services"]
+    assert set(services) == {"asterisk", "ami"}
+    asterisk = services["asterisk"]
+    assert asterisk["container_name"] == "avr-asterisk"
+    mounts = {m["target"]: m for m in asterisk["volumes"]}
+    for name in ("my_extensions.conf", "my_pjsip.conf", "my_manager.conf", "my_ari.conf"):
+        mount = mounts[f"/etc/asterisk/{name}"]
+        assert (mount["type"], mount["source"], mount["read_only"]) == (
+            "bind",
+            str(TELEPHONY / name),
+            True,
+        )
+    secrets_mount = mounts["/etc/asterisk/avrgen-secrets"]
+    assert (secrets_mount["source"], secrets_mount["read_only"]) == (str(tmp_path), True)
+    assert mounts["/var/spool/asterisk/monitor"]["source"] == "recordings"
+    assert config["volumes"]["recordings"]["name"] == "avr-telephony-recordings"
+    published = {(p["published"], p["protocol"], p["host_ip"]) for p in asterisk["ports"]}
+    assert ("5060", "udp", "127.0.0.1") in published
+    assert ("10000", "udp", "127.0.0.1") in published
+    ami = services["ami"]
+    assert ami["container_name"] == "avr-ami"
+    assert ami["environment"]["AMI_PASSWORD"] == "dummy-ami"
+    assert ami["environment"]["AMI_HOST"] == "avr-asterisk"
+    assert "ports" not in ami
+
+
+def test_the_telephony_stack_needs_its_secrets_folder(compose_binary: Path) -> None:
+    result = compose(compose_binary, TELEPHONY, "config", "--quiet", secrets={"AMI_PASSWORD": "x"})
+    assert result.returncode != 0
+    assert "set by avrgen up: the folder of the telephony secrets" in result.stderr

@@ -63,7 +63,9 @@ def assert_sane(lock: Lock) -> None:
 @pytest.fixture(params=["wide", "crowded"])
 def ranges(request: pytest.FixtureRequest, bundled: Path) -> Path:
     """The bundled blueprints with their ranges, or with ranges so small that new ports
-    collide on their hash and probe on: then only the lock keeps survivors in place."""
+    collide on their hash and probe on: then only the lock keeps survivors in place.
+    Without the numbers (telephony.yaml): they name agents these tests remove."""
+    (bundled / "telephony.yaml").unlink()
     if request.param == "crowded":
         settings_file = bundled / "settings.yaml"
         wide = "ports: {core: 5000-5999, http: 7000-7999, providers: 6000-6999}"

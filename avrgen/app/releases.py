@@ -1,0 +1,413 @@
+"""Releases: what `up` records after it changed an agent, `history`, `rollback`, and
+`up --atomic` (an agent that failed to come up is brought back to its last release).
+
+A release is recorded when an agent came up and what it runs (its rendered files, the
+image id of each container) differs from its latest release: the first `up`, a changed
+blueprint, a moved tag. The store is avrgen/fs/releases.py; a rollback runs the release's
+own files (never output/, which stays the blueprints' version) with each image pinned by
+id or digest (its `images.yml`), then records what runs as a new release, as Helm does.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from avrgen.errors import AvrgenError, ComposeError
+from avrgen.fs.files import read_regular
+from avrgen.fs.releases import FILES, IMAGES_FILE, ReleaseStore
+from avrgen.fs.revision import blueprint_revision
+from avrgen.model.blueprint import Secret
+from avrgen.model.output import COMPOSE_FILE
+from avrgen.model.plan import AgentPlan, Container
+from avrgen.model.release import ContainerRecord, ImageRun, Release, Revision, images
+
+if TYPE_CHECKING:
+    from avrgen.app.project import Project
+    from avrgen.engine.compose import AgentUp, Docker, Progress
+    from avrgen.engine.secrets import Secrets
+
+
+@dataclass(frozen=True)
+class ReleaseChanges:
+    """What a release changed relative to the one before it (all of it, for the first)."""
+
+    files_added: tuple[str, ...] = ()
+    files_removed: tuple[str, ...] = ()
+    files_changed: tuple[str, ...] = ()
+    images: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)  # role
+    env_added: dict[str, tuple[str, ...]] = field(default_factory=dict)  # role -> keys
+    env_removed: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    release: Release
+    changes: ReleaseChanges  # relative to release `previous` (everything, when None)
+    previous: int | None = None
+
+
+@dataclass(frozen=True)
+class RollbackResult:
+    agent: str
+    to: Release  # the release brought back
+    up: AgentUp
+    recorded: Release | None  # the new release it was recorded as (None: the same as latest)
+
+
+# -- recording -------------------------------------------------------------------------------
+
+
+def agent_files(output: Path, agent: str) -> dict[str, bytes]:
+    """Every regular file under output/<agent>/ (path relative to it -> bytes)."""
+    folder = output / agent
+    found: dict[str, bytes] = {}
+    for path in sorted(folder.rglob("*")) if folder.is_dir() else ():
+        data = None if path.is_symlink() else read_regular(path.as_posix())
+        if data is not None:  # a regular file (render writes nothing else)
+            found[path.relative_to(folder).as_posix()] = data
+    return found
+
+
+def digest(data: bytes) -> str:
+    import hashlib
+
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+def container_records(
+    containers: Sequence[ContainerRecord | Container], runs: Sequence[ImageRun]
+) -> tuple[ContainerRecord, ...] | None:
+    """Each container with the image it runs; None when one of them does not run."""
+    by_role = {run.role: run for run in runs}
+    records = []
+    for c in containers:
+        run = by_role.get(c.role)
+        if run is None:
+            return None
+        if isinstance(c, ContainerRecord):
+            records.append(
+                c.model_copy(update={"image_id": run.image_id, "repo_digests": run.repo_digests})
+            )
+            continue
+        records.append(
+            ContainerRecord(
+                role=c.role,
+                name=c.name,
+                image=c.image,
+                image_id=run.image_id,
+                repo_digests=run.repo_digests,
+                port=c.port,
+                http_port=c.http_port,
+                published=c.published,
+                host_ip=c.host_ip,
+                env_keys=tuple(sorted({k for k, _ in c.env})),
+                secrets=c.secret_env,
+            )
+        )
+    return tuple(records)
+
+
+def images_override(containers: Sequence[ContainerRecord]) -> bytes:
+    """The compose override that runs each service's image by content, not by tag."""
+    lines = ["# Written by avrgen: each image of this release by id or digest.", "services:"]
+    for c in containers:
+        lines += [f"  {json.dumps(c.role)}:", f"    image: {json.dumps(c.pinned)}"]
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+@dataclass
+class Recorder:
+    """Records releases for one `up` (or rollback): the store, the blueprints' revision
+    (asked of git once, when first needed)."""
+
+    store: ReleaseStore
+    blueprints: Path
+    _revision: list[Revision | None] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)  # `up`'s threads
+
+    def revision(self) -> Revision | None:
+        if not self._revision:
+            self._revision.append(blueprint_revision(self.blueprints))
+        return self._revision[0]
+
+    def record(
+        self,
+        agent: AgentPlan | Release,
+        files: Mapping[str, bytes],
+        runs: Sequence[ImageRun],
+        origin: str,
+        environment: str | None = None,
+    ) -> Release | None:
+        """A new release when what runs differs from the latest; None when it is the same
+        (or a container does not run: nothing whole to record)."""
+        containers = container_records(agent.containers, runs)
+        if containers is None:
+            return None
+        name = agent.name if isinstance(agent, AgentPlan) else agent.agent
+        agent_id = agent.id if isinstance(agent, AgentPlan) else agent.agent_id
+        host = agent.host
+        hashes = {path: digest(data) for path, data in sorted(files.items())}
+        created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+        def make(number: int) -> Release:
+            return Release(
+                agent=name,
+                number=number,
+                created=created,
+                origin=origin,
+                # a rollback's is the revision of the release it brings back
+                revision=self.revision() if isinstance(agent, AgentPlan) else agent.revision,
+                agent_id=agent_id,
+                mode=agent.mode,
+                tenant=agent.tenant,
+                host=host,
+                # a rollback's is the environment of the release it brings back
+                environment=environment if isinstance(agent, AgentPlan) else agent.environment,
+                files=hashes,
+                containers=containers,
+            )
+
+        with self._lock, self.store.locked():
+            latest = self.store.latest(name)
+            if latest is not None and latest.same_run(make(latest.number)):
+                return None
+            return self.store.record(name, make, files, images_override(containers))
+
+
+# -- during `up` ----------------------------------------------------------------------------
+
+
+class Releasing:
+    """`up`'s start of one agent on an engine (`run`: engine, agent, secrets -> AgentUp),
+    then: a release when it came up changed; with `atomic`, an agent that failed brought
+    back to its latest release (without one, its containers removed), its error saying so.
+    Called in `up`'s threads, on every host; `recorded` is each agent's new release."""
+
+    def __init__(
+        self,
+        project: Project,
+        run: Callable[[Docker, AgentPlan, Secrets], AgentUp],
+        atomic: bool = False,
+        timeout: int = 120,
+    ) -> None:
+        self.recorder = Recorder(ReleaseStore(project.paths.state_dir), project.paths.blueprints)
+        self.output = project.paths.output
+        self.environment = project.paths.environment
+        self.run = run
+        self.atomic = atomic
+        self.timeout = timeout
+        self.recorded: dict[str, int] = {}
+
+    def __call__(self, docker: Docker, agent: AgentPlan, secrets: Secrets) -> AgentUp:
+        from avrgen.engine.images import running_images
+
+        result = self.run(docker, agent, secrets)
+        if result.status in ("started", "unchanged"):
+            try:
+                files = agent_files(self.output, agent.name)
+                runs = running_images(docker, agent.name)
+                origin = f"up -e {self.environment}" if self.environment else "up"
+                release = self.recorder.record(agent, files, runs, origin, self.environment)
+            except (OSError, AvrgenError) as exc:  # it runs, but there is no way back to it
+                reason = f"{exc.filename}: {exc.strerror}" if isinstance(exc, OSError) else exc
+                docker.say(agent.name, "its release was not recorded")
+                error = (
+                    f"agent {agent.name!r} runs, but its release was not recorded in "
+                    f"{self.recorder.store.root}: {reason} (`--state` names another folder)"
+                )
+                return replace(result, status="failed", error=error)
+            if release is not None:
+                self.recorded[agent.name] = release.number
+                docker.say(agent.name, f"recorded release {release.number}")
+        elif result.status == "failed" and self.atomic:
+            note = self.restore_latest(docker, agent, secrets)
+            result = replace(result, error=f"{result.error or agent.name}\n  --atomic: {note}")
+        return result
+
+    def restore_latest(self, docker: Docker, agent: AgentPlan, secrets: Secrets) -> str:
+        """The failed agent's latest release brought back, or without one its containers
+        removed (as Helm's --atomic purges a failed first install); says which."""
+        store = self.recorder.store
+        latest = store.latest(agent.name)
+        if latest is None:
+            statuses = docker.containers([agent.name])
+            docker.remove(statuses)
+            docker.say(agent.name, "--atomic: no earlier release, its containers removed")
+            return (
+                f"no earlier release of {agent.name!r} to go back to: its "
+                f"{len(statuses)} container(s) removed"
+            )
+        docker.say(agent.name, f"--atomic: rolling back to release {latest.number}")
+        outcome = bring_back(docker, store, latest, secrets, self.timeout)
+        if outcome.status == "failed":
+            return f"rolling back to release {latest.number} failed too:\n{outcome.error}"
+        return f"rolled back to release {latest.number} (of {latest.created}), which runs again"
+
+
+def bring_back(
+    docker: Docker, store: ReleaseStore, release: Release, secrets: Secrets, timeout: int
+) -> AgentUp:
+    """`docker compose up` on the release's own files with its images pinned by content."""
+    folder = store.folder(release.agent, release.number)
+    agent = release_agent(release)
+    return docker.up(agent, folder / FILES / COMPOSE_FILE, secrets, timeout, [folder / IMAGES_FILE])
+
+
+def release_agent(release: Release) -> AgentPlan:
+    """The agent as the engine needs it to bring `release` back: its containers by name,
+    each image pinned, its published ports and its secrets' names."""
+    containers = tuple(
+        Container(
+            role=c.role,
+            name=c.name,
+            image=c.pinned,
+            env=tuple((key, Secret(secret=name)) for key, name in c.secrets),
+            port=c.port,
+            labels=(),
+            http_port=c.http_port,
+            published=c.published,
+            host_ip=c.host_ip,
+        )
+        for c in release.containers
+    )
+    return AgentPlan(
+        release.agent, release.agent_id, release.mode, release.tenant, containers, host=release.host
+    )
+
+
+# -- history and rollback --------------------------------------------------------------------
+
+
+def history(project: Project, agent: str | None = None) -> list[HistoryEntry]:
+    """Every release of `agent` (of every agent without one), oldest first, each with what
+    it changed relative to the agent's release before it."""
+    store = ReleaseStore(project.paths.state_dir)
+    agents = [agent] if agent is not None else store.agents()
+    entries = []
+    for name in agents:
+        releases = store.releases(name)
+        if agent is not None and not releases:
+            raise AvrgenError(no_releases(store, name))
+        previous: Release | None = None
+        for release in releases:
+            number = previous.number if previous is not None else None
+            entries.append(HistoryEntry(release, changes(previous, release), number))
+            previous = release
+    return entries
+
+
+def changes(before: Release | None, after: Release) -> ReleaseChanges:
+    """What `after` changed relative to `before` (everything, when there is none)."""
+    old_files = before.files if before is not None else {}
+    old_images = images(before) if before is not None else {}
+    old_keys = env_keys(before) if before is not None else {}
+    new_keys = env_keys(after)
+    return ReleaseChanges(
+        files_added=tuple(sorted(after.files.keys() - old_files.keys())),
+        files_removed=tuple(sorted(old_files.keys() - after.files.keys())),
+        files_changed=tuple(
+            sorted(
+                p for p in after.files.keys() & old_files.keys() if after.files[p] != old_files[p]
+            )
+        ),
+        images={
+            role: (old_images.get(role), images(after).get(role))
+            for role in sorted(old_images.keys() | images(after).keys())
+            if old_images.get(role) != images(after).get(role)
+        },
+        env_added={
+            role: added
+            for role, keys in new_keys.items()
+            if (added := tuple(sorted(set(keys) - set(old_keys.get(role, ())))))
+        },
+        env_removed={
+            role: removed
+            for role, keys in old_keys.items()
+            if (removed := tuple(sorted(set(keys) - set(new_keys.get(role, ())))))
+        },
+    )
+
+
+def env_keys(release: Release) -> dict[str, tuple[str, ...]]:
+    return {c.role: c.env_keys for c in release.containers}
+
+
+def no_releases(store: ReleaseStore, agent: str) -> str:
+    return (
+        f"agent {agent!r} has no releases in {store.root} (`avrgen up {agent}` records one; "
+        "--state or AVRGEN_STATE names another state folder)"
+    )
+
+
+def rollback(
+    project: Project,
+    agent: str,
+    to: int | None = None,
+    secrets_file: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+    timeout: int = 120,
+    progress: Progress | None = None,
+) -> RollbackResult:
+    """Bring `agent` back to release `to` (default: the one before its latest): that
+    release's files, its images by id or digest; then record what runs as a new release.
+    Touches neither output/ nor any other agent."""
+    import os
+
+    from avrgen.engine.images import running_images
+    from avrgen.engine.secrets import resolve_secrets
+
+    store = ReleaseStore(project.paths.state_dir)
+    numbers = store.numbers(agent)
+    if not numbers:
+        raise AvrgenError(no_releases(store, agent))
+    if to is None:
+        if len(numbers) < 2:
+            raise AvrgenError(
+                f"agent {agent!r} has one release ({numbers[0]}): none before it to roll back "
+                f"to (`--to {numbers[0]}` brings that one back)"
+            )
+        to = numbers[-2]
+    release = store.release(agent, to)
+    with project.set_lock(progress):
+        target = release_agent(release)
+        environ = os.environ if environ is None else environ
+        secrets = resolve_secrets([target], environ, secrets_file)
+        docker = engine_for(project, release, progress)
+        docker.check()
+        docker.refuse_foreign([target])
+        docker.say(agent, f"rolling back to release {release.number} ({release.created})")
+        with docker.interrupts():
+            outcome = bring_back(docker, store, release, secrets, timeout)
+        if outcome.status == "failed" or docker.interruption.signal is not None:
+            raise ComposeError(outcome.error or f"agent {agent!r}: rollback interrupted")
+        recorder = Recorder(store, project.paths.blueprints)
+        files = agent_files(store.folder(agent, release.number), FILES)
+        runs = running_images(docker, agent)
+        recorded = recorder.record(release, files, runs, f"rollback to {release.number}")
+        if recorded is not None:
+            docker.say(agent, f"recorded release {recorded.number}")
+        return RollbackResult(agent, release, outcome, recorded)
+
+
+def engine_for(project: Project, release: Release, progress: Progress | None) -> Docker:
+    """The engine that ran `release`: the default one, or its host as the settings name it
+    now (a host no longer in them is an error: avrgen cannot know where it was)."""
+    from avrgen.engine.compose import Docker
+
+    if release.host is None:
+        return Docker(progress)
+    from avrgen.app.hosts import engine_on
+
+    the_plan = project.plan()[0]
+    if release.host not in the_plan.hosts:
+        raise AvrgenError(
+            f"release {release.number} of {release.agent!r} ran on host {release.host!r}, "
+            f"which the settings' hosts no longer name; add it back to roll back"
+        )
+    return engine_on(the_plan, release.host, progress)
