@@ -15,11 +15,17 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, settings
 
 from avrgen.cli.main import main
 
 # a skipped test fails the run where every test is mandatory (CI): tests/mandatory_tests.py
 pytest_plugins = ("mandatory_tests",)
+
+# Property tests check what avrgen does, not how fast: CI runs them beside the docker tests
+# on two cores, where an example can take seconds. A test's own @settings start from this.
+settings.register_profile("avrgen", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("avrgen")
 
 REPO = Path(__file__).resolve().parent.parent
 BUNDLED_BLUEPRINTS = REPO / "blueprints"

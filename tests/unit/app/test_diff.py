@@ -218,7 +218,10 @@ def test_mask_secrets(line: str, expected: str | None) -> None:
     assert mask_secrets(line) == (line if expected is None else expected)
 
 
-@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=200,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(
     key=st.from_regex(r"[A-Z][A-Z0-9_]{0,10}(_API_KEY|_SECRET|_TOKEN|_PASSWORD)", fullmatch=True),
     old=st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), min_size=6),
