@@ -84,9 +84,10 @@ def list_containers(engine: Engine, agents: Sequence[str] | None = None) -> list
 
 
 def named(engine: Engine, names: Sequence[str]) -> list[ContainerStatus]:
-    """avrgen's containers holding exactly these names."""
-    filters: list[list[ContainerListFilter]] = [[("name", f"^/{n}$")] for n in names]
-    return [status_of(data) for data in matching(engine, filters) if is_managed(data)]
+    """avrgen's containers holding exactly these names (one listing, one inspect)."""
+    wanted = set(names)
+    ids = [row.id for row in listed(engine, managed_only=True) if row.name in wanted]
+    return [status_of(data) for data in inspect(engine, ids) if is_managed(data)]
 
 
 @dataclass(frozen=True)
