@@ -255,8 +255,10 @@ def test_an_up_whose_release_cannot_be_recorded_exits_1_and_says_why(story: Stor
 
 
 def test_a_release_is_private_and_holds_no_secret_value(story: Story) -> None:
-    for path in [story.state, *story.state.rglob("*")]:
+    releases = story.state / "releases"
+    for path in [releases, *releases.rglob("*")]:
         assert (path.stat().st_mode & 0o077) == 0, path
+    for path in story.state.rglob("*"):
         if path.is_file():
             assert SECRET.encode() not in path.read_bytes(), path
     release = json.loads((story.state / "releases" / DESK / "1" / "release.json").read_text())
