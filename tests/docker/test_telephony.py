@@ -1,20 +1,335 @@
-"""The telephony stack's engine side on the real engine, with the stand-in Asterisk
-(avrgen-test/asterisk:1, not Asterisk): an Asterisk that does not answer `core
-waitfullybooted` in time, and a reload it refuses, are named."""
+"""The call path end to end on the real engine (issue 15), with stand-ins: a blueprint set
+with two agents, three numbers (two to agents, one to a phone), a phone and a trunk; `up
+--all` brings up the network, the telephony stack (avrgen-test/asterisk:1, a stand-in for
+avr-asterisk, and the provider stand-in as avr-ami) and the agents (the stand-in core).
+
+A container on the shared network then does what Asterisk does for each number routed to
+an agent, with the values read from the RENDERED my_extensions.conf (avrgen.fs.asterisk's
+parser): POST the dashboard's JSON body to the CURL URL, then open the AudioSocket
+connection of the Dial target and send the UUID frame. The agent's stand-in core records
+both. Then one number's route changes and `up` reloads the dialplan in the running
+Asterisk (same container, same start), which loads the new bytes.
+
+avr-asterisk and avr-ami are fixed container names: one session at a time (LOCK_FILE).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
+import stat
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 import dockerenv
 import pytest
 from dockerenv import docker
+from dockerenv import run_avrgen as avrgen
 
 from avrgen.engine.docker import Engine
 from avrgen.engine.telephony import reload, wait_booted
 from avrgen.errors import ComposeError
+from avrgen.fs.asterisk import dialplan_step, parse
 
 pytestmark = pytest.mark.docker
+
+LOCK_FILE = Path("/tmp/avrgen-test-telephony-stack.lock")
+NETWORK = "avrt-tel"
+SUBNET = "172.30.153.0/24"
+AGENTS = ("avrt-tel-one", "avrt-tel-two")
+ASTERISK, AMI = "avr-asterisk", "avr-ami"
+PROJECT = "avr-telephony"
+CONTEXT = "avrt-tel"
+SECRETS = {
+    "AVRT_TEL_AMI_PASSWORD": "ami-Secret-7Q",
+    "AVRT_TEL_PHONE_PASSWORD": "phone-Secret-3K",
+    "AVRT_TEL_TRUNK_PASSWORD": "trunk-Secret-9Z",
+}
+SETTINGS = f"""kind: settings
+network: {{name: {NETWORK}, subnet: {SUBNET}}}
+ports: {{core: 33300-33349, http: 37300-37349, providers: 36300-36349}}
+core: {{image: "{dockerenv.CORE_IMAGE}", env: {{CHECK_INTERVAL: "1"}}}}
+telephony:
+  context: {CONTEXT}
+  asterisk:
+    image: "{dockerenv.ASTERISK_IMAGE}"
+    sip: {{port: 33560, transports: [udp]}}
+    rtp: 33570-33573
+    publish: {{host_ip: 127.0.0.1}}
+    ami: {{username: avr, password: {{secret: AVRT_TEL_AMI_PASSWORD}}}}
+  ami: {{image: "{dockerenv.PROVIDER_IMAGE}"}}
+"""
+AGENT_DOCS = f"""kind: provider
+name: Echo
+type: STS
+config: {{image: "{dockerenv.PROVIDER_IMAGE}"}}
+---
+kind: agent
+name: {AGENTS[0]}
+mode: sts
+providers: {{sts: Echo}}
+---
+kind: agent
+name: {AGENTS[1]}
+mode: sts
+providers: {{sts: Echo}}
+"""
+PHONE_AND_TRUNK = """kind: phone
+name: "1000"
+display_name: Front desk
+password: {secret: AVRT_TEL_PHONE_PASSWORD}
+webrtc: false
+---
+kind: trunk
+name: carrier
+transport: udp
+password: {secret: AVRT_TEL_TRUNK_PASSWORD}
+"""
+
+
+def numbers(second_agent: str) -> str:
+    return f"""kind: number
+number: "5001"
+agent: {AGENTS[0]}
+---
+kind: number
+number: "5002"
+agent: {second_agent}
+---
+kind: number
+number: "1000"
+phone: "1000"
+"""
+
+
+@dataclass(frozen=True)
+class Route:
+    """What the rendered dialplan makes Asterisk do for a number routed to an agent."""
+
+    number: str
+    body: str  # the Set(JSON_BODY=...) template
+    curl_url: str
+    audiosocket: tuple[str, int]
+
+
+def agent_routes(extensions: str) -> dict[str, Route]:
+    """The rendered my_extensions.conf's agent routes, read through avrgen's parser."""
+    steps: dict[str, list[tuple[str, str]]] = {}
+    for section in parse(extensions).named(CONTEXT):
+        current = None
+        for option in section.options:
+            exten, _, app, args = dialplan_step(option)
+            current = exten if exten is not None else current
+            assert current is not None
+            steps.setdefault(current, []).append((app, args))
+    routes = {}
+    for number, calls in steps.items():
+        body = curl = target = None
+        for app, args in calls:
+            if app == "Set" and args.startswith("JSON_BODY="):
+                body = args.removeprefix("JSON_BODY=")
+            found = re.fullmatch(r"JSON_RESPONSE=\$\{CURL\(([^,]+),\$\{JSON_BODY\}\)\}", args)
+            if app == "Set" and found:
+                curl = found.group(1)
+            if app == "Dial" and args.startswith("AudioSocket/"):
+                host, port = args.removeprefix("AudioSocket/").split("/")[0].split(":")
+                target = (host, int(port))
+        if body and curl and target:
+            routes[number] = Route(number, body, curl, target)
+    return routes
+
+
+def asterisk_body(route: Route, call: uuid.UUID) -> str:
+    """The JSON body as Asterisk's substitution makes it for a call from phone 1000."""
+    values = {
+        "${UUID}": str(call),
+        "${CALLERID(num)}": "1000",
+        "${EXTEN}": route.number,
+        "${UNIQUEID}": "1764590000.7",
+        "${CHANNEL}": "PJSIP/1000-00000007",
+    }
+    body = route.body
+    for key, value in values.items():
+        body = body.replace(key, value)
+    return body
+
+
+def place_calls(calls: list[tuple[Route, uuid.UUID]]) -> None:
+    """One container on the shared network does, for each call, what Asterisk does: the
+    CURL POST, then the AudioSocket connection with the UUID frame (kind 0x01, length
+    0x0010, the 16 bytes)."""
+    script = ["set -e"]
+    for route, call in calls:
+        body = asterisk_body(route, call).replace("'", "'\\''")
+        frame = "".join(f"\\{b:03o}" for b in b"\x01\x00\x10" + call.bytes)
+        host, port = route.audiosocket
+        script.append(
+            f"timeout 5 wget -q -O /dev/null --header 'Content-Type: application/json' "
+            f"--post-data '{body}' '{route.curl_url}'"
+        )
+        # the core reads the frame, then waits for audio: hang up after a moment
+        script.append(f"(printf '{frame}'; sleep 1) | timeout 3 nc {host} {port} || true")
+    proc = docker(
+        "run", "--rm", "--network", NETWORK, "--entrypoint", "/bin/sh",
+        dockerenv.PROVIDER_IMAGE, "-c", "\n".join(script),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+
+
+def recorded(container: str, name: str) -> list[str]:
+    proc = docker("exec", container, "cat", f"/www/{name}")
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.splitlines()
+
+
+def inspect(name: str) -> dict[str, object]:
+    proc = docker("container", "inspect", name)
+    assert proc.returncode == 0, proc.stderr
+    data: dict[str, object] = json.loads(proc.stdout)[0]
+    return data
+
+
+def standin_log() -> list[str]:
+    return docker(
+        "exec", ASTERISK, "cat", "/var/log/asterisk/avrgen-standin.log"
+    ).stdout.splitlines()
+
+
+def cleanup() -> None:
+    for label in [f"avrgen.agent={a}" for a in AGENTS] + [f"com.docker.compose.project={PROJECT}"]:
+        found = docker("ps", "-aq", "--filter", label, "--filter", "label=avrgen.managed=true")
+        if found.stdout.split():
+            docker("rm", "-f", *found.stdout.split())
+    docker("network", "rm", NETWORK)
+    docker("volume", "rm", "avr-telephony-recordings")
+
+
+@dataclass
+class Session:
+    root: Path
+    state: Path
+    outputs: list[str]  # every stdout and stderr of avrgen
+
+    def avrgen(self, *args: str) -> tuple[int, str, str]:
+        proc = avrgen(*args, "--state", str(self.state), cwd=self.root)
+        self.outputs += [proc.stdout, proc.stderr]
+        return proc.returncode, proc.stdout, proc.stderr
+
+
+@pytest.fixture(scope="module")
+def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
+    dockerenv.require_engine()
+    dockerenv.ensure_test_images()
+    with dockerenv.exclusive(LOCK_FILE, minutes=10):
+        cleanup()
+        root = dockerenv.blueprint_folder(
+            tmp_path_factory.mktemp("telephony"),
+            secrets="".join(f"{k}={v}\n" for k, v in SECRETS.items()),
+            settings=SETTINGS,
+            agents=AGENT_DOCS,
+            phones=PHONE_AND_TRUNK,
+            numbers=numbers(AGENTS[1]),
+        )
+        ready = Session(root, root / "state", [])
+        try:
+            yield ready
+        finally:
+            cleanup()  # the test ends with `down --telephony`; this, when it failed earlier
+
+
+def test_calls_reach_their_agents_and_a_route_change_reloads_in_place(session: Session) -> None:
+    code, out, err = session.avrgen("up", "--all", "--secrets-file", "secrets.env")
+    assert code == 0, err
+    assert re.search(r"^telephony: started \(avr-asterisk running, avr-ami running\)", out, re.M)
+    output = session.root / "output"
+    extensions = (output / "_telephony" / "my_extensions.conf").read_text()
+    routes = agent_routes(extensions)
+    assert sorted(routes) == ["5001", "5002"]  # 1000 rings the phone: no agent route
+    cores = {f"avr-core-{a}" for a in AGENTS}
+    assert {r.audiosocket[0] for r in routes.values()} == cores
+
+    calls = [(routes[n], uuid.uuid4()) for n in ("5001", "5002")]
+    place_calls(calls)
+    for route, call in calls:
+        core = route.audiosocket[0]
+        assert recorded(core, "audiosocket") == [str(call)]
+        (body,) = recorded(core, "calls")
+        assert json.loads(body) == {
+            "uuid": str(call),
+            "payload": {
+                "from": "1000",
+                "to": route.number,
+                "uniqueid": "1764590000.7",
+                "channel": "PJSIP/1000-00000007",
+                "recording": False,
+            },
+        }
+
+    # the stand-in loaded the rendered files and the secrets files at boot, and every
+    # [section](+) of those adds to a section of the committed file
+    secrets_folder = session.state / "telephony" / PROJECT / "secrets"
+    pjsip_secrets = secrets_folder / "pjsip.conf"
+    assert stat.S_IMODE(pjsip_secrets.stat().st_mode) == 0o600
+    boot = {
+        line.split("|")[1].split("=")[0]: line for line in standin_log() if line.startswith("boot|")
+    }
+    sha = hashlib.sha256(pjsip_secrets.read_bytes()).hexdigest()
+    assert f"/etc/asterisk/avrgen-secrets/pjsip.conf={sha}" in boot["my_pjsip.conf"]
+    errors = docker("exec", ASTERISK, "cat", "/var/log/asterisk/avrgen-standin.errors")
+    assert errors.stdout == ""
+
+    code, out, err = session.avrgen("ps")
+    assert code == 0, err
+    assert re.search(r"^telephony\s+avr-asterisk\s+asterisk\s+running", out, re.M), out
+    code, out, err = session.avrgen("logs", "telephony", "--role", "asterisk")
+    assert code == 0, err
+    assert "avr-asterisk | avrgen-test/asterisk: fully booted" in out
+
+    # 5002 moves to the first agent: the dialplan is reloaded, Asterisk is not restarted
+    before = inspect(ASTERISK)
+    (session.root / "blueprints" / "numbers.yaml").write_text(numbers(AGENTS[0]))
+    code, out, err = session.avrgen("up", "--all", "--secrets-file", "secrets.env")
+    assert code == 0, err
+    assert "reloaded in place: dialplan reload" in out
+    after = inspect(ASTERISK)
+    assert after["Id"] == before["Id"]
+    assert after["State"]["StartedAt"] == before["State"]["StartedAt"]  # type: ignore[index]
+    new = (output / "_telephony" / "my_extensions.conf").read_bytes()
+    last = standin_log()[-1]
+    assert last == f"dialplan reload|my_extensions.conf={hashlib.sha256(new).hexdigest()}"
+    moved = agent_routes(new.decode())["5002"]
+    assert moved.audiosocket[0] == f"avr-core-{AGENTS[0]}"
+    call = uuid.uuid4()
+    place_calls([(moved, call)])
+    assert recorded(f"avr-core-{AGENTS[0]}", "audiosocket")[-1] == str(call)
+
+    # what runs is what the blueprints say, the reloaded dialplan included
+    code, out, err = session.avrgen("status", "--secrets-file", "secrets.env")
+    assert code == 0, err
+    assert re.search(r"^\(telephony\)\s+in sync", out, re.M), out
+
+    # down --all leaves the stack running; --telephony removes it and its secrets
+    code, out, err = session.avrgen("down", "--all")
+    assert code == 0, err
+    assert inspect(ASTERISK)["Id"] == before["Id"]
+    code, out, err = session.avrgen("down", "--all", "--telephony")
+    assert code == 0, err
+    assert "removed avr-asterisk (telephony, asterisk)" in out
+    assert docker("container", "inspect", ASTERISK).returncode != 0
+    assert not (session.state / "telephony" / PROJECT).exists()
+
+    # no secret value in output/ or in anything avrgen printed
+    for path in output.rglob("*"):
+        if path.is_file():
+            data = path.read_bytes()
+            for value in SECRETS.values():
+                assert value.encode() not in data, path
+    for printed in session.outputs:
+        for value in SECRETS.values():
+            assert value not in printed
 
 
 def test_an_asterisk_that_does_not_boot_in_time_and_a_failed_reload_are_named() -> None:
