@@ -71,3 +71,7 @@ class ComposeError(AvrgenError):
 
 class SecretsError(AvrgenError):
     """A secrets file cannot be read, or a secret an agent needs has no value."""
+
+
+class HostPathError(AvrgenError):
+    """A host path an agent mounts is missing, or not the file or folder it must be."""

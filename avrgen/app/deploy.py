@@ -35,7 +35,9 @@ def deploy(project: Project, start: Start, resolve_image: str = "always") -> Dep
         selected = select(the_plan, start.names, start.all_agents)
         swarm = Swarm(start.progress)
         run = partial(_deploy_one, swarm, project.paths.output, start.timeout, resolve_image)
-        note, results = start_agents(swarm, the_plan, selected, start, run)
+        note, results = start_agents(
+            swarm, the_plan, selected, start, run, blueprints=project.paths.blueprints
+        )
         return DeployResult(rendered, note, results)
 
 

@@ -94,7 +94,8 @@ def import_dashboard(
     if clashes:
         raise AvrgenError("refusing to overwrite existing files: " + ", ".join(sorted(clashes)))
     new_docs = [d for path, text in run.files.items() for d in parse_documents(text, str(path))]
-    validated = validate([*documents, *new_docs], catalog)  # raises: nothing is written
+    # raises: nothing is written
+    validated = validate([*documents, *new_docs], catalog, root=blueprints.as_posix())
     result = ImportResult(
         dict(sorted(run.files.items())),
         secrets_file,

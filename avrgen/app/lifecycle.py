@@ -96,7 +96,13 @@ def up(
                 the_plan.telephony, project.paths.output, project.paths.state_dir, start.timeout
             )
         note, results = start_agents(
-            docker, the_plan, selected, start, partial(releasing, docker), stack
+            docker,
+            the_plan,
+            selected,
+            start,
+            partial(releasing, docker),
+            stack,
+            blueprints=project.paths.blueprints,
         )
         telephony = stack.result if stack is not None else None
         interrupted = docker.interruption.signal

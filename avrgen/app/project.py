@@ -4,6 +4,7 @@ validated and planned. Every use case (avrgen/app/*.py) is a function taking a P
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
@@ -73,6 +74,13 @@ class Paths:
     def lock(self) -> Path:
         return self.lock_folder / LOCK_NAME
 
+    @property
+    def sources(self) -> str:
+        """The blueprint folder relative to the output folder (posix): how the compose files
+        in output/<agent>/ reach the host paths of mounts without naming this machine's
+        folders."""
+        return Path(os.path.relpath(self.blueprints, self.output)).as_posix()
+
 
 class Project:
     """One blueprint folder and its output folder."""
@@ -136,7 +144,8 @@ class Project:
 
         catalog = self.catalog_for(documents)
         reserved = () if self.paths.environment else environment_names(self.paths)
-        return validate(documents, catalog, reserved), catalog
+        root = self.paths.blueprints.as_posix()
+        return validate(documents, catalog, reserved, root), catalog
 
     def overlaid(self, documents: list[Document]) -> list[Document]:
         """The base documents with the environment's overlay merged in (-e)."""
@@ -213,7 +222,7 @@ class Project:
         from avrgen.pipeline.write import Target
 
         only = set(require_agents(the_plan, agents)) if agents else None
-        renderer = Renderer(self.paths.templates, target or the_plan.target)
+        renderer = Renderer(self.paths.templates, target or the_plan.target, self.paths.sources)
         files = renderer.render(the_plan, only, check=check, reuse=reuse)
         same = frozenset(reuse.same) if reuse is not None else frozenset()
         output = Target(self.paths.output, files, prune=only is None, same=same)
@@ -228,7 +237,7 @@ class Project:
         """The render cache's per-agent reuse (avrgen/pipeline/cache.py) for this plan."""
         from avrgen.pipeline.cache import AgentReuse
 
-        shared = (the_plan.network, the_plan.swarm)
+        shared = (the_plan.network, the_plan.swarm, self.paths.sources)
         return AgentReuse(
             self.paths.output, self.paths.templates, target or the_plan.target, shared
         )

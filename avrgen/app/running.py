@@ -121,18 +121,23 @@ def start_agents(
     start: Start,
     run: Callable[[AgentPlan, Secrets], R],
     stack: Stack | None = None,
+    *,
+    blueprints: Path,
 ) -> tuple[str | None, list[R]]:
     """Secrets first (a missing one fails before the engine is touched; `stack`'s too,
-    which it then checks), then the engine, then the shared network, then `stack`; then
+    which it then checks), and the host paths of mounts (relative to `blueprints`), then
+    the engine, then the shared network, then `stack`; then
     `run` (an agent, the secrets) for each agent, `start.parallel` at a time. Returns any
     note about the network and the results in the agents' order."""
     from concurrent.futures import ThreadPoolExecutor  # only here: render need not import it
 
+    from avrgen.app.mounts import check_host_paths
     from avrgen.engine.secrets import resolve_secrets
 
     environ = os.environ if start.environ is None else start.environ
     others = stack.needs if stack is not None else None
     secrets = resolve_secrets(selected, environ, start.secrets_file, others)
+    secrets = check_host_paths(selected, blueprints, secrets)
     if stack is not None:
         stack.prepare(secrets)
     engine.check()

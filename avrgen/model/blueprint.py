@@ -43,6 +43,7 @@ from avrgen.model.fields import (
     Text,
     derived_id,
 )
+from avrgen.model.mounts import Files, HostPath, Mount, VolumeSpec
 from avrgen.model.telephony import Number, Phone, TelephonySettings, Trunk
 
 # the field types other modules name through this one
@@ -198,6 +199,9 @@ class Settings(Strict):
 class ProviderConfig(Strict):
     image: Text | None = None
     env: Env = {}
+    tools: HostPath | None = None  # a host folder -> the image's tools path, read-only
+    volumes: tuple[VolumeSpec, ...] = ()  # compose short syntax, relative to this file
+    files: Files = {}  # {container path: {secret_file: NAME}}: key files, read-only
 
 
 class Provider(Strict):
@@ -240,6 +244,7 @@ def _publish(value: Any) -> Any:
 class AgentCore(Strict):
     image: Text | None = None
     env: Env = {}
+    volumes: tuple[VolumeSpec, ...] = ()  # compose short syntax, relative to this file
     # None: not published
     publish: Annotated[
         CorePublish | None,
@@ -297,3 +302,7 @@ class Blueprint(BaseModel):
     numbers: dict[str, Number] = {}  # by number
     phones: dict[str, Phone] = {}
     trunks: dict[str, Trunk] = {}
+    # what validate resolved: host paths relative to the blueprint folder (a provider's
+    # tools, volumes and key files; an agent's core volumes), by provider / agent name
+    provider_mounts: dict[str, tuple[Mount, ...]] = {}
+    core_mounts: dict[str, tuple[Mount, ...]] = {}

@@ -7,6 +7,7 @@ from functools import cached_property
 
 from avrgen.model.blueprint import Host, NetworkSettings, Secret, SwarmSettings, Target
 from avrgen.model.labels import ROLE_LABEL
+from avrgen.model.mounts import Mount
 
 Lock = dict[str, dict[str, int]]
 
@@ -36,6 +37,7 @@ class Container:
     published: tuple[int, ...] = ()
     platform: str | None = None  # the image's, from its catalog template (linux/amd64)
     host_ip: str | None = None  # where the published ports bind
+    mounts: tuple[Mount, ...] = ()  # tools, volumes, key files (model/mounts.py)
 
     @property
     def port_mappings(self) -> tuple[str, ...]:
@@ -68,6 +70,17 @@ class Container:
     def secret_env(self) -> tuple[tuple[str, str], ...]:
         return tuple((k, v.secret) for k, v in self.env if isinstance(v, Secret))
 
+    @property
+    def key_files(self) -> tuple[Mount, ...]:
+        """The mounts whose host path is a secret's value at `up` (`{secret_file: NAME}`)."""
+        return tuple(m for m in self.mounts if m.secret is not None)
+
+    @property
+    def secrets(self) -> frozenset[str]:
+        """Every secret the container needs: env values and key files' host paths."""
+        names = {name for _, name in self.secret_env}
+        return frozenset(names | {m.secret for m in self.mounts if m.secret is not None})
+
 
 @dataclass(frozen=True)
 class AgentPlan:
@@ -89,7 +102,12 @@ class AgentPlan:
 
     @property
     def secrets(self) -> frozenset[str]:
-        return frozenset(name for c in self.containers for _, name in c.secret_env)
+        return frozenset().union(*(c.secrets for c in self.containers))
+
+    @property
+    def key_secrets(self) -> tuple[str, ...]:
+        """The secrets whose values are key files' host paths, sorted."""
+        return tuple(sorted({m.secret for c in self.containers for m in c.key_files if m.secret}))
 
 
 TELEPHONY_PROJECT = "avr-telephony"  # the compose project of avr-asterisk and avr-ami

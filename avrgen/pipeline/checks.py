@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
@@ -11,14 +11,18 @@ import yaml_rs
 
 from avrgen.errors import TemplateError
 from avrgen.model.blueprint import NetworkSettings, Secret, SwarmSettings
+from avrgen.model.mounts import DEFAULT_SOURCES, Mount
 from avrgen.model.output import COMPOSE_FILE, STACK_FILE
 from avrgen.model.plan import AgentPlan, Container
-from avrgen.pipeline.escape import dotenv_decode, secret_ref
+from avrgen.pipeline.escape import dotenv_decode, secret_ref, volume_value
 from avrgen.pipeline.swarm import container_labels, resources, restart_policy
 
 
-def check_compose(agent: AgentPlan, network: NetworkSettings, text: str) -> Any:
-    """Parse the rendered compose file back and compare it with the plan; returns it parsed."""
+def check_compose(
+    agent: AgentPlan, network: NetworkSettings, text: str, sources: str = DEFAULT_SOURCES
+) -> Any:
+    """Parse the rendered compose file back and compare it with the plan; returns it parsed
+    (`sources`: the blueprint folder relative to the output folder, as the renderer had it)."""
     with _compared(f"agent {agent.name!r}: {COMPOSE_FILE}"):
         data = read_rendered(text)
         for c, service in _services(agent, data):
@@ -28,6 +32,9 @@ def check_compose(agent: AgentPlan, network: NetworkSettings, text: str) -> Any:
             assert service.get("environment", {}) == refs, f"{c.role}: environment differs"
             assert service["networks"] == [network.name], f"{c.role}: networks differ"
             assert service.get("ports", []) == list(c.port_mappings), f"{c.role}: ports differ"
+            assert service.get("volumes", []) == _volumes(c.mounts, sources), (
+                f"{c.role}: volumes differ"
+            )
         assert data["networks"][network.name]["external"] is True, "network is not external"
     return data
 
@@ -55,6 +62,7 @@ def check_stack(
     swarm: SwarmSettings,
     text: str,
     secret_ref: Callable[[str], str],
+    sources: str = DEFAULT_SOURCES,
 ) -> None:
     """Parse the rendered stack file back and compare it with the plan."""
     with _compared(f"agent {agent.name!r}: {STACK_FILE}"):
@@ -84,9 +92,22 @@ def check_stack(
             assert dict(deploy["labels"]) == dict(c.labels), f"{c.role}: service labels differ"
             assert dict(service["labels"]) == container_labels(c), f"{c.role}: labels differ"
             assert _published(service) == list(c.published), f"{c.role}: published ports differ"
+            binds = [m for m in c.mounts if m.secret is None]
+            assert service.get("volumes", []) == _volumes(binds, sources), (
+                f"{c.role}: volumes differ"
+            )
+            want_secrets = [{"source": m.secret, "target": m.target} for m in c.key_files]
+            assert service.get("secrets", []) == want_secrets, f"{c.role}: secrets differ"
         assert data["networks"][network.name] == {"name": network.name, "external": True}, (
             "network is not external"
         )
+        want = {name: {"file": json.loads(secret_ref(name))} for name in agent.key_secrets}
+        assert data.get("secrets", {}) == want, "key file secrets differ"
+
+
+def _volumes(mounts: Iterable[Mount], sources: str) -> list[str]:
+    """What compose reads back from the `volumes:` entries of these mounts."""
+    return [json.loads(volume_value(m, sources)) for m in mounts]
 
 
 def read_rendered(text: str) -> Any:

@@ -10,6 +10,7 @@ from typing import Any
 
 from avrgen.errors import TemplateError
 from avrgen.fs import asterisk
+from avrgen.model.mounts import DEFAULT_SOURCES, Mount, compose_source
 
 _SAFE_KEY = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
@@ -68,7 +69,24 @@ def dotenv_decode(quoted: str) -> str:
 
 def secret_ref(name: str) -> str:
     """A compose reference that fails `up` with the secret's name when it is not set."""
-    return json.dumps(f"${{{name}:?secret {name} is not set}}")
+    return json.dumps(secret_text(name))
+
+
+def secret_text(name: str) -> str:
+    """The compose interpolation of a secret, which fails `up` with its name when unset."""
+    return f"${{{name}:?secret {name} is not set}}"
+
+
+def volume_value(mount: Mount, sources: str = DEFAULT_SOURCES) -> str:
+    """A mount in compose's short syntax (`HOST:CONTAINER:ro|rw`), as a YAML scalar: the host
+    path relative to the compose file's folder with `$` doubled, or for a key file the
+    interpolation of its secret, whose value is the host path at `up` (never written here)."""
+    if mount.secret is not None:
+        host = secret_text(mount.secret)
+    else:
+        host = compose_source(mount.source, sources).replace("$", "$$")
+    mode = "ro" if mount.read_only else "rw"
+    return _json_string(f"{host}:{mount.target.replace('$', '$$')}:{mode}")
 
 
 def folder_ref(name: str) -> str:

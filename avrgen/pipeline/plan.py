@@ -145,6 +145,7 @@ def _plan_agent(
                 labels=_labels(agent, set_id, name, slot, provider),
                 provider=provider.name,
                 platform=template.platform if template else None,
+                mounts=bp.provider_mounts.get(provider.name, ()),
             )
         )
     core_env: dict[str, str | Secret] = {
@@ -167,6 +168,7 @@ def _plan_agent(
             labels=_labels(agent, set_id, core_name, "core", None),
             published=(ports["core"], ports["http"]) if agent.core.publish else (),
             host_ip=_host_ip(bp, agent),
+            mounts=bp.core_mounts.get(agent.name, ()),
         )
     )
     placement = agent.placement or bp.settings.swarm.placement

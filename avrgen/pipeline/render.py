@@ -20,6 +20,7 @@ from avrgen.errors import TemplateError
 from avrgen.fs.package import default_templates
 from avrgen.model.blueprint import NetworkSettings, Secret, SwarmSettings, Target
 from avrgen.model.labels import CONTENT_HASH_LABEL
+from avrgen.model.mounts import DEFAULT_SOURCES
 from avrgen.model.output import COMPOSE_FILE, STACK_FILE, TARGETS
 from avrgen.model.plan import AgentPlan, Plan, Telephony
 from avrgen.model.telephony import TLS_PORT
@@ -36,6 +37,7 @@ from avrgen.pipeline.escape import (
     safe_key,
     secret_ref,
     section_value,
+    volume_value,
     yaml_value,
 )
 from avrgen.pipeline.telephony_checks import TELEPHONY_CHECKS, TELEPHONY_TEMPLATES
@@ -47,10 +49,18 @@ class Renderer:
     `target` picks the output: compose (docker-compose.yml + env files) or swarm (stack.yml).
     """
 
-    def __init__(self, templates: Path | None = None, target: Target = "compose") -> None:
+    def __init__(
+        self,
+        templates: Path | None = None,
+        target: Target = "compose",
+        sources: str = DEFAULT_SOURCES,
+    ) -> None:
+        """`sources`: the blueprint folder relative to the output folder, where the host
+        paths of mounts (relative to the blueprint folder) are found from output/<agent>/."""
         if target not in TARGETS:
             raise TemplateError(f"unknown target {target!r}; expected compose or swarm")
         self.target = target
+        self.sources = sources
         folder = templates or default_templates()
         if not folder.is_dir():
             raise TemplateError(f"{folder}: templates folder not found")
@@ -71,6 +81,7 @@ class Renderer:
             dialplan=dialplan_value,
             section=section_value,
             exten=exten_value,
+            volume=volume_value,
         )
         env.tests["secret"] = lambda value: isinstance(value, Secret)
         env.globals["content_hash_label"] = CONTENT_HASH_LABEL
@@ -160,28 +171,32 @@ class Renderer:
                 network=network,
                 restart=swarm.restart_policy(settings),
                 resources=swarm.resources(settings.resources),
+                sources=self.sources,
             )
         except (jinja2.TemplateError, TemplateError) as exc:
             raise TemplateError(f"rendering agent {agent.name!r}: {exc}") from None
         path, data = f"{agent.name}/{STACK_FILE}", text.encode()
-        check = partial(check_stack, agent, network, settings, secret_ref=secret_ref)
+        check = partial(
+            check_stack, agent, network, settings, secret_ref=secret_ref, sources=self.sources
+        )
         self.pending[path] = (check, data)
         return {path: data}
 
     def render_agent(self, agent: AgentPlan, network: NetworkSettings) -> dict[str, bytes]:
         try:
-            compose_text = self.compose.render(agent=agent, network=network)
+            compose_text = self.compose.render(agent=agent, network=network, sources=self.sources)
             env_texts = {c.role: self.env_file.render(container=c) for c in agent.containers}
         except (jinja2.TemplateError, TemplateError) as exc:
             raise TemplateError(f"rendering agent {agent.name!r}: {exc}") from None
         path = f"{agent.name}/{COMPOSE_FILE}"
         if content_hash.PREFIX in compose_text:
             # the hash is of the service parsed back: checked now, on the parse it needs
-            data = check_compose(agent, network, compose_text)
+            data = check_compose(agent, network, compose_text, sources=self.sources)
             files = {path: content_hash.fill(compose_text, data).encode()}
         else:
             files = {path: compose_text.encode()}
-            self.pending[path] = (partial(check_compose, agent, network), files[path])
+            check = partial(check_compose, agent, network, sources=self.sources)
+            self.pending[path] = (check, files[path])
         for container in agent.containers:
             path = f"{agent.name}/{container.role}.env"
             files[path] = env_texts[container.role].encode()

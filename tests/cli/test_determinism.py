@@ -44,7 +44,9 @@ def as_shuffled_files(root: Path, seed: int) -> None:
         index = len(files)
         folder = root / ("zz-nested" if index % 2 else "aa") / f"level-{index % 3}"
         suffix = ".yml" if index % 2 else ".yaml"
-        files.append((folder / f"part-{index:02d}{suffix}", "---\n".join(chunk)))
+        # a host path is relative to its file: two folders down, the same folder is ../../
+        text = "---\n".join(chunk).replace('"./ambient_sounds:', '"../../ambient_sounds:')
+        files.append((folder / f"part-{index:02d}{suffix}", text))
     for path, text in reversed(files):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)

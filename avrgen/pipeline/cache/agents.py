@@ -23,6 +23,7 @@ _agent_values = operator.attrgetter(*_AGENT_FIELDS)
 _container_values = operator.attrgetter(*_CONTAINER_FIELDS)
 _CONTAINERS = _AGENT_FIELDS.index("containers")
 _ENV = _CONTAINER_FIELDS.index("env")
+_MOUNTS = _CONTAINER_FIELDS.index("mounts")
 
 EnvKey = tuple[tuple[str, str | tuple[str]], ...]
 
@@ -43,6 +44,7 @@ def agent_bytes(agent: AgentPlan) -> bytes:
         for c in agent.containers:
             values = list(_container_values(c))
             values[_ENV] = _plain_env(c.env)
+            values[_MOUNTS] = tuple(dataclasses.astuple(m) for m in c.mounts)
             containers.append(tuple(values))
         fields = list(_agent_values(agent))
         fields[_CONTAINERS] = tuple(containers)

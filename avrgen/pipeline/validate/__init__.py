@@ -29,13 +29,17 @@ class Validated:
 
 
 def validate(
-    documents: list[Document], catalog: Catalog, environments: Collection[str] = ()
+    documents: list[Document],
+    catalog: Catalog,
+    environments: Collection[str] = (),
+    root: str = ".",
 ) -> Validated:
     """Check every document and the rules between them; raise BlueprintError listing all.
 
     `environments`: the names of the set's environments, whose output folders (output/NAME)
-    no agent of the base may take."""
-    checker = Checker(catalog)
+    no agent of the base may take. `root` is the blueprint folder as the documents' file
+    names start (relative host paths resolve against their file's folder and stay in it)."""
+    checker = Checker(catalog, root)
     for document in documents:
         checker.add(document)
     checker.check_agents()
@@ -59,5 +63,7 @@ def validate(
         numbers={n.number: n for n, _ in checker.telephony.numbers},
         phones={p.name: p for p, _ in checker.telephony.phones.values()},
         trunks={t.name: t for t, _ in checker.telephony.trunks.values()},
+        provider_mounts=checker.provider_mounts,
+        core_mounts=checker.core_mounts,
     )
     return Validated(blueprint, sorted(checker.problems))

@@ -25,12 +25,14 @@ from avrgen.model.blueprint import (
 )
 from avrgen.model.catalog import Catalog, ProviderTemplate
 from avrgen.model.document import Document
+from avrgen.model.mounts import Mount
 from avrgen.model.names import suggest
 from avrgen.pipeline.validate.env_rules import (
     Finding,
     core_findings,
     template_findings,
 )
+from avrgen.pipeline.validate.mounts import Folder, container_mounts
 from avrgen.pipeline.validate.telephony import TelephonyDocs, check_telephony
 from avrgen.pipeline.validate.translate import translate
 
@@ -45,8 +47,12 @@ _Named = TypeVar("_Named", Provider, Agent)  # a document kind with a unique nam
 class Checker:
     """Collects the valid documents and every problem, in the order they were found."""
 
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, catalog: Catalog, root: str = ".") -> None:
         self.catalog = catalog
+        self.root = root  # the blueprint folder: relative host paths stay inside it
+        # the mounts of each provider's container and of each agent's core, by name
+        self.provider_mounts: dict[str, tuple[Mount, ...]] = {}
+        self.core_mounts: dict[str, tuple[Mount, ...]] = {}
         self.problems: list[Problem] = []
         self.settings = Settings()
         self.settings_doc: Document | None = None
@@ -160,6 +166,18 @@ class Checker:
         if not self._register("provider", provider, doc, self.providers, self.provider_ids):
             return
         self._check_env(doc, ("config", "env"), provider.config.env, allow={"AMI_URL"})
+        config = provider.config
+        mounts, findings = container_mounts(
+            Folder(doc.file, self.root),
+            ("config",),
+            config.tools,
+            config.volumes,
+            config.files,
+            provider=True,
+        )
+        self._report_all(doc, findings)
+        if mounts:
+            self.provider_mounts[provider.name] = mounts
         template = self.catalog.get(provider.template) if provider.template else None
         if provider.template and template is None:
             self.report(
@@ -211,6 +229,12 @@ class Checker:
             return
         self._check_env(doc, ("env",), agent.env)
         self._check_env(doc, ("core", "env"), agent.core.env)
+        mounts, findings = container_mounts(
+            Folder(doc.file, self.root), ("core",), None, agent.core.volumes, {}, provider=False
+        )
+        self._report_all(doc, findings)
+        if mounts:
+            self.core_mounts[agent.name] = mounts
         self._report_all(doc, core_findings(("core", "env"), agent.core.env, RESERVED_ENV))
 
     def _report_all(self, doc: Document, findings: Iterable[Finding]) -> None:

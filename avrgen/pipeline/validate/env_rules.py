@@ -14,7 +14,7 @@ from typing import Any
 from avrgen.model.catalog import ProviderTemplate
 from avrgen.model.names import suggest
 
-Finding = tuple[tuple[str, ...], str, bool]  # (path, message, warn)
+Finding = tuple[tuple[str | int, ...], str, bool]  # (path, message, warn)
 
 # The optional keys avr-core reads (AVR-PLATFORM.md "core env"); the keys avrgen sets
 # (PORT, the URLs, ...) are reserved and reported by the checker, VAD_* is a family.
