@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from avrgen.app.agents import unknown_agent
@@ -129,6 +130,7 @@ def start_on_hosts(
     selected: Sequence[AgentPlan],
     start: Start,
     up_one: Callable[[Docker, AgentPlan, Secrets], AgentUp],
+    blueprints: Path,
 ) -> tuple[str | None, list[AgentUp], int | None]:
     """`up` on every host that runs one of `selected`, all hosts at once (each: its engine,
     the network there, its agents `start.parallel` at a time). Secrets are checked first,
@@ -150,7 +152,9 @@ def start_on_hosts(
 
     def on_host(docker: Docker, host_plan: Plan) -> tuple[str | None, list[AgentUp]]:
         agents = groups[docker.host_name]
-        return start_agents(docker, host_plan, agents, start, lambda a, s: up_one(docker, a, s))
+        return start_agents(
+            docker, host_plan, agents, start, lambda a, s: up_one(docker, a, s), blueprints
+        )
 
     hosts = [h for h in the_plan.hosts_in_use if h in groups]
     with interruption.catching():

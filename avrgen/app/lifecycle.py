@@ -83,7 +83,9 @@ def up(
         if the_plan.hosts:  # several engines: app/hosts.py
             from avrgen.app.hosts import start_on_hosts
 
-            note, results, signal = start_on_hosts(the_plan, selected, start, releasing)
+            note, results, signal = start_on_hosts(
+                the_plan, selected, start, releasing, project.paths.blueprints
+            )
             return UpResult(rendered, note, results, signal, releases=releasing.recorded)
         docker = Docker(start.progress, scope=scope_of(project, the_plan))
         stack = None

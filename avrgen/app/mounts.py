@@ -4,13 +4,14 @@ relative one still lies inside the blueprint folder once symlinks are followed.
 
 A key file's host path is a secret's value: it is made absolute here (docker compose would
 resolve a relative one against output/<agent>/) and never printed; a problem with it names
-the secret. No file is ever opened or read.
+the secret. No file is ever opened or read. An agent on another host (settings.hosts)
+mounts that machine's paths, which are not checked here.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from avrgen.engine.secrets import Secrets
@@ -24,23 +25,21 @@ def check_host_paths(
 ) -> Secrets:
     """The secrets with key files' host paths made absolute (relative ones: to `cwd`, the
     current folder by default), or one error naming every host path that is not right."""
-    base = Path.cwd() if cwd is None else cwd
     root = blueprints.resolve()
-    values = dict(secrets.values)
+    values = absolute_key_paths(agents, secrets.values, cwd)
     problems: list[str] = []
     for agent in agents:
         for container in agent.containers:
             for mount in container.mounts:
                 where = f"agent {agent.name!r}, {_role(container)}, {mount.field}"
                 if mount.secret is not None:
-                    value = values[mount.secret]
-                    path = Path(os.path.abspath(base / value))
-                    values[mount.secret] = path.as_posix()
+                    path = Path(values[mount.secret])
                     what = f"the host path in secret {mount.secret}"
                 else:
                     path = blueprints / mount.source
                     what = path.as_posix()
-                problem = _problem(mount, path, root, what)
+                # on a host of settings.hosts, host paths are that machine's: not seen here
+                problem = None if agent.host is not None else _problem(mount, path, root, what)
                 if problem is not None:
                     problems.append(f"  {where}: {problem}")
     if problems:
@@ -49,6 +48,19 @@ def check_host_paths(
             "started:\n" + "\n".join(problems)
         )
     return Secrets(values)
+
+
+def absolute_key_paths(
+    agents: Iterable[AgentPlan], values: Mapping[str, str], cwd: Path | None = None
+) -> dict[str, str]:
+    """`values` with each key file's host path (a secret's value) absolute, as `up` gives it
+    to docker compose (relative ones: to `cwd`, the current folder by default)."""
+    base = Path.cwd() if cwd is None else cwd
+    found = dict(values)
+    for name in {n for agent in agents for n in agent.key_secrets}:
+        if name in found:
+            found[name] = Path(os.path.abspath(base / found[name])).as_posix()
+    return found
 
 
 def _role(container: Container) -> str:

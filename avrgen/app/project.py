@@ -81,6 +81,13 @@ class Paths:
         folders."""
         return Path(os.path.relpath(self.blueprints, self.output)).as_posix()
 
+    @property
+    def absolute_sources(self) -> str:
+        """The blueprint folder as `docker compose up` finds it from output/<agent>/ (avrgen
+        runs compose on the resolved compose file): for files rendered elsewhere, such as
+        status' dry run, that must mount exactly what `up` mounted."""
+        return os.path.normpath(os.path.join(self.output.resolve(), self.sources))
+
 
 class Project:
     """One blueprint folder and its output folder."""
@@ -200,13 +207,18 @@ class Project:
         return the_plan.target if the_plan is not None else "compose"
 
     def targets(
-        self, the_plan: Plan, agents: Sequence[str] = (), target: TargetName | None = None
+        self,
+        the_plan: Plan,
+        agents: Sequence[str] = (),
+        target: TargetName | None = None,
+        sources: str | None = None,
     ) -> list[Target]:
         """The output folder's files and the lock, as write targets.
 
-        `target` (compose or swarm) overrides the settings' `target:`.
+        `target` (compose or swarm) overrides the settings' `target:`; `sources`, the
+        blueprint folder as the files name it (default: relative to the output folder).
         """
-        return self.render_targets(the_plan, agents, target, check=True)[1]
+        return self.render_targets(the_plan, agents, target, check=True, sources=sources)[1]
 
     def render_targets(
         self,
@@ -215,6 +227,7 @@ class Project:
         target: TargetName | None,
         check: bool,
         reuse: AgentReuse | None = None,
+        sources: str | None = None,
     ) -> tuple[Renderer, list[Target]]:
         """The renderer (holding the parse-back checks not run yet, without `check`) and
         the write targets: the output folder (pruned unless `agents` are named), the lock."""
@@ -222,7 +235,9 @@ class Project:
         from avrgen.pipeline.write import Target
 
         only = set(require_agents(the_plan, agents)) if agents else None
-        renderer = Renderer(self.paths.templates, target or the_plan.target, self.paths.sources)
+        renderer = Renderer(
+            self.paths.templates, target or the_plan.target, sources or self.paths.sources
+        )
         files = renderer.render(the_plan, only, check=check, reuse=reuse)
         same = frozenset(reuse.same) if reuse is not None else frozenset()
         output = Target(self.paths.output, files, prune=only is None, same=same)

@@ -24,6 +24,7 @@ from typing import Literal
 from avrgen.app.agents import require_known
 from avrgen.app.insync import compose_hashes
 from avrgen.app.lifecycle import UpResult, up
+from avrgen.app.mounts import absolute_key_paths
 from avrgen.app.project import Project
 from avrgen.app.running import Start
 from avrgen.app.telephony import TelephonyStatus
@@ -153,7 +154,14 @@ def status_on(
         wanted = [n for n in dict.fromkeys(names) if n in known] if names else known
     planned = [the_plan.agents[name] for name in wanted if name in the_plan.agents]
     rendered = Rendered(project, the_plan, [a.name for a in planned])
-    checker = DriftChecker(docker, the_plan, secrets, rendered.files, rendered.hashes, by)
+    checker = DriftChecker(
+        docker,
+        the_plan,
+        absolute_key_paths(the_plan.agents.values(), secrets),
+        rendered.files,
+        rendered.hashes,
+        by,
+    )
     with docker.checked_on_failure():
         checker.load(planned)
 

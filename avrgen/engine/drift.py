@@ -486,6 +486,13 @@ class DriftChecker:
             for key, secret in container.secret_env:
                 if secret in missing and key in current and secret not in env:
                     env[secret] = current[key]
+            # a key file's host path: where the running container's mount comes from
+            sources = {m.destination: m.source for m in (found.mounts if found else ())}
+            for mount in container.key_files:
+                if mount.secret in missing and mount.secret not in env:
+                    source = sources.get(mount.target)
+                    if source is not None:
+                        env[mount.secret] = str(source)
         for secret in missing - set(env):
             env[secret] = "avrgen-status-secret-not-set"  # its container is gone anyway
         return env

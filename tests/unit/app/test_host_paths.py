@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,13 @@ def test_a_symlink_out_of_the_blueprint_folder_is_refused(blueprints: Path) -> N
         check_host_paths([agent((TOOLS,), ())], blueprints, Secrets({}))
     absolute = Mount("/data", "config.volumes[0]", "file or folder", True, str(blueprints.parent))
     check_host_paths([agent((absolute,), ())], blueprints, Secrets({}))  # absolute: its own
+
+
+def test_an_agent_on_another_host_is_not_checked_here(blueprints: Path) -> None:
+    """Its engine binds that machine's paths; the key file's path is still made absolute."""
+    remote = replace(agent((TOOLS, KEY), ()), host="edge-1")
+    (blueprints / "tools").rmdir()
+    checked = check_host_paths(
+        [remote], blueprints, Secrets({"GOOGLE_CREDENTIALS": "k.json"}), cwd=Path("/srv")
+    )
+    assert checked.values == {"GOOGLE_CREDENTIALS": "/srv/k.json"}
