@@ -21,7 +21,7 @@ from avrgen.pipeline.escape import secret_ref
 from avrgen.pipeline.render import Renderer
 from avrgen.pipeline.validate.mounts import Folder
 
-SETTINGS = "kind: settings\nnetwork: {name: avrgen-vt}\n"
+SETTINGS = "kind: settings\nset: vol-unit\nnetwork: {name: avrgen-vt}\n"
 PROVIDER = """\
 kind: provider
 name: Google STS
@@ -224,7 +224,7 @@ def test_host_paths_are_relative_to_the_compose_files_folder() -> None:
 def test_render_places_output_anywhere_and_stays_the_same_bytes(
     tmp_path: Path, avrgen: Avrgen
 ) -> None:
-    files = {"providers.yaml": PROVIDER, "agents/a.yaml": AGENT}
+    files = {"settings.yaml": SETTINGS, "providers.yaml": PROVIDER, "agents/a.yaml": AGENT}
     for name in ("one", "two/deeper"):
         write_blueprints(tmp_path / name / "blueprints", files)
         assert avrgen("render", cwd=tmp_path / name).exit_code == 0
