@@ -153,7 +153,12 @@ def start_on_hosts(
     def on_host(docker: Docker, host_plan: Plan) -> tuple[str | None, list[AgentUp]]:
         agents = groups[docker.host_name]
         return start_agents(
-            docker, host_plan, agents, start, lambda a, s: up_one(docker, a, s), blueprints
+            docker,
+            host_plan,
+            agents,
+            start,
+            lambda a, s: up_one(docker, a, s),
+            blueprints=blueprints,
         )
 
     hosts = [h for h in the_plan.hosts_in_use if h in groups]
