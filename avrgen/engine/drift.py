@@ -487,7 +487,8 @@ class DriftChecker:
                 if secret in missing and key in current and secret not in env:
                     env[secret] = current[key]
             # a key file's host path: where the running container's mount comes from
-            sources = {m.destination: m.source for m in (found.mounts if found else ())}
+            mounts = (found.get("Mounts") or []) if found else []
+            sources = {m.get("Destination"): m.get("Source") for m in mounts}
             for mount in container.key_files:
                 if mount.secret in missing and mount.secret not in env:
                     source = sources.get(mount.target)
