@@ -76,14 +76,16 @@ def tree(folder: Path) -> dict[str, str]:
 
 
 SET_LABEL = '"avrgen.set": '  # an environment is a set of its own: its lock's set id
+HASH_LABEL = '"avrgen.content-hash": '  # the hash of a service, which holds the set label
 
 
 def changed_lines(before: str, after: str) -> list[str]:
-    """The lines that differ, but for the set label (checked on its own)."""
+    """The lines that differ, but for the set label (checked on its own) and the content
+    hashes, which change with it."""
     return [
         line
         for line in difflib.ndiff(before.splitlines(), after.splitlines())
-        if line[:1] in "+-" and SET_LABEL not in line
+        if line[:1] in "+-" and SET_LABEL not in line and HASH_LABEL not in line
     ]
 
 
