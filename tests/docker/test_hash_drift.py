@@ -13,6 +13,7 @@ test leaves it in sync again; the module removes what it created, also on failur
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ from avrgen.app.status import StatusReport, status
 from avrgen.fs.package import default_templates
 
 NETWORK = "avrgen-speed-t"
+SECRET = "AVRGEN_HASH_TEST_KEY"  # set for `up`; status without it reads the container's
 AGENT = "hash-one"
 TAG = "avrgen-speed-test/core:1"  # a tag of this module's own, moved by a test
 SETTINGS = f"""\
@@ -41,7 +43,7 @@ name: gamma
 type: STS
 config:
   image: {dockerenv.PROVIDER_IMAGE}
-  env: {{GAMMA_MODEL: small}}
+  env: {{GAMMA_MODEL: small, GAMMA_API_KEY: {{secret: {SECRET}}}}}
 """
 AGENTS = f"kind: agent\nname: {AGENT}\nmode: sts\nproviders: {{sts: gamma}}\n"
 CORE, STS = f"avr-core-{AGENT}", f"avr-sts-{AGENT}"
@@ -77,11 +79,13 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Project]:
     remove_everything()
     assert docker("tag", dockerenv.CORE_IMAGE, TAG).returncode == 0
     project = Project(Paths(root / "blueprints", root / "output", templates=templates))
+    os.environ[SECRET] = "hash-test-key"
     try:
         result = up(project, Start([AGENT], timeout=TIMEOUT))
         assert [a.error for a in result.agents if a.status == "failed"] == []
         yield project
     finally:
+        os.environ.pop(SECRET, None)
         remove_everything()
         docker("rmi", TAG)
 
@@ -183,6 +187,12 @@ def test_containers_without_the_label_are_judged_by_compose(project: Project) ->
         labels = docker("inspect", "--format", "{{json .Config.Labels}}", STS).stdout
         assert "avrgen.content-hash" not in labels
         assert both(project) == (("in sync", set()), ("in sync", set()))
+        # without the secret set here, compose is given the running container's own value
+        key = os.environ.pop(SECRET)
+        try:
+            assert both(project) == (("in sync", set()), ("in sync", set()))
+        finally:
+            os.environ[SECRET] = key
         before = container_ids()
         again = up(project, Start([AGENT], timeout=TIMEOUT))  # compose ran, and changed nothing
         assert [(a.agent, a.status) for a in again.agents] == [(AGENT, "unchanged")]
