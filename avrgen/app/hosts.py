@@ -311,7 +311,7 @@ def status_on_hosts(
 
 def _left_behind(agent: AgentStatus, left: AgentStatus) -> AgentStatus:
     """`agent` with its containers still on another host (`left`) as differences."""
-    from avrgen.engine.drift import Difference
+    from avrgen.engine.differences import Difference
 
     extra = [
         Difference(

@@ -10,7 +10,7 @@ from avrgen.app.render import RenderResult
 from avrgen.app.status import AgentStatus, ChangedUp, StatusReport
 from avrgen.app.telephony import TelephonyStatus, TelephonyUp
 from avrgen.engine.compose import AgentUp, ContainerStatus, LogLine
-from avrgen.engine.drift import Difference
+from avrgen.engine.differences import Difference
 from avrgen.engine.swarm import AgentDeploy, DeployResult, TaskStatus, UndeployResult
 from avrgen.pipeline.validate import Validated
 

@@ -29,7 +29,8 @@ from avrgen.app.project import Project
 from avrgen.app.running import Start
 from avrgen.app.telephony import TelephonyStatus
 from avrgen.engine.compose import ContainerStatus, Docker, SetScope
-from avrgen.engine.drift import Difference, DriftChecker, orphans
+from avrgen.engine.differences import Difference
+from avrgen.engine.drift import DriftChecker, orphans
 from avrgen.errors import AvrgenError
 from avrgen.fs.dotenv import read_secrets_file
 from avrgen.model.output import COMPOSE_FILE

@@ -7,15 +7,15 @@ from typing import TYPE_CHECKING
 
 import click
 
+from avrgen.app.history import history as release_history
+from avrgen.app.history import rollback as roll_back
 from avrgen.app.project import Project
-from avrgen.app.releases import history as release_history
-from avrgen.app.releases import rollback as roll_back
 from avrgen.cli import serialize
 from avrgen.cli.options import json_option, project_options, secrets_file_option, timeout_option
 from avrgen.cli.output import print_progress, table
 
 if TYPE_CHECKING:
-    from avrgen.app.releases import ReleaseChanges
+    from avrgen.app.history import ReleaseChanges
 
 
 def short(image_id: str | None) -> str:

@@ -18,7 +18,7 @@ import click
 from avrgen.errors import AvrgenError, BlueprintError, Problem
 
 if TYPE_CHECKING:
-    from avrgen.app.releases import HistoryEntry, RollbackResult
+    from avrgen.app.history import HistoryEntry, RollbackResult
     from avrgen.app.results import (
         ContainerStatus,
         ImportResult,

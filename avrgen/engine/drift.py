@@ -8,30 +8,15 @@ is compared with `docker inspect`: the image id the tag names here, the env file
 and the secrets set here, published ports, labels, network. Differences name env keys
 only, never a value.
 
-A container without the label (made by an older avrgen) is judged by compose itself: the
-agent's rendered files (given in memory by the caller, written to a private temporary
-folder, so a stale output/ does not matter and nothing in output/ is touched) go through
-`docker compose --dry-run up`, which compares its config hash (env files resolved, secrets
-interpolated) and image with every container's `com.docker.compose.*` labels, exactly as a
-real `up` would; `by="compose"` judges every container that way (the tests' cross-check).
-
-Secrets: compose needs a value for every `${NAME:?}` to read the file at all. A secret set
-here is compared like any value (only the key is named); one not set here is given to
-compose as the running container's own value (held in memory only, never shown), so every
-other difference is still found.
+A container without the label (made by an older avrgen) is judged by compose itself
+(engine/dry_run.py); `by="compose"` judges every container that way (the tests'
+cross-check). A secret set here is compared like any value (only the key is named).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
-import re
-import subprocess
-import tempfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
 from python_on_whales.exceptions import DockerException
@@ -39,8 +24,16 @@ from python_on_whales.utils import run
 
 from avrgen.engine import containers
 from avrgen.engine.compose import ContainerStatus, Docker, role_key
+from avrgen.engine.differences import (
+    Difference,
+    Drift,
+    env_differences,
+    in_order,
+    parse_env,
+)
 from avrgen.engine.docker import last_line
-from avrgen.engine.secrets import redact
+from avrgen.engine.dry_run import compose_env, compose_verdict
+from avrgen.engine.images import LocalImages
 from avrgen.errors import ComposeError
 from avrgen.model.labels import (
     AGENT_LABEL,
@@ -49,94 +42,13 @@ from avrgen.model.labels import (
     MANAGED_LABEL,
     SET_LABEL,
 )
-from avrgen.model.output import COMPOSE_FILE
 from avrgen.model.plan import AgentPlan, Container, Plan
 
-DiffKind = Literal[
-    "image", "env", "ports", "labels", "network", "config", "missing", "extra", "stopped", "compose"
-]
-_KIND_ORDER: tuple[DiffKind, ...] = (
-    "missing",
-    "stopped",
-    "image",
-    "env",
-    "ports",
-    "labels",
-    "network",
-    "config",
-    "extra",
-    "compose",
-)
-_DRY_RUN_LINE = re.compile(r"Container\s+(\S+)\s+(\w+)")
-_RECREATE = frozenset({"Recreate", "Recreated"})
 _RUNNING = frozenset({"running"})
 _OWN_LABELS = frozenset({"app", "agentName", "tenant"})  # the dashboard's, set by avrgen
-_DRY_RUN_TIMEOUT = 60
 
 AgentFiles = Callable[[AgentPlan], Mapping[str, bytes]]  # an agent's rendered files, by path
 AgentHashes = Callable[[AgentPlan], Mapping[str, str]]  # role -> its service's content hash
-
-
-@dataclass(frozen=True, order=True)
-class Difference:
-    """One way a container differs from the plan; names keys, never values."""
-
-    container: str
-    role: str
-    kind: DiffKind
-    detail: str
-    keys: tuple[str, ...] = ()
-
-    def __str__(self) -> str:
-        return f"{self.container} ({self.role}): {self.detail}"
-
-
-@dataclass(frozen=True)
-class Drift:
-    """How an agent's containers differ from its plan, and how many of them run."""
-
-    differences: list[Difference]
-    containers: list[ContainerStatus]
-    running: int
-    decided: bool = True  # False: no content hash to judge by, and compose was not asked
-
-
-def env_differences(
-    expected: Mapping[str, str | None], actual: Mapping[str, str], image_env: Mapping[str, str]
-) -> tuple[list[str], list[str], list[str]]:
-    """(changed, missing, extra) env keys; an expected value of None is not compared.
-
-    A key the container has from its image (same value as the image's default) and the plan
-    does not set is not extra.
-    """
-    changed = sorted(
-        k for k, v in expected.items() if v is not None and k in actual and actual[k] != v
-    )
-    missing = sorted(k for k in expected if k not in actual)
-    extra = sorted(
-        k
-        for k in actual
-        if k not in expected and not (k in image_env and image_env[k] == actual[k])
-    )
-    return changed, missing, extra
-
-
-def parse_env(items: Iterable[str] | None) -> dict[str, str]:
-    env: dict[str, str] = {}
-    for item in items or ():
-        key, _, value = item.partition("=")
-        env[key] = value
-    return env
-
-
-def parse_dry_run(text: str) -> dict[str, set[str]]:
-    """Container name -> the actions `docker compose --dry-run up` printed for it."""
-    actions: dict[str, set[str]] = {}
-    for line in text.splitlines():
-        match = _DRY_RUN_LINE.search(line)
-        if match:
-            actions.setdefault(match.group(1), set()).add(match.group(2))
-    return actions
 
 
 def orphans(docker: Docker, the_plan: Plan) -> dict[str, list[ContainerStatus]]:
@@ -185,8 +97,7 @@ class DriftChecker:
         self.files = files
         self.hashes = hashes
         self.by = by
-        self._image_env: dict[str, dict[str, str]] = {}
-        self._local_images: dict[str, str | None] = {}
+        self._images = LocalImages(docker)
         self._loaded: dict[str, list[ContainerStatus]] | None = None
         self._inspected: dict[str, dict[str, Any]] = {}
 
@@ -206,7 +117,7 @@ class DriftChecker:
             if scope is None or scope.owns(status):
                 loaded.setdefault(status.agent, []).append(status)
         self._loaded = loaded
-        self._load_images(sorted({c.image for a in agents for c in a.containers}))
+        self._images.load(sorted({c.image for a in agents for c in a.containers}))
 
     def drift(self, agent: AgentPlan) -> Drift:
         if self._loaded is not None and agent.name in self._loaded:
@@ -249,9 +160,11 @@ class DriftChecker:
                 if self.by == "hash-only":
                     decided = False
                 else:
-                    differences += self._compose_verdict(agent, statuses, differences)
-        differences = sorted(set(differences), key=lambda d: _order(agent, d))
-        return Drift(differences, statuses, running, decided)
+                    env = compose_env(agent, statuses, self.secrets, self._inspect)
+                    explained = {d.container for d in differences}
+                    files = self.files(agent)
+                    differences += compose_verdict(self.docker, agent, files, env, explained)
+        return Drift(in_order(agent, differences), statuses, running, decided)
 
     # -- the content-hash label against the rendered service -----------------------------------
 
@@ -305,53 +218,6 @@ class DriftChecker:
         self._inspected.update(found)
         return found
 
-    def _load_images(self, references: Sequence[str]) -> None:
-        """The local id and env of each image reference, from one `docker image inspect`."""
-        wanted = [r for r in references if r not in self._local_images]
-        if not wanted:
-            return
-        proc = subprocess.run(
-            self.docker.command("image", "inspect", *wanted),
-            capture_output=True,
-            text=True,
-            errors="replace",
-            check=False,
-        )
-        try:
-            found = json.loads(proc.stdout or "[]")
-        except json.JSONDecodeError:
-            found = []
-        tags: dict[str, dict[str, Any]] = {}
-        for image in found if isinstance(found, list) else []:
-            for name in [*(image.get("RepoTags") or []), *(image.get("RepoDigests") or [])]:
-                tags[name] = image
-            tags[str(image.get("Id", ""))] = image
-        for reference in wanted:
-            image = tags.get(reference) or tags.get(_with_tag(reference))
-            self._local_images[reference] = str(image["Id"]) if image else None
-            if image is not None:
-                self._image_env[str(image["Id"])] = parse_env(
-                    (image.get("Config") or {}).get("Env")
-                )
-
-    def _image_defaults(self, image_id: str) -> dict[str, str]:
-        if image_id not in self._image_env:
-            try:
-                self._image_env[image_id] = parse_env(
-                    self.docker.client.image.inspect(image_id).config.env
-                )
-            except DockerException:
-                self._image_env[image_id] = {}
-        return self._image_env[image_id]
-
-    def _local_image_id(self, reference: str) -> str | None:
-        if reference not in self._local_images:
-            try:
-                self._local_images[reference] = str(self.docker.client.image.inspect(reference).id)
-            except DockerException:
-                self._local_images[reference] = None
-        return self._local_images[reference]
-
     def _compare(
         self, agent: AgentPlan, planned: Container, found: Mapping[str, Any] | None
     ) -> list[Difference]:
@@ -365,7 +231,7 @@ class DriftChecker:
         if image != planned.image:
             out.append(Difference(name, role, "image", f"image {image} -> {planned.image}"))
         else:
-            local = self._local_image_id(planned.image)
+            local = self._images.local_id(planned.image)
             running_id = str(found.get("Image") or labels.get(IMAGE_LABEL) or local)
             if local is not None and running_id != local:
                 out.append(
@@ -378,7 +244,9 @@ class DriftChecker:
             for key, value in planned.env
         }
         changed, missing, extra = env_differences(
-            expected, parse_env(config.get("Env")), self._image_defaults(str(found.get("Image")))
+            expected,
+            parse_env(config.get("Env")),
+            self._images.env_defaults(str(found.get("Image"))),
         )
         parts = [
             f"{label} {', '.join(keys)}"
@@ -416,88 +284,6 @@ class DriftChecker:
             )
         return out
 
-    # -- compose's own comparison -------------------------------------------------------------
-
-    def _compose_verdict(
-        self, agent: AgentPlan, statuses: list[ContainerStatus], found: list[Difference]
-    ) -> list[Difference]:
-        """`docker compose --dry-run up`: which containers compose itself would recreate."""
-        env = self._compose_env(agent, statuses)
-        files = self.files(agent)
-        with tempfile.TemporaryDirectory(prefix="avrgen-status-") as tmp:
-            root = Path(tmp)
-            for rel, data in files.items():
-                path = root / rel
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(data)
-                path.chmod(0o600)
-            client = self.docker.compose_client(root / agent.name / COMPOSE_FILE, agent.project)
-            command = [
-                *map(str, client.compose.docker_compose_cmd),
-                *("--ansi", "never", "--progress", "plain", "--dry-run"),
-                *("up", "--detach", "--remove-orphans"),
-            ]
-            try:
-                proc = subprocess.run(
-                    command,
-                    env={**os.environ, **env},
-                    stdin=subprocess.DEVNULL,
-                    capture_output=True,
-                    text=True,
-                    errors="replace",
-                    timeout=_DRY_RUN_TIMEOUT,
-                    check=False,
-                )
-            except (OSError, subprocess.TimeoutExpired) as exc:
-                raise ComposeError(
-                    f"agent {agent.name!r}: docker compose --dry-run: {exc}"
-                ) from None
-        output = redact(proc.stdout + proc.stderr, env.values())
-        if proc.returncode != 0:
-            lines = [line.strip() for line in output.splitlines() if line.strip()]
-            detail = lines[-1] if lines else f"exit status {proc.returncode}"
-            return [Difference(agent.project, "-", "compose", f"docker compose: {detail}")]
-        actions = parse_dry_run(output)
-        explained = {d.container for d in found}
-        out: list[Difference] = []
-        for container in agent.containers:
-            if actions.get(container.name, set()) & _RECREATE and container.name not in explained:
-                out.append(
-                    Difference(
-                        container.name,
-                        container.role,
-                        "config",
-                        "configuration differs (compose would recreate it)",
-                    )
-                )
-        return out
-
-    def _compose_env(self, agent: AgentPlan, statuses: list[ContainerStatus]) -> dict[str, str]:
-        """Secrets for compose: the real ones where set, else the running container's own."""
-        env = {name: self.secrets[name] for name in agent.secrets if name in self.secrets}
-        missing = agent.secrets - set(env)
-        if not missing:
-            return env
-        by_name = {s.name: s.id for s in statuses}
-        inspected = self._inspect([by_name[c.name] for c in agent.containers if c.name in by_name])
-        for container in agent.containers:
-            found = inspected.get(by_name.get(container.name, ""))
-            current = parse_env((found.get("Config") or {}).get("Env")) if found else {}
-            for key, secret in container.secret_env:
-                if secret in missing and key in current and secret not in env:
-                    env[secret] = current[key]
-            # a key file's host path: where the running container's mount comes from
-            mounts = (found.get("Mounts") or []) if found else []
-            sources = {m.get("Destination"): m.get("Source") for m in mounts}
-            for mount in container.key_files:
-                if mount.secret in missing and mount.secret not in env:
-                    source = sources.get(mount.target)
-                    if source is not None:
-                        env[mount.secret] = str(source)
-        for secret in missing - set(env):
-            env[secret] = "avrgen-status-secret-not-set"  # its container is gone anyway
-        return env
-
 
 def _published(found: Mapping[str, Any]) -> set[int]:
     ports: set[int] = set()
@@ -509,20 +295,7 @@ def _published(found: Mapping[str, Any]) -> set[int]:
     return ports
 
 
-def _with_tag(reference: str) -> str:
-    """`name` as docker lists it among an image's tags: `name:latest` without tag or digest."""
-    last = reference.rsplit("/", 1)[-1]
-    return reference if ":" in last or "@" in reference else f"{reference}:latest"
-
-
 def _is_own_label(key: str) -> bool:
     return key in _OWN_LABELS or (
         key.startswith("avrgen.") and key not in (MANAGED_LABEL, CONTENT_HASH_LABEL)
     )
-
-
-def _order(agent: AgentPlan, difference: Difference) -> tuple[int, str, int, str]:
-    """Containers in the plan's order (extra ones last), then the kinds in _KIND_ORDER."""
-    names = [c.name for c in agent.containers]
-    at = names.index(difference.container) if difference.container in names else len(names)
-    return (at, difference.container, _KIND_ORDER.index(difference.kind), difference.detail)

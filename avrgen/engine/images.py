@@ -1,12 +1,19 @@
-"""The images an agent's containers actually run: the engine's image id of each container
-(what it was created from, whatever its tag points at now) and that image's registry
-digests, for a release's record (avrgen/app/releases.py)."""
+"""Images on an engine: what each local image reference is (its id, its env defaults),
+read at once for drift, and the images an agent's containers actually run (the engine's
+image id of each container, whatever its tag points at now, and that image's registry
+digests) for a release's record (avrgen/app/releases.py)."""
 
 from __future__ import annotations
+
+import json
+import subprocess
+from collections.abc import Sequence
+from typing import Any
 
 from python_on_whales.exceptions import DockerException
 
 from avrgen.engine.containers import is_managed, matching
+from avrgen.engine.differences import parse_env
 from avrgen.engine.docker import Engine, last_line
 from avrgen.errors import ComposeError
 from avrgen.model.labels import AGENT_LABEL, ROLE_LABEL
@@ -38,3 +45,63 @@ def running_images(engine: Engine, agent: str) -> list[ImageRun]:
             )
         )
     return sorted(runs, key=lambda r: (r.role, r.container))
+
+
+class LocalImages:
+    """The local id and env defaults of image references, from one `docker image inspect`
+    of all of them (load), else one reference at a time; a reference not here is None."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._env: dict[str, dict[str, str]] = {}  # image id -> its env defaults
+        self._ids: dict[str, str | None] = {}  # reference -> local image id
+
+    def load(self, references: Sequence[str]) -> None:
+        wanted = [r for r in references if r not in self._ids]
+        if not wanted:
+            return
+        proc = subprocess.run(
+            self.engine.command("image", "inspect", *wanted),
+            capture_output=True,
+            text=True,
+            errors="replace",
+            check=False,
+        )
+        try:
+            found = json.loads(proc.stdout or "[]")
+        except json.JSONDecodeError:
+            found = []
+        tags: dict[str, dict[str, Any]] = {}
+        for image in found if isinstance(found, list) else []:
+            for name in [*(image.get("RepoTags") or []), *(image.get("RepoDigests") or [])]:
+                tags[name] = image
+            tags[str(image.get("Id", ""))] = image
+        for reference in wanted:
+            image = tags.get(reference) or tags.get(with_tag(reference))
+            self._ids[reference] = str(image["Id"]) if image else None
+            if image is not None:
+                self._env[str(image["Id"])] = parse_env((image.get("Config") or {}).get("Env"))
+
+    def env_defaults(self, image_id: str) -> dict[str, str]:
+        if image_id not in self._env:
+            try:
+                self._env[image_id] = parse_env(
+                    self.engine.client.image.inspect(image_id).config.env
+                )
+            except DockerException:
+                self._env[image_id] = {}
+        return self._env[image_id]
+
+    def local_id(self, reference: str) -> str | None:
+        if reference not in self._ids:
+            try:
+                self._ids[reference] = str(self.engine.client.image.inspect(reference).id)
+            except DockerException:
+                self._ids[reference] = None
+        return self._ids[reference]
+
+
+def with_tag(reference: str) -> str:
+    """`name` as docker lists it among an image's tags: `name:latest` without tag or digest."""
+    last = reference.rsplit("/", 1)[-1]
+    return reference if ":" in last or "@" in reference else f"{reference}:latest"

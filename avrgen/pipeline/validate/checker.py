@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable, Iterable, Mapping
-from pathlib import PurePosixPath
+from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -13,7 +12,6 @@ from pydantic import ValidationError
 
 from avrgen.errors import Problem, Severity
 from avrgen.model.blueprint import (
-    DEFAULT_HOST,
     KINDS,
     SLOTS,
     Agent,
@@ -32,6 +30,7 @@ from avrgen.pipeline.validate.env_rules import (
     core_findings,
     template_findings,
 )
+from avrgen.pipeline.validate.hosts import check_host, with_tls_paths
 from avrgen.pipeline.validate.mounts import Folder, container_mounts
 from avrgen.pipeline.validate.telephony import TelephonyDocs, check_telephony
 from avrgen.pipeline.validate.translate import translate
@@ -112,15 +111,13 @@ class Checker:
             self.telephony.phones if kind == "phone" else self.telephony.trunks
         )
         if model.name in by_name:
-            first = by_name[model.name][1]
-            self.report(
-                doc,
-                ("name",),
-                f"duplicate {kind} name {model.name!r} (first at "
-                f"{first.file}:{first.line_of(('name',))})",
-            )
+            self._duplicate_name(kind, model.name, by_name[model.name][1], doc)
             return
         by_name[model.name] = (model, doc)
+
+    def _duplicate_name(self, kind: str, name: str, first: Document, doc: Document) -> None:
+        where = f"{first.file}:{first.line_of(('name',))}"
+        self.report(doc, ("name",), f"duplicate {kind} name {name!r} (first at {where})")
 
     def _add_settings(self, settings: Settings, doc: Document) -> None:
         if self.settings_doc is not None:
@@ -142,13 +139,7 @@ class Checker:
         """Record a provider or agent by name and id; False for a name already taken (the
         document is then left out). A duplicate id is reported, and the document kept."""
         if item.name in by_name:
-            first = by_name[item.name][1]
-            self.report(
-                doc,
-                ("name",),
-                f"duplicate {kind} name {item.name!r} "
-                f"(first at {first.file}:{first.line_of(('name',))})",
-            )
+            self._duplicate_name(kind, item.name, by_name[item.name][1], doc)
             return False
         same_id = by_id.setdefault(item.stable_id, [])
         for other, other_doc in same_id:
@@ -277,19 +268,7 @@ class Checker:
             self._check_slots(agent, doc)
             self._check_pins(agent, doc, pins)
             self._check_exposure(agent, doc)
-            self._check_host(agent, doc)
-
-    def _check_host(self, agent: Agent, doc: Document) -> None:
-        hosts = self.settings.hosts
-        if agent.host is not None and agent.host not in hosts and not self.settings_broken:
-            known = f"{suggest(agent.host, hosts)}" if hosts else " (the settings have no `hosts`)"
-            self.report(doc, ("host",), f"no host named {agent.host!r}{known}")
-        elif agent.host is not None and self.settings.target == "swarm":
-            self.report(
-                doc,
-                ("host",),
-                "for the compose target only; on a swarm, placement: says where it runs",
-            )
+            check_host(agent, doc, self.settings, self.settings_broken, self.report)
 
     def _check_exposure(self, agent: Agent, doc: Document) -> None:
         """Core's AudioSocket and /call have no authentication: published on every
@@ -377,28 +356,3 @@ class Checker:
                 self.report(doc, where, f"port {port} is already pinned by {other}.{other_role}")
             else:
                 pins[agent.host, port] = (agent.name, role)
-
-
-def with_tls_paths(
-    settings: Settings, doc: Document, report: Callable[[Document, tuple[Any, ...], str], None]
-) -> Settings:
-    """The settings with each host's TLS files relative to where avrgen runs (they are
-    written relative to the settings file); the hosts' own rules are reported here."""
-    hosts = {}
-    for name, host in settings.hosts.items():
-        if name == DEFAULT_HOST:
-            report(
-                doc,
-                ("hosts", name),
-                f"{DEFAULT_HOST!r} names the engine avrgen reaches by default (DOCKER_HOST or "
-                "the current docker context), where agents without `host:` run; name this "
-                "host otherwise",
-            )
-        if host.tls is not None and not host.docker.startswith("tcp://"):
-            report(doc, ("hosts", name, "tls"), "tls is for tcp:// endpoints only")
-        if host.tls is not None:
-            folder = PurePosixPath(doc.file).parent
-            tls = {key: str(folder / path) for key, path in host.tls.model_dump().items()}
-            host = host.model_copy(update={"tls": host.tls.model_copy(update=tls)})
-        hosts[name] = host
-    return settings.model_copy(update={"hosts": hosts}) if hosts else settings

@@ -7,15 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from avrgen.app.history import changes, history
 from avrgen.app.project import Paths, Project
-from avrgen.app.releases import (
-    Recorder,
-    agent_files,
-    changes,
-    history,
-    images_override,
-    release_agent,
-)
+from avrgen.app.releases import Recorder, agent_files, images_override, release_agent
 from avrgen.errors import AvrgenError
 from avrgen.fs.releases import ReleaseStore
 from avrgen.model.blueprint import Secret
@@ -169,7 +163,7 @@ def test_a_release_keeps_the_host_that_ran_it_and_rollback_goes_there(
 ) -> None:
     from dataclasses import replace
 
-    from avrgen.app.releases import engine_for
+    from avrgen.app.history import engine_for
 
     on_edge = recorder.record(replace(agent(), host="edge"), FILES, runs(), "up")
     assert on_edge is not None and on_edge.host == "edge"

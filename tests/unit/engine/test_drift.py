@@ -3,7 +3,8 @@ docker tests in tests/docker/test_status.py compare real containers)."""
 
 from __future__ import annotations
 
-from avrgen.engine.drift import env_differences, parse_dry_run
+from avrgen.engine.differences import env_differences
+from avrgen.engine.dry_run import parse_dry_run
 
 
 def test_parse_dry_run() -> None:
