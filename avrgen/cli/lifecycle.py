@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, NoReturn, TypeVar, cast
 import click
 
 from avrgen.app.hosts import HostsUnreachable
+from avrgen.app.lifecycle import UpResult
 from avrgen.app.lifecycle import down as down_agents
 from avrgen.app.lifecycle import logs as agent_logs
 from avrgen.app.lifecycle import ps as containers
@@ -157,15 +158,7 @@ def up(
         if picked.up is None:
             click.echo("nothing to bring up: no agent is drifted or not running", err=as_json)
             if as_json:
-                serialize.emit(
-                    {
-                        "rendered": [],
-                        "network": None,
-                        "agents": [],
-                        "interrupted": None,
-                        "telephony": None,
-                    }
-                )
+                serialize.emit(serialize.up_result(UpResult([], None, [])))
             return
         result = picked.up
     else:

@@ -1,8 +1,9 @@
 """The command group, and `main`: the one place exit codes are decided.
 
-0 ok; 1 a user error (AvrgenError, printed as its message) or a command that has told its
-own failure (output.Failed); 2 usage (click); 130 interrupted. Each command maps its
-options to one call of avrgen.app and prints the result; none exits by itself.
+0 ok; 1 a user error (AvrgenError, or an OSError of a file: printed as its message) or a
+command that has told its own failure (output.Failed); 2 usage (click); 130 interrupted.
+Each command maps its options to one call of avrgen.app and prints the result; none exits
+by itself.
 """
 
 from __future__ import annotations
@@ -67,10 +68,20 @@ def main(args: Sequence[str] | None = None) -> None:
         if exc.document is not None:
             serialize.emit(exc.document)
         sys.exit(exc.exit_code)
-    except AvrgenError as exc:
-        click.echo(f"error: {exc}" if not isinstance(exc, BlueprintError) else str(exc), err=True)
+    except (AvrgenError, OSError) as raised:
+        error = raised if isinstance(raised, AvrgenError) else file_error(raised)
+        text = str(error) if isinstance(error, BlueprintError) else f"error: {error}"
+        click.echo(text, err=True)
         if invocation.json:  # stdout stays parseable for a machine reader
-            serialize.emit(serialize.error(exc))
-        sys.exit(exc.exit_code)
+            serialize.emit(serialize.error(error))
+        sys.exit(error.exit_code)
     if isinstance(code, int) and code:  # pragma: no cover - no command calls ctx.exit(N)
         sys.exit(code)
+
+
+def file_error(exc: OSError) -> AvrgenError:
+    """A file or folder avrgen could not read or write (the state folder left to another
+    user by `sudo avrgen up`, a file where a folder belongs): its path and the reason, as a
+    user error, for whatever use case did not name it itself."""
+    where = f"{exc.filename}: " if exc.filename is not None else ""
+    return AvrgenError(f"{where}{exc.strerror or exc}")

@@ -37,9 +37,11 @@ RECORD = "loaded.json"
 SECRETS = "secrets"
 
 
-def stack_dir(state_dir: Path, telephony: Telephony) -> Path:
-    """`<state>/telephony/<project>`: everything avrgen keeps about this stack."""
-    return state_dir / "telephony" / telephony.project
+def stack_dir(state_dir: Path, telephony: Telephony | str) -> Path:
+    """`<state>/telephony/<project>`: everything avrgen keeps about this stack (`telephony`:
+    the plan's, or its compose project's name)."""
+    project = telephony if isinstance(telephony, str) else telephony.project
+    return state_dir / "telephony" / project
 
 
 def secrets_dir(state_dir: Path, telephony: Telephony) -> Path:
@@ -78,7 +80,7 @@ def write_secrets(folder: Path, files: Mapping[str, bytes]) -> None:
 
 def remove_stack_state(state_dir: Path, telephony_project: str) -> bool:
     """Remove `<state>/telephony/<project>` (its secrets and record); True when it existed."""
-    folder = state_dir / "telephony" / telephony_project
+    folder = stack_dir(state_dir, telephony_project)
     if not folder.exists():
         return False
     shutil.rmtree(folder)

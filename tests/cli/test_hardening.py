@@ -727,3 +727,26 @@ def test_import_of_hostile_json_fails_cleanly(tmp_path: Path, avrgen: Avrgen) ->
         assert result.exit_code == 1 and "Traceback" not in result.stderr, result.stderr
         assert sorted(result.stderr.splitlines()) == sorted(messages), result.stderr
         assert "\x00" not in result.stderr
+
+
+def test_a_state_folder_left_to_root_is_an_error_naming_it(world_tmp: Path) -> None:
+    """`sudo avrgen up` made the releases folder (0700, root's); `history` as another
+    user: the folder and the reason, exit 1, no traceback."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root, to leave a folder only root may enter")
+    state = world_tmp / "state"
+    (state / "releases" / "desk").mkdir(parents=True)
+    command, env = nobody_runtime(world_tmp / "runtime")
+    state.chmod(0o755)
+    (state / "releases").chmod(0o700)
+    proc = subprocess.run(
+        [*command, "-m", "avrgen", "history", "--state", str(state)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=world_tmp,
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.startswith(f"error: {state / 'releases'}: "), proc.stderr
+    assert "Traceback" not in proc.stderr
