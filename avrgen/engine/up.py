@@ -11,18 +11,20 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from python_on_whales.exceptions import DockerException
 
 from avrgen.engine.docker import Engine, Redact, last_line
-from avrgen.engine.failures import explain_failure
+from avrgen.engine.failures import crash_message, explain_failure, safe_list, settle
 from avrgen.engine.ports import check_ports
 from avrgen.errors import ComposeError
 from avrgen.model.plan import AgentPlan
 
 _CHANGED = re.compile(r"\b(?:Creat|Recreat|Start|Remov|Stopp)")
+_CRASHED = ("exited", "dead", "restarting")
 _TRANSIENT = re.compile(r"\s(?:Creating|Recreate|Starting|Stopping|Removing|Waiting)$")
 
 
@@ -54,12 +56,32 @@ def compose_up(
     if engine.interruption.signal is not None:  # while images were pulled
         raise ComposeError(f"agent {agent.name!r}: interrupted before docker compose started")
     engine.say(agent.name, "docker compose up --wait")
+    deadline = time.monotonic() + timeout
     returncode, lines = run_compose_up(
         engine, agent.name, agent.project, compose_file, secrets, redact, timeout, overrides
     )
     if returncode != 0:
         raise explain_failure(engine, agent, lines, redact)
+    confirm_ready(engine, agent, redact, deadline, timeout)
     return any(changed(line) for line in lines)
+
+
+def confirm_ready(
+    engine: Engine, agent: AgentPlan, redact: Redact, deadline: float, timeout: int
+) -> None:
+    """Compose's `--wait` can succeed while a container it did not look at is still
+    `starting` (seen under load): wait out the rest of `timeout` for it, as `--wait`
+    should have, and fail as `--wait` does when it does not become ready."""
+    while True:
+        failing = [s for s in safe_list(engine, agent) if not s.ok]
+        if not failing:
+            return
+        if any(s.state in _CRASHED or s.health == "unhealthy" for s in failing):
+            failing = settle(engine, agent, failing)
+            raise ComposeError(crash_message(engine, agent, failing, redact))
+        if time.monotonic() >= deadline:
+            raise ComposeError(crash_message(engine, agent, failing, redact, f"{timeout}s"))
+        time.sleep(0.5)
 
 
 def run_compose_up(
