@@ -1,7 +1,9 @@
-"""After `docker compose up --wait` succeeds, `up` still holds every container to running and
-healthy within `--timeout` (compose's `--wait` was seen to return while a container it had
-not looked at was `starting`). The containers here are started by plain `docker compose up
---detach`, without `--wait`, so that the check meets each state for real."""
+"""How `up` tells an agent that did not come up, on real containers in each state: after
+`docker compose up --wait` succeeds, every container is still held to running and healthy
+within `--timeout` (compose's `--wait` was seen to return while a container it had not
+looked at was `starting`); and what compose's own failures say is explained in avrgen's
+words (failures.py). The containers here are started by plain `docker compose up
+--detach`, without `--wait`, so that each state is met for real."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import pytest
 
 from avrgen.app.project import Paths, Project
 from avrgen.engine.compose import Docker
+from avrgen.engine.failures import explain_failure
 from avrgen.engine.up import confirm_ready
 from avrgen.errors import ComposeError
 from avrgen.model.output import COMPOSE_FILE
@@ -45,6 +48,7 @@ kind: agent
 name: ready-quick
 mode: sts
 providers: {{sts: Quick STS}}
+core: {{publish: true}}
 ---
 kind: agent
 name: ready-slow
@@ -116,3 +120,48 @@ def test_a_crashing_container_is_named_at_once_with_its_exit_code(
     assert "  avr-sts-ready-crash (sts): restarting, exit code 1" in message
     assert "CRASH=1 set, exiting with status 1" in message
     assert time.monotonic() - began < 120  # told without waiting out the timeout
+
+
+def test_a_port_compose_found_taken_names_the_agent_role_and_holder(
+    agents: dict[str, AgentPlan],
+) -> None:
+    quick = agents["ready-quick"]
+    core = next(c for c in quick.containers if c.role == "core")
+    port = core.published[0]
+    line = (
+        f"Error response from daemon: Bind for 127.0.0.1:{port} failed: port is already allocated"
+    )
+    message = str(explain_failure(Docker(), quick, [line], lambda text: text))
+    role = "core HTTP" if port == core.http_port else "core"
+    assert message == (
+        f"host port {port} (agent 'ready-quick', role {role}, container avr-core-ready-quick) "
+        "is already taken by container avr-core-ready-quick; free it, or pin another port in "
+        "the agent's `ports:` and render again"
+    )
+
+
+def test_a_container_compose_found_unhealthy_is_named_with_its_log(
+    agents: dict[str, AgentPlan],
+) -> None:
+    """Compose says unhealthy while the container reads `running, starting`: given a moment
+    to show what it does, then named with its state and log."""
+    line = "dependency failed to start: container avr-sts-ready-slow is unhealthy"
+    message = str(explain_failure(Docker(), agents["ready-slow"], [line], lambda text: text))
+    assert message.startswith(
+        "agent 'ready-slow': container(s) failed while `up --wait` waited for them:\n"
+        "  avr-sts-ready-slow (sts): running, starting; last log lines:\n"
+    )
+    assert "START_DELAY=60, serving after that" in message
+
+
+def test_a_missing_image_and_any_other_failure_quote_compose(
+    agents: dict[str, AgentPlan],
+) -> None:
+    quick, quiet = agents["ready-quick"], lambda text: text
+    missing = ["pulling avrgen-test/absent:0", "Error: No such image: avrgen-test/absent:0"]
+    assert str(explain_failure(Docker(), quick, missing, quiet)) == (
+        "agent 'ready-quick': an image is missing:\n"
+        "  pulling avrgen-test/absent:0\n  Error: No such image: avrgen-test/absent:0"
+    )
+    other = str(explain_failure(Docker(), quick, ["something else went wrong"], quiet))
+    assert other == "agent 'ready-quick': docker compose up failed:\n  something else went wrong"
