@@ -6,15 +6,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 from functools import partial
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from avrgen.app.agents import require_known, select, unknown_agent
 from avrgen.app.project import Project
+from avrgen.app.releases import Recorder, agent_files
 from avrgen.app.render import fresh_plan
 from avrgen.app.running import Removal, Start, remove_network_if_unused, start_agents
+from avrgen.app.sets import remember, scope_of
 from avrgen.engine.secrets import Secrets
 from avrgen.errors import AvrgenError
+from avrgen.fs.releases import ReleaseStore
 from avrgen.model.output import STACK_FILE
 
 if TYPE_CHECKING:
@@ -33,8 +35,12 @@ def deploy(project: Project, start: Start, resolve_image: str = "always") -> Dep
             project, start.names, start.all_agents, start.render, target="swarm"
         )
         selected = select(the_plan, start.names, start.all_agents)
-        swarm = Swarm(start.progress)
-        run = partial(_deploy_one, swarm, project.paths.output, start.timeout, resolve_image)
+        swarm = Swarm(start.progress, scope_of(project, the_plan))
+        remember(project, the_plan)
+        recorder = Recorder(
+            ReleaseStore(project.paths.state_dir, the_plan.set_id), project.paths.blueprints
+        )
+        run = partial(_deploy_one, swarm, recorder, project, start.timeout, resolve_image)
         note, results = start_agents(
             swarm, the_plan, selected, start, run, blueprints=project.paths.blueprints
         )
@@ -43,13 +49,36 @@ def deploy(project: Project, start: Start, resolve_image: str = "always") -> Dep
 
 def _deploy_one(
     swarm: Swarm,
-    output: Path,
+    recorder: Recorder,
+    project: Project,
     timeout: int,
     resolve_image: str,
     agent: AgentPlan,
     secrets: Secrets,
 ) -> AgentDeploy:
-    return swarm.deploy(agent, output / agent.name / STACK_FILE, secrets, timeout, resolve_image)
+    """Deploy one agent; once its services run, record a release when it changed."""
+    output = project.paths.output
+    result = swarm.deploy(agent, output / agent.name / STACK_FILE, secrets, timeout, resolve_image)
+    if result.status == "failed":
+        return result
+    environment = project.paths.environment
+    origin = f"deploy -e {environment}" if environment else "deploy"
+    try:
+        files = agent_files(output, agent.name)
+        runs = swarm.images(agent.name)
+        release = recorder.record(agent, files, runs, origin, environment, target="swarm")
+    except (OSError, AvrgenError) as exc:  # it runs, but there is no way back to it
+        reason = f"{exc.filename}: {exc.strerror}" if isinstance(exc, OSError) else exc
+        swarm.say(agent.name, "its release was not recorded")
+        error = (
+            f"agent {agent.name!r} runs, but its release was not recorded in "
+            f"{recorder.store.root}: {reason} (`--state` names another folder)"
+        )
+        return replace(result, status="failed", error=error)
+    if release is not None:
+        swarm.say(agent.name, f"recorded release {release.number}")
+        return replace(result, release=release.number)
+    return result
 
 
 def undeploy(project: Project, removal: Removal) -> UndeployResult:
@@ -61,7 +90,7 @@ def undeploy(project: Project, removal: Removal) -> UndeployResult:
     the_plan = project.plan_or_none(
         required=removal.all_agents or removal.orphans or removal.network
     )
-    swarm = Swarm(removal.progress)
+    swarm = Swarm(removal.progress, scope_of(project, the_plan))
     swarm.check()
     deployed = swarm.deployed_agents()
     planned = set(the_plan.agents) if the_plan is not None else set()
@@ -79,14 +108,20 @@ def undeploy(project: Project, removal: Removal) -> UndeployResult:
     return UndeployResult(chosen, removed, note)
 
 
-def tasks(project: Project, names: Sequence[str] = ()) -> list[TaskStatus]:
-    """The swarm tasks of the named agents (of every avrgen agent without names): the
-    newest task of each service, with its node, state and error; planned services that
-    are not deployed are listed with desired state `absent`."""
+def tasks(project: Project, names: Sequence[str] = (), all_sets: bool = False) -> list[TaskStatus]:
+    """The swarm tasks of the named agents (of this set's agents without names; of every
+    set's with `all_sets`, which needs no blueprints): the newest task of each service,
+    with its node, state and error; planned services that are not deployed are listed
+    with desired state `absent`."""
     from avrgen.engine.swarm import Swarm, TaskStatus
 
+    if all_sets:
+        swarm = Swarm()
+        swarm.check()
+        found = swarm.tasks(list(dict.fromkeys(names)) or None)
+        return sorted(found, key=lambda t: (t.set_id, t.agent, t.service))
     the_plan = project.plan_or_none()
-    swarm = Swarm()
+    swarm = Swarm(scope=scope_of(project, the_plan))
     swarm.check()
     found = swarm.tasks(list(names) if names else None)
     if the_plan is not None:

@@ -11,12 +11,15 @@ from typing import TYPE_CHECKING
 
 from avrgen.app.releases import Recorder, agent_files, bring_back, release_agent
 from avrgen.errors import AvrgenError, ComposeError
-from avrgen.fs.releases import FILES, ReleaseStore
+from avrgen.fs.releases import FILES, IMAGES_FILE, ReleaseStore
+from avrgen.model.output import STACK_FILE
 from avrgen.model.release import Release, images
 
 if TYPE_CHECKING:
     from avrgen.app.project import Project
     from avrgen.engine.compose import AgentUp, Docker, Progress
+    from avrgen.engine.secrets import Secrets
+    from avrgen.engine.swarm import AgentDeploy
 
 
 @dataclass(frozen=True)
@@ -42,14 +45,21 @@ class HistoryEntry:
 class RollbackResult:
     agent: str
     to: Release  # the release brought back
-    up: AgentUp
+    up: AgentUp | AgentDeploy  # compose's outcome, or the swarm's (a release of `deploy`)
     recorded: Release | None  # the new release it was recorded as (None: the same as latest)
+
+
+def store_of(project: Project) -> ReleaseStore:
+    """The project's blueprint set's releases (its id from the plan, or else its lock)."""
+    from avrgen.app.sets import scope_of
+
+    return ReleaseStore(project.paths.state_dir, scope_of(project, project.plan_or_none()).set_id)
 
 
 def history(project: Project, agent: str | None = None) -> list[HistoryEntry]:
     """Every release of `agent` (of every agent without one), oldest first, each with what
     it changed relative to the agent's release before it."""
-    store = ReleaseStore(project.paths.state_dir)
+    store = store_of(project)
     agents = [agent] if agent is not None else store.agents()
     entries = []
     for name in agents:
@@ -121,10 +131,11 @@ def rollback(
     Touches neither output/ nor any other agent."""
     import os
 
+    from avrgen.app.mounts import check_host_paths
     from avrgen.engine.images import running_images
     from avrgen.engine.secrets import resolve_secrets
 
-    store = ReleaseStore(project.paths.state_dir)
+    store = store_of(project)
     numbers = store.numbers(agent)
     if not numbers:
         raise AvrgenError(no_releases(store, agent))
@@ -140,9 +151,14 @@ def rollback(
         target = release_agent(release)
         environ = os.environ if environ is None else environ
         secrets = resolve_secrets([target], environ, secrets_file)
+        # key files' host paths (secrets) made absolute and checked, as `up` does
+        secrets = check_host_paths([target], project.paths.blueprints, secrets)
+        if release.target == "swarm":
+            return _roll_back_stack(project, store, release, secrets, timeout, progress)
         docker = engine_for(project, release, progress)
         docker.check()
         docker.refuse_foreign([target])
+        docker.claim([target], take_over=False)  # another set's containers hold its names
         docker.say(agent, f"rolling back to release {release.number} ({release.created})")
         with docker.interrupts():
             outcome = bring_back(docker, store, release, secrets, timeout)
@@ -157,13 +173,46 @@ def rollback(
         return RollbackResult(agent, release, outcome, recorded)
 
 
+def _roll_back_stack(
+    project: Project,
+    store: ReleaseStore,
+    release: Release,
+    secrets: Secrets,
+    timeout: int,
+    progress: Progress | None,
+) -> RollbackResult:
+    """A release `deploy` recorded: `docker stack deploy` of its own stack file with its
+    images pinned over it, on this set's swarm; then what runs recorded."""
+    from avrgen.app.sets import scope_of
+    from avrgen.engine.swarm import Swarm
+
+    agent, target = release.agent, release_agent(release)
+    swarm = Swarm(progress, scope_of(project, project.plan_or_none()))
+    swarm.check()
+    swarm.refuse_foreign([target])
+    swarm.claim([target], take_over=False)  # another set's services in its stack
+    swarm.say(agent, f"rolling back to release {release.number} ({release.created})")
+    folder = store.folder(agent, release.number)
+    stack_file, images = folder / FILES / STACK_FILE, folder / IMAGES_FILE
+    outcome = swarm.deploy(target, stack_file, secrets, timeout, "never", [images])
+    if outcome.status == "failed":
+        raise ComposeError(outcome.error or f"agent {agent!r}: rollback failed")
+    recorder = Recorder(store, project.paths.blueprints)
+    files = agent_files(folder, FILES)
+    recorded = recorder.record(release, files, swarm.images(agent), f"rollback to {release.number}")
+    if recorded is not None:
+        swarm.say(agent, f"recorded release {recorded.number}")
+    return RollbackResult(agent, release, outcome, recorded)
+
+
 def engine_for(project: Project, release: Release, progress: Progress | None) -> Docker:
     """The engine that ran `release`: the default one, or its host as the settings name it
     now (a host no longer in them is an error: avrgen cannot know where it was)."""
+    from avrgen.app.sets import scope_of
     from avrgen.engine.compose import Docker
 
     if release.host is None:
-        return Docker(progress)
+        return Docker(progress, scope=scope_of(project, project.plan_or_none()))
     from avrgen.app.hosts import engine_on
 
     the_plan = project.plan()[0]

@@ -209,6 +209,26 @@ def ps_on_hosts(the_plan: Plan, names: Sequence[str]) -> list[ContainerStatus]:
     return found
 
 
+def all_sets_on_hosts(the_plan: Plan, names: Sequence[str]) -> list[ContainerStatus]:
+    """`ps --all-sets` on every host of the inventory at once: every avrgen container of
+    each engine, of any blueprint set, each with its host and set; a host that fails
+    raises HostsUnreachable after the rest."""
+    from avrgen.engine.compose import role_key
+
+    chosen = list(dict.fromkeys(names)) or None
+
+    def on_host(docker: Docker, _: Plan) -> list[ContainerStatus]:
+        docker.check(compose=False)
+        return docker.unscoped_containers(chosen)
+
+    done, failed = on_each_host(the_plan, the_plan.hosts_in_use, on_host)
+    found = [replace(s, host=host) for host, statuses in done for s in statuses]
+    found.sort(key=lambda s: (s.set_id, s.host or "", *role_key(s)))
+    if failed:
+        raise HostsUnreachable(failed, found)
+    return found
+
+
 def down_on_hosts(the_plan: Plan, removal: Removal) -> DownResult:
     """down on every host at once: each removes the chosen agents placed on it (a name the
     plan lacks: its containers on any host), and with `orphans` its containers of agents

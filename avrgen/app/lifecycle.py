@@ -71,7 +71,9 @@ def up(
                 "the settings' target is swarm: `avrgen deploy` runs these agents on a swarm;"
                 " `avrgen up` runs the compose target"
             )
-        selected = select(the_plan, start.names, start.all_agents)
+        # no names, no --all: `up --changed` of a drifted telephony stack alone
+        none = not (start.names or start.all_agents)
+        selected = [] if none else select(the_plan, start.names, start.all_agents)
         if rendered and start.progress is not None:
             start.progress("render", f"output/ was stale: rendered {len(rendered)} changed file(s)")
         remember(project, the_plan)
@@ -79,7 +81,7 @@ def up(
         # an agent in sync (engine read once on each engine) starts no compose: app/insync.py
         per_engine = InSyncOnEach(the_plan, project.paths.output, selected)
         up_one = partial(_up_on, project.paths.output, start.timeout, per_engine)
-        releasing = Releasing(project, up_one, start.atomic, start.timeout)
+        releasing = Releasing(project, the_plan.set_id, up_one, start.atomic, start.timeout)
         if the_plan.hosts:  # several engines: app/hosts.py
             from avrgen.app.hosts import start_on_hosts
 
@@ -89,9 +91,10 @@ def up(
             return UpResult(rendered, note, results, signal, releases=releasing.recorded)
         docker = Docker(start.progress, scope=scope_of(project, the_plan))
         stack = None
-        # the stack carries every agent's calls: `up --all` brings it up; `up NAME` (and
-        # `up --changed`) start agents only (render --agent leaves output/_telephony alone)
-        if the_plan.telephony is not None and start.all_agents:
+        # the stack carries every agent's calls, and its dialplan every agent's ports: every
+        # `up` brings it in line first (started when missing, changed files reloaded), as
+        # compose starts a service's dependencies
+        if the_plan.telephony is not None:
             from avrgen.app.telephony import TelephonyStart
 
             stack = TelephonyStart(
@@ -185,7 +188,12 @@ def ps(
     With names, planned containers that do not exist are listed as `absent`."""
     from avrgen.engine.compose import Docker, role_key
 
-    if all_sets:  # every avrgen container of the engine, each with its set
+    if all_sets:  # every avrgen container of the engine(s), each with its set
+        blueprints = project.plan_or_none() if project.paths.blueprints.is_dir() else None
+        if blueprints is not None and blueprints.hosts:  # every host of the inventory
+            from avrgen.app.hosts import all_sets_on_hosts
+
+            return all_sets_on_hosts(blueprints, names)
         docker = Docker()
         docker.check(compose=False)
         found = docker.containers(list(dict.fromkeys(names)) or None)

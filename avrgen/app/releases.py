@@ -24,6 +24,7 @@ from avrgen.fs.files import read_regular
 from avrgen.fs.releases import FILES, IMAGES_FILE, ReleaseStore
 from avrgen.fs.revision import blueprint_revision
 from avrgen.model.blueprint import Secret
+from avrgen.model.mounts import Mount
 from avrgen.model.output import COMPOSE_FILE
 from avrgen.model.plan import AgentPlan, Container
 from avrgen.model.release import ContainerRecord, ImageRun, Release, Revision
@@ -82,6 +83,7 @@ def container_records(
                 host_ip=c.host_ip,
                 env_keys=tuple(sorted({k for k, _ in c.env})),
                 secrets=c.secret_env,
+                key_files=tuple((m.target, m.secret) for m in c.key_files if m.secret),
             )
         )
     return tuple(records)
@@ -117,6 +119,7 @@ class Recorder:
         runs: Sequence[ImageRun],
         origin: str,
         environment: str | None = None,
+        target: str = "compose",
     ) -> Release | None:
         """A new release when what runs differs from the latest; None when it is the same
         (or a container does not run: nothing whole to record)."""
@@ -143,6 +146,7 @@ class Recorder:
                 host=host,
                 # a rollback's is the environment of the release it brings back
                 environment=environment if isinstance(agent, AgentPlan) else agent.environment,
+                target=target if isinstance(agent, AgentPlan) else agent.target,
                 files=hashes,
                 containers=containers,
             )
@@ -166,11 +170,13 @@ class Releasing:
     def __init__(
         self,
         project: Project,
+        set_id: str | None,
         run: Callable[[Docker, AgentPlan, Secrets], AgentUp],
         atomic: bool = False,
         timeout: int = 120,
     ) -> None:
-        self.recorder = Recorder(ReleaseStore(project.paths.state_dir), project.paths.blueprints)
+        store = ReleaseStore(project.paths.state_dir, set_id)
+        self.recorder = Recorder(store, project.paths.blueprints)
         self.output = project.paths.output
         self.environment = project.paths.environment
         self.run = run
@@ -247,6 +253,10 @@ def release_agent(release: Release) -> AgentPlan:
             http_port=c.http_port,
             published=c.published,
             host_ip=c.host_ip,
+            mounts=tuple(
+                Mount(target=path, field="config.files", kind="file", secret=name)
+                for path, name in c.key_files
+            ),
         )
         for c in release.containers
     )

@@ -142,10 +142,7 @@ def start_agents(
         stack.prepare(secrets)
     engine.check()
     engine.refuse_foreign(selected)
-    from avrgen.engine.compose import Docker
-
-    if isinstance(engine, Docker):  # compose: containers of another blueprint set
-        engine.claim(selected, start.take_over)
+    engine.claim(selected, start.take_over)  # containers or services of another set
     note = engine.ensure_network(the_plan.network)
     if note:
         engine.say("network", note)

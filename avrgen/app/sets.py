@@ -23,7 +23,7 @@ def scope_of(project: Project, the_plan: Plan | None) -> SetScope:
     if the_plan is not None:
         return SetScope.of(the_plan, project.paths.state_dir)
     try:
-        locked = read_set_id(project.paths.blueprints)
+        locked = read_set_id(project.paths.lock_folder)
     except AvrgenError:  # an unreadable lock: no labelled container is this set's
         locked = None
     return SetScope(locked, state_dir=project.paths.state_dir)

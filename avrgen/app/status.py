@@ -201,7 +201,7 @@ class ChangedUp:
     """What `up --changed` did: the agents it brought up, and the ones it left alone."""
 
     up: UpResult | None  # None when no agent needed it
-    brought_up: list[tuple[str, AgentState]]
+    brought_up: list[tuple[str, str]]  # the telephony stack as `(telephony)`
     left_alone: list[tuple[str, AgentState]]
 
 
@@ -221,10 +221,15 @@ def up_changed(
         (todo if agent.state in ("drifted", "not running") else alone).append(
             (agent.agent, agent.state)
         )
-    if not todo:
+    stack = report.telephony
+    stack_todo = stack is not None and stack.state != "in sync"
+    if not todo and not stack_todo:
         return ChangedUp(None, [], alone)
     chosen = replace(start, names=[name for name, _ in todo], all_agents=False)
-    return ChangedUp(up(project, chosen, wait, on_wait), todo, alone)
+    told = [("(telephony)", stack.state)] if stack is not None and stack_todo else []
+    told += todo
+    # every `up` brings the stack in line: with no agent to do, `up` of the stack alone
+    return ChangedUp(up(project, chosen, wait, on_wait), told, alone)
 
 
 def available_secrets(

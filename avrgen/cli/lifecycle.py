@@ -52,6 +52,7 @@ if TYPE_CHECKING:
         ContainerStatus,
         DownResult,
         StatusReport,
+        TaskStatus,
         TelephonyUp,
         UpResult,
     )
@@ -61,6 +62,9 @@ Item = TypeVar("Item")
 
 def print_containers(statuses: Sequence[ContainerStatus], with_set: bool = False) -> None:
     header = ("AGENT", "CONTAINER", "ROLE", "STATE", "HEALTH", "PORTS")
+    if with_set and any(s.host is not None for s in statuses):  # --all-sets over `hosts`
+        table([("SET", header[0], "HOST", *header[1:]), *_set_host_rows(statuses)])
+        return
     if with_set:  # ps --all-sets: every blueprint set's ("-": an older avrgen's, no label)
         table([("SET", *header), *((s.set_id or "-", *_row(s)) for s in statuses)])
         return
@@ -73,6 +77,10 @@ def print_containers(statuses: Sequence[ContainerStatus], with_set: bool = False
 def _row(s: ContainerStatus) -> tuple[str, ...]:
     ports = ", ".join(s.ports) or "-"
     return (agent_cell(s.agent, s.orphan), s.name, s.role, s.state, s.health or "-", ports)
+
+
+def _set_host_rows(statuses: Sequence[ContainerStatus]) -> list[tuple[str, ...]]:
+    return [(s.set_id or "-", *_host_row(s)) for s in statuses]
 
 
 def _host_row(s: ContainerStatus) -> tuple[str, ...]:
@@ -229,7 +237,8 @@ def _print_down(result: DownResult) -> None:
 @click.option(
     "--all-sets",
     is_flag=True,
-    help="Every avrgen container of the engine, of any blueprint set, with its set.",
+    help="Every avrgen container (swarm: service) of the engine, of any blueprint set, "
+    "with its set.",
 )
 @json_option
 def ps(
@@ -239,23 +248,29 @@ def ps(
     swarm: the agents' swarm tasks: node, state, error)."""
     from avrgen.app.deploy import tasks
 
-    if all_sets:
-        statuses = containers(project, names, all_sets=True)
-        _listing(statuses, as_json, serialize.containers, _with_set, "no avrgen containers")
-    elif (target or project.target()) == "swarm":
-        found_tasks = tasks(project, names)
-        _listing(found_tasks, as_json, serialize.tasks, print_tasks, "no avrgen services")
-    else:
-        try:
-            statuses = containers(project, names)
-        except HostsUnreachable as exc:
-            partial = cast("list[ContainerStatus]", exc.partial)
-            _hosts_failed(exc, as_json, serialize.containers, print_containers, partial)
-        _listing(statuses, as_json, serialize.containers, print_containers, "no avrgen containers")
+    # --all-sets needs no blueprints: without them, the target is compose
+    anywhere = all_sets and not project.paths.blueprints.is_dir()
+    swarm = (target or ("compose" if anywhere else project.target())) == "swarm"
+    if swarm:
+        found_tasks = tasks(project, names, all_sets=all_sets)
+        show = _tasks_with_set if all_sets else print_tasks
+        _listing(found_tasks, as_json, serialize.tasks, show, "no avrgen services")
+        return
+    shown = _with_set if all_sets else print_containers
+    try:
+        statuses = containers(project, names, all_sets=all_sets)
+    except HostsUnreachable as exc:
+        partial = cast("list[ContainerStatus]", exc.partial)
+        _hosts_failed(exc, as_json, serialize.containers, shown, partial)
+    _listing(statuses, as_json, serialize.containers, shown, "no avrgen containers")
 
 
 def _with_set(statuses: list[ContainerStatus]) -> None:
     print_containers(statuses, with_set=True)
+
+
+def _tasks_with_set(found: list[TaskStatus]) -> None:
+    print_tasks(found, with_set=True)
 
 
 def _listing(

@@ -118,4 +118,7 @@ def rollback(
     click.echo(
         f"rolled back {agent} to release {result.to.number} ({result.to.created}): {recorded}"
     )
-    click.echo(f"output/ is unchanged: `avrgen up {agent}` brings back the blueprints' version")
+    command = "deploy" if result.to.target == "swarm" else "up"
+    click.echo(
+        f"output/ is unchanged: `avrgen {command} {agent}` brings back the blueprints' version"
+    )

@@ -232,10 +232,16 @@ def history_entry(entry: HistoryEntry) -> dict[str, object]:
 
 
 def rollback_result(result: RollbackResult) -> dict[str, object]:
+    from avrgen.app.results import AgentDeploy  # a release of `deploy`: swarm tasks
+
     return {
         "agent": result.agent,
         "to": result.to.number,
         "recorded": result.recorded.number if result.recorded is not None else None,
         "status": result.up.status,
-        "containers": containers(result.up.containers),
+        **(
+            {"tasks": tasks(result.up.tasks)}
+            if isinstance(result.up, AgentDeploy)
+            else {"containers": containers(result.up.containers)}
+        ),
     }

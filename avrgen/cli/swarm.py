@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import click
@@ -25,8 +26,12 @@ if TYPE_CHECKING:
     from avrgen.app.results import AgentDeploy, TaskStatus
 
 
-def print_tasks(tasks: Sequence[TaskStatus]) -> None:
-    table([("AGENT", "SERVICE", "NODE", "DESIRED", "STATE", "ERROR"), *map(_row, tasks)])
+def print_tasks(tasks: Sequence[TaskStatus], with_set: bool = False) -> None:
+    header = ("AGENT", "SERVICE", "NODE", "DESIRED", "STATE", "ERROR")
+    if with_set:  # ps --all-sets: every blueprint set's ("-": an older avrgen's, no label)
+        table([("SET", *header), *((t.set_id or "-", *_row(t)) for t in tasks)])
+        return
+    table([header, *map(_row, tasks)])
 
 
 def _row(t: TaskStatus) -> tuple[str, ...]:
@@ -65,11 +70,17 @@ def undeploy(project: Project, removal: Removal) -> None:
     show_default=True,
     help="Ask the registry for image digests (never: images only present on the nodes).",
 )
+@click.option(
+    "--take-over",
+    is_flag=True,
+    help="Replace services of another blueprint set in these agents' stacks.",
+)
 @timeout_option
 @as_start
-def deploy(project: Project, start: Start, resolve_image: str) -> None:
+def deploy(project: Project, start: Start, resolve_image: str, take_over: bool) -> None:
     """Render if stale, create the overlay network, `docker stack deploy` each agent and wait
     until its tasks run (target swarm)."""
     require_selection(start.names, start.all_agents)
+    start = replace(start, take_over=take_over)
     result = deploy_agents(project, start, resolve_image)
     print_outcomes(result.rendered, ("TASKS", "NODES"), result.agents, _tasks)

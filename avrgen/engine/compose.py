@@ -165,8 +165,9 @@ class Docker(Engine):
         found = containers.list_containers(self, agents)
         return found if self.scope is None else [s for s in found if self.scope.owns(s)]
 
-    def unscoped_containers(self, agents: Sequence[str]) -> list[ContainerStatus]:
-        """The containers of `agents`, of any blueprint set."""
+    def unscoped_containers(self, agents: Sequence[str] | None) -> list[ContainerStatus]:
+        """The containers of `agents` (all avrgen containers with None), of any blueprint
+        set."""
         return containers.list_containers(self, agents)
 
     def claim(self, agents: Sequence[AgentPlan], take_over: bool) -> None:

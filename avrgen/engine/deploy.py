@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -43,9 +43,11 @@ def stack_deploy(
     redact: Redact,
     timeout: int,
     resolve_image: str,
+    overrides: Sequence[Path] = (),
 ) -> bool:
     """Deploy the agent and wait for it; True when a service changed. Fails with a
-    ComposeError."""
+    ComposeError. `overrides`: stack files merged over `stack_file` (a rollback's images
+    by digest or id)."""
     if not stack_file.is_file():
         raise ComposeError(
             f"agent {agent.name!r}: {stack_file} not found; run avrgen render --target swarm"
@@ -54,7 +56,9 @@ def stack_deploy(
     started = datetime.now().astimezone() - timedelta(seconds=2)
     command = engine.command(
         *("stack", "deploy", "--prune", "--resolve-image", resolve_image),
-        *("--compose-file", str(stack_file.resolve()), agent.project),
+        *("--compose-file", str(stack_file.resolve())),
+        *(part for path in overrides for part in ("--compose-file", str(path.resolve()))),
+        agent.project,
     )
     engine.say(agent.name, f"docker stack deploy {agent.project}")
     # the secrets reach `docker stack deploy` through its environment, and only so

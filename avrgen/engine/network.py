@@ -73,12 +73,14 @@ def ensure_bridge(
     )
 
 
-def ensure_overlay(engine: Engine, settings: NetworkSettings) -> str | None:
+def ensure_overlay(
+    engine: Engine, settings: NetworkSettings, set_id: str | None = None
+) -> str | None:
     """Create the shared attachable overlay network when missing; a note, or None."""
     name = settings.name
     network = inspect_network(engine, name)
     if network is None:
-        return create_network(engine, settings, overlay=True)
+        return create_network(engine, settings, overlay=True, set_id=set_id)
     if network.driver != "overlay" or network.scope != "swarm":
         raise ComposeError(
             f"network {name!r} exists as a {network.driver} network ({network.scope} scope), "

@@ -12,11 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from python_on_whales import Image
 from python_on_whales.exceptions import DockerException
 
-from avrgen.engine.docker import LOG_LINES, Engine, last_lines, role_rank
+from avrgen.engine.docker import LOG_LINES, Engine, last_line, last_lines, role_rank
 from avrgen.errors import ComposeError
-from avrgen.model.labels import AGENT_LABEL, ROLE_LABEL, STACK_LABEL
+from avrgen.model.labels import AGENT_LABEL, ROLE_LABEL, SET_LABEL, STACK_LABEL
+from avrgen.model.release import ImageRun, repository_of
 
 FAILED = ("failed", "rejected", "orphaned")
 UNPLACEABLE = ("no suitable node", "host-mode port already in use", "insufficient resources")
@@ -36,6 +38,7 @@ class TaskStatus:
     image: str = ""
     since: str | None = None
     orphan: bool = False  # its agent is not in the blueprints (any more)
+    set_id: str = ""  # its blueprint set (label avrgen.set); "": deployed before set ids
 
     @property
     def ok(self) -> bool:
@@ -100,8 +103,13 @@ def services(engine: Engine, filters: list[tuple[str, str]]) -> list[Service]:
 
 
 def service_image(service: Service) -> str:
+    return spec_image(service).split("@", 1)[0]
+
+
+def spec_image(service: Service) -> str:
+    """The image the service's spec names, with the digest deploy resolved (if it did)."""
     spec = (service.spec.get("TaskTemplate") or {}).get("ContainerSpec") or {}
-    return str(spec.get("Image", "")).split("@", 1)[0]
+    return str(spec.get("Image", ""))
 
 
 def _service(data: dict[str, Any]) -> Service:
@@ -195,8 +203,9 @@ def task_status(engine: Engine, service: Service, nodes: Nodes) -> TaskStatus:
     agent = labels.get(AGENT_LABEL) or name.split("_", 1)[0].removeprefix("avr-")
     role = labels.get(ROLE_LABEL) or name.rsplit("_", 1)[-1]
     tasks = service_tasks(engine, service)
+    set_id = labels.get(SET_LABEL, "")
     if not tasks:
-        return TaskStatus(agent, name, role, "", "running", "no task")
+        return TaskStatus(agent, name, role, "", "running", "no task", set_id=set_id)
     task = max(tasks, key=lambda t: t.created_at)
     error = task.err
     if not error and task.state != "running":
@@ -212,7 +221,38 @@ def task_status(engine: Engine, service: Service, nodes: Nodes) -> TaskStatus:
         error=error,
         image=task.image,
         since=task.timestamp.isoformat() if task.timestamp else None,
+        set_id=set_id,
     )
+
+
+def image_run(engine: Engine, service: Service) -> ImageRun:
+    """What a release records of the image `service` runs: `name:tag@sha256:...` (as
+    `--resolve-image always` pins it) gives its registry digest; the image this engine
+    has by that digest (else by the tag) gives its id. Fails when neither is known."""
+    name, _, pinned = spec_image(service).partition("@")
+    by_digest = f"{repository_of(name)}@{pinned}" if pinned else None
+    role = service.labels.get(ROLE_LABEL) or service.name.rsplit("_", 1)[-1]
+    local = _local_image(engine, by_digest or name)
+    if local is None and by_digest is None:
+        raise ComposeError(
+            f"service {service.name}: image {name} is not on this engine and has no "
+            "registry digest (deploy with --resolve-image always, or pull it here)"
+        )
+    found = tuple(local.repo_digests or ()) if local is not None else ()
+    return ImageRun(
+        role=role,
+        container=service.name,
+        image_id=str(local.id) if local is not None else pinned,
+        repo_digests=tuple(sorted({*found, *((by_digest,) if by_digest else ())})),
+    )
+
+
+def _local_image(engine: Engine, reference: str) -> Image | None:
+    try:
+        exists = engine.client.image.exists(reference)
+        return engine.client.image.inspect(reference) if exists else None
+    except DockerException as exc:
+        raise ComposeError(f"cannot inspect image {reference}: {last_line(exc)}") from None
 
 
 def service_log_tail(engine: Engine, service: str) -> list[str]:

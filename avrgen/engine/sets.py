@@ -32,6 +32,14 @@ class SetScope:
     def of(cls, the_plan: Plan, state_dir: Path | None = None) -> SetScope:
         return cls(the_plan.set_id, the_plan.network.name, frozenset(the_plan.agents), state_dir)
 
+    def owns_service(self, set_id: str, agent: str) -> bool:
+        """A swarm service (label `avrgen.set`: `set_id`, "" without) of `agent` is this
+        set's: its label says so, or it has none (an older avrgen's) and `agent` is one of
+        this set's agents."""
+        if set_id:
+            return set_id == self.set_id
+        return self.agents is None or agent in self.agents
+
     def owns(self, status: ContainerStatus) -> bool:
         """The container is this set's: its label says so, or it has none (an older
         avrgen's) and is one of this set's agents' on its network."""

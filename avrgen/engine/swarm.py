@@ -24,16 +24,21 @@ from avrgen.engine.docker import AgentOutcome, Engine, Progress, last_line
 from avrgen.engine.secrets import Secrets
 from avrgen.engine.services import (
     Nodes,
+    Service,
     TaskStatus,
+    image_run,
     service_image,
     services,
+    stack_filter,
     task_key,
     task_status,
 )
+from avrgen.engine.sets import SetScope
 from avrgen.errors import ComposeError
 from avrgen.model.blueprint import NetworkSettings
-from avrgen.model.labels import AGENT_LABEL, MANAGED_LABEL, STACK_LABEL
+from avrgen.model.labels import AGENT_LABEL, MANAGED_LABEL, SET_LABEL, STACK_LABEL
 from avrgen.model.plan import AgentPlan
+from avrgen.model.release import ImageRun
 
 __all__ = ["AgentDeploy", "DeployResult", "Swarm", "TaskStatus", "UndeployResult"]
 
@@ -42,15 +47,20 @@ __all__ = ["AgentDeploy", "DeployResult", "Swarm", "TaskStatus", "UndeployResult
 class AgentDeploy(AgentOutcome):
     tasks: list[TaskStatus] = field(default_factory=list)
     error: str | None = None
+    release: int | None = None  # the release `deploy` recorded (None: it changed nothing)
 
 
 class Swarm:
-    """The swarm a manager node's Docker Engine belongs to, reached through the `docker` CLI."""
+    """The swarm a manager node's Docker Engine belongs to, reached through the `docker` CLI.
 
-    def __init__(self, progress: Progress | None = None) -> None:
+    With a `scope`, it sees the services of that blueprint set only (label `avrgen.set`),
+    as the compose target sees its containers (sets.py)."""
+
+    def __init__(self, progress: Progress | None = None, scope: SetScope | None = None) -> None:
         self.engine = Engine(progress)
         self.client: DockerClient = self.engine.client
         self._nodes = Nodes(self.engine)
+        self.scope = scope
 
     def say(self, agent: str, message: str) -> None:
         self.engine.say(agent, message)
@@ -83,7 +93,8 @@ class Swarm:
     # -- the shared overlay network ------------------------------------------------------------
 
     def ensure_network(self, settings: NetworkSettings) -> str | None:
-        return network.ensure_overlay(self.engine, settings)
+        set_id = self.scope.set_id if self.scope is not None else None
+        return network.ensure_overlay(self.engine, settings, set_id)
 
     def network_users(self, name: str) -> list[str] | None:
         """Services (swarm-wide) and containers (here) on network `name`; None if missing."""
@@ -111,8 +122,10 @@ class Swarm:
         secrets: Secrets,
         timeout: int = 120,
         resolve_image: str = "always",
+        overrides: Sequence[Path] = (),
     ) -> AgentDeploy:
-        """`docker stack deploy` one agent and wait for its tasks; never raises."""
+        """`docker stack deploy` one agent and wait for its tasks; never raises.
+        `overrides`: stack files merged over `stack_file`."""
         start = time.monotonic()
         redact = secrets.redact
         try:
@@ -125,6 +138,7 @@ class Swarm:
                 redact,
                 timeout,
                 resolve_image,
+                overrides,
             )
         except ComposeError as exc:
             self.say(agent.name, "failed")
@@ -140,6 +154,53 @@ class Swarm:
         """Fail, before anything is deployed, when a service avrgen did not create is in
         one of the agents' stacks (`docker stack deploy` would update it)."""
         self._refuse_foreign([agent.project for agent in agents], "deploy into")
+
+    def claim(self, agents: Sequence[AgentPlan], take_over: bool) -> None:
+        """Before anything is deployed: fail, naming the set, when another blueprint set's
+        services are in an agent's stack; with `take_over`, say so (deploy then updates
+        them into this set's)."""
+        held = self._held([agent.project for agent in agents])
+        if held and not take_over:
+            raise ComposeError(
+                f"refusing to deploy into stack(s) {', '.join(held)}: another blueprint "
+                "set's services are in them:\n"
+                + "\n".join(self._owners(held))
+                + "\nnothing was changed; `avrgen undeploy` them from their own blueprint "
+                "folder, or `avrgen deploy --take-over` replaces them with this set's"
+            )
+        for stack, theirs in held.items():
+            owners = "; ".join(sorted({self._describe(s) for s in theirs}))
+            taking = f"taking over {len(theirs)} service(s) of {owners} (--take-over)"
+            self.say(stack.removeprefix("avr-"), taking)
+
+    def _held(self, stacks: Sequence[str]) -> dict[str, list[Service]]:
+        """Of these stacks, those with another set's services: stack -> those services."""
+        held: dict[str, list[Service]] = {}
+        if self.scope is None:
+            return held
+        for stack in dict.fromkeys(stacks):
+            found = services(self.engine, [stack_filter(stack)])
+            theirs = [s for s in found if not self._owns(s)]
+            if theirs:
+                held[stack] = theirs
+        return held
+
+    def _owners(self, held: dict[str, list[Service]]) -> list[str]:
+        return [
+            f"  {stack}: {', '.join(sorted(s.name for s in theirs))} belong to "
+            + "; ".join(sorted({self._describe(s) for s in theirs}))
+            for stack, theirs in held.items()
+        ]
+
+    def _owns(self, service: Service) -> bool:
+        agent = service.labels.get(AGENT_LABEL, "")
+        return self.scope is None or self.scope.owns_service(
+            service.labels.get(SET_LABEL, ""), agent
+        )
+
+    def _describe(self, service: Service) -> str:
+        assert self.scope is not None  # only services of another set are described
+        return self.scope.describe(service.labels.get(SET_LABEL, ""), "")
 
     def _refuse_foreign(self, stacks: Sequence[str], what: str) -> None:
         foreign = [
@@ -157,7 +218,8 @@ class Swarm:
     # -- what runs ---------------------------------------------------------------------------
 
     def tasks(self, agents: Sequence[str] | None = None) -> list[TaskStatus]:
-        """The newest task of each service of `agents` (of every avrgen agent with None)."""
+        """The newest task of each service of `agents` (of every avrgen agent with None),
+        of this set's services only when it has a scope."""
         if agents is None:
             found = services(self.engine, [("label", f"{MANAGED_LABEL}=true")])
         else:
@@ -166,7 +228,7 @@ class Swarm:
                 for name in agents
                 for s in services(self.engine, [("label", f"{AGENT_LABEL}={name}")])
             ]
-        unique = {s.id: s for s in found}.values()
+        unique = {s.id: s for s in found if self._owns(s)}.values()
         return sorted((task_status(self.engine, s, self._nodes) for s in unique), key=task_key)
 
     def _safe_tasks(self, agents: Sequence[str]) -> list[TaskStatus]:
@@ -174,6 +236,15 @@ class Swarm:
             return self.tasks(agents)
         except ComposeError:
             return []
+
+    def images(self, agent: str) -> list[ImageRun]:
+        """The image each of the agent's services runs (of this set's services), sorted
+        by role: by the registry digest its spec names (`--resolve-image always`), and by
+        this engine's id of that image where it has it."""
+        found = [
+            s for s in services(self.engine, [("label", f"{AGENT_LABEL}={agent}")]) if self._owns(s)
+        ]
+        return sorted((image_run(self.engine, s) for s in found), key=lambda r: r.role)
 
     def deployed_agents(self) -> set[str]:
         return {t.agent for t in self.tasks()}
@@ -193,6 +264,14 @@ class Swarm:
             removed += sorted(s.name for s in found)
         stacks = [s for s in dict.fromkeys(stacks) if s]
         self._refuse_foreign(stacks, "remove")  # `docker stack rm` removes every service
+        held = self._held(stacks)
+        if held:
+            raise ComposeError(
+                f"refusing to remove stack(s) {', '.join(held)}: another blueprint set's "
+                "services are in them:\n"
+                + "\n".join(self._owners(held))
+                + "\nnothing was removed; `avrgen undeploy` them from their own blueprint folder"
+            )
         for stack in stacks:
             self.say(stack.removeprefix("avr-"), f"docker stack rm {stack}")
             try:

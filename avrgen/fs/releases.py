@@ -1,4 +1,6 @@
-"""The release store: `<state>/releases/<agent>/<N>/`, one folder a release.
+"""The release store: `<state>/releases/<set>/<agent>/<N>/`, one folder a release, kept
+apart by blueprint set (its id; `-` for a set without one): another set's agent of the same
+name has its own history, which this set's `history` and `rollback` never see.
 
 Each release folder holds `release.json` (avrgen/model/release.py), `files/` (the agent's
 rendered files, byte for byte) and `images.yml` (a compose override naming each image by
@@ -34,10 +36,10 @@ _STAGING = ".staging-"  # a release being written (or left by a killed writer)
 
 
 class ReleaseStore:
-    """The releases of every agent in one state folder."""
+    """The releases of every agent of one blueprint set in one state folder."""
 
-    def __init__(self, state_dir: Path) -> None:
-        self.root = state_dir / RELEASES
+    def __init__(self, state_dir: Path, set_id: str | None) -> None:
+        self.root = state_dir / RELEASES / (set_id or "-")
 
     @contextmanager
     def locked(self, on_wait: Callable[[str], None] | None = None) -> Iterator[None]:

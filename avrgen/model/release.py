@@ -37,6 +37,8 @@ class ContainerRecord(Frozen):
     host_ip: str | None = None
     env_keys: tuple[str, ...] = ()  # every env key the container gets, names only
     secrets: tuple[tuple[str, str], ...] = ()  # (env key, secret name): names only
+    # (container path, secret name) of each key file: its host path is the secret's value
+    key_files: tuple[tuple[str, str], ...] = ()
 
     @property
     def pinned(self) -> str:
@@ -70,6 +72,7 @@ class Release(Frozen):
     mode: str
     tenant: str | None = None
     host: str | None = None  # the settings' host that ran it (None: the default engine)
+    target: str = "compose"  # compose (`up`) or swarm (`deploy`): where it runs
     environment: str | None = None  # `up -e NAME`: the environment rendered (None: the base)
     files: dict[str, str]  # path under the agent's output folder -> sha256 of its bytes
     containers: tuple[ContainerRecord, ...]

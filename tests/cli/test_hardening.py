@@ -735,7 +735,12 @@ def test_a_state_folder_left_to_root_is_an_error_naming_it(world_tmp: Path) -> N
     if os.geteuid() != 0:
         pytest.skip("needs root, to leave a folder only root may enter")
     state = world_tmp / "state"
-    (state / "releases" / "desk").mkdir(parents=True)
+    (state / "releases" / "hardening" / "desk").mkdir(parents=True)
+    blueprints = world_tmp / "blueprints"  # history is of this set's releases
+    blueprints.mkdir(mode=0o755)
+    settings = "kind: settings\nset: hardening\n"
+    (blueprints / "settings.yaml").write_text(settings, encoding="utf-8")
+    (blueprints / "settings.yaml").chmod(0o644)
     command, env = nobody_runtime(world_tmp / "runtime")
     state.chmod(0o755)
     (state / "releases").chmod(0o700)
@@ -748,5 +753,5 @@ def test_a_state_folder_left_to_root_is_an_error_naming_it(world_tmp: Path) -> N
         check=False,
     )
     assert proc.returncode == 1, proc.stderr
-    assert proc.stderr.startswith(f"error: {state / 'releases'}: "), proc.stderr
+    assert proc.stderr.startswith(f"error: {state / 'releases' / 'hardening'}: "), proc.stderr
     assert "Traceback" not in proc.stderr

@@ -8,9 +8,10 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import Avrgen
+from conftest import REPO, Avrgen
 
 from avrgen.app.releases import Recorder
+from avrgen.fs.lock import read_set_id
 from avrgen.fs.releases import ReleaseStore
 from avrgen.model.plan import AgentPlan, Container
 from avrgen.model.release import ImageRun
@@ -25,7 +26,9 @@ def record(state: Path, prompt: bytes, image_id: str, key: str = "PROMPT") -> No
     agent = AgentPlan("desk", "id", "sts", None, (core,))
     runs = [ImageRun(role="core", container="avr-core-desk", image_id=image_id)]
     files = {"docker-compose.yml": b"services: {}\n", "core.env": prompt}
-    Recorder(ReleaseStore(state), state / "no-blueprints").record(agent, files, runs, "up")
+    # the releases of the bundled blueprints' set: the commands run in the repository
+    store = ReleaseStore(state, read_set_id(REPO / "blueprints"))
+    Recorder(store, state / "no-blueprints").record(agent, files, runs, "up")
 
 
 @pytest.fixture

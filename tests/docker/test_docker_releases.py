@@ -29,6 +29,7 @@ NETWORK = "avrgen-test-releases"
 DESK, HALL, NEW = "rl9-desk", "rl9-hall", "rl9-new"
 TAG = "avrgen-test/rl9-provider:1"  # moved between the two `up`s
 SECRET = "rl9-secret-value-never-recorded"
+KEY = '{"rl9": "key file bytes"}'
 SETTINGS = f"""\
 kind: settings
 network: {{name: {NETWORK}, subnet: 172.31.119.0/24}}
@@ -43,6 +44,8 @@ config:
   image: {TAG}
   env:
     RL9_API_KEY: {{secret: RL9_API_KEY}}
+  files:
+    /app/key.json: {{secret_file: RL9_KEY_FILE}}
 ---
 kind: provider
 name: rl9-crashing
@@ -88,9 +91,11 @@ class Story:
     output_after: dict[str, bytes] = field(default_factory=dict)
     hall_id: dict[str, str] = field(default_factory=dict)
     new_containers: list[str] = field(default_factory=list)
+    key_after_rollback: str = ""
 
     def history(self, *args: str) -> list[dict[str, object]]:
-        done = self.avrgen("history", *args, "--json")
+        # the staging environment has a lock, so a set id, of its own: its releases
+        done = self.avrgen("history", "-e", "staging", *args, "--json")
         assert done.returncode == 0, done.stderr
         found: list[dict[str, object]] = json.loads(done.stdout)
         return found
@@ -101,10 +106,11 @@ class Story:
 
 def avrgen_in(root: Path, state: Path, *args: str) -> subprocess.CompletedProcess[str]:
     os.environ["RL9_API_KEY"] = SECRET
+    os.environ["RL9_KEY_FILE"] = "key.json"  # relative: to the folder avrgen runs in
     try:
         return dockerenv.run_avrgen(*args, "--state", str(state), cwd=root)
     finally:
-        del os.environ["RL9_API_KEY"]
+        del os.environ["RL9_API_KEY"], os.environ["RL9_KEY_FILE"]
 
 
 def image_ids(*containers: str) -> dict[str, str]:
@@ -162,6 +168,7 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
         providers=PROVIDERS,
         agents=agents(),
     )
+    (root / "key.json").write_text(KEY, encoding="utf-8")
     overlay = root / "environments" / "staging" / "agents.yaml"
     overlay.parent.mkdir(parents=True)
     overlay.write_text(staging("first prompt"))
@@ -193,10 +200,11 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
         )
 
         story.output_before = tree(root / "output")
-        story.runs["rollback"] = story.avrgen("rollback", DESK, "--to", "1")
+        story.runs["rollback"] = story.avrgen("rollback", "-e", "staging", DESK, "--to", "1")
         story.output_after = tree(root / "output")
         story.images["rollback"] = image_ids(*desk)
         story.envs["rollback"] = prompt_of(http_port)
+        story.key_after_rollback = docker("exec", desk[0], "cat", "/app/key.json").stdout
         story.hall_id["after"] = image_ids(f"avr-core-{HALL}")[f"avr-core-{HALL}"]
 
         crashing = PROVIDERS.replace(
@@ -241,17 +249,25 @@ def test_two_ups_with_a_changed_prompt_record_two_releases(story: Story) -> None
         "sts": {"from": story.images["up1"][sts], "to": story.images["up2"][sts]}
     }
     assert story.images["up1"][sts] != story.images["up2"][sts]  # the tag moved
-    table = story.avrgen("history", DESK)
+    table = story.avrgen("history", "-e", "staging", DESK)
     assert table.returncode == 0 and "files: core.env" in table.stdout, table.stderr
+    base = story.avrgen("history", DESK)  # the base set: another history, empty here
+    assert base.returncode == 1 and f"agent '{DESK}' has no releases in " in base.stderr
 
 
 def test_an_up_whose_release_cannot_be_recorded_exits_1_and_says_why(story: Story) -> None:
     done = story.runs["unrecorded"]
     assert done.returncode == 1, done.stderr
     folder = story.root / "not-a-folder" / "state"
-    assert f"agent '{DESK}' runs, but its release was not recorded in {folder / 'releases'}: " in (
+    assert f"agent '{DESK}' runs, but its release was not recorded in {folder / 'releases'}/" in (
         done.stderr
     )
+
+
+def agent_releases(story: Story) -> Path:
+    """The desk's releases: in the folder of its blueprint set, the only one here."""
+    (folder,) = (story.state / "releases").glob(f"*/{DESK}")
+    return folder
 
 
 def test_a_release_is_private_and_holds_no_secret_value(story: Story) -> None:
@@ -261,9 +277,11 @@ def test_a_release_is_private_and_holds_no_secret_value(story: Story) -> None:
     for path in story.state.rglob("*"):
         if path.is_file():
             assert SECRET.encode() not in path.read_bytes(), path
-    release = json.loads((story.state / "releases" / DESK / "1" / "release.json").read_text())
+            assert KEY.encode() not in path.read_bytes(), path  # a key file: never copied
+    release = json.loads((agent_releases(story) / "1" / "release.json").read_text())
     sts = release["containers"][0]
     assert sts["secrets"] == [["RL9_API_KEY", "RL9_API_KEY"]] and "RL9_API_KEY" in sts["env_keys"]
+    assert sts["key_files"] == [["/app/key.json", "RL9_KEY_FILE"]]  # the secret's name only
 
 
 def test_rollback_brings_back_the_first_release_byte_for_byte_and_by_id(story: Story) -> None:
@@ -272,11 +290,12 @@ def test_rollback_brings_back_the_first_release_byte_for_byte_and_by_id(story: S
     assert done.stdout.startswith(f"rolled back {DESK} to release 1 (")
     assert "recorded as release 3" in done.stdout
     assert f"`avrgen up {DESK}` brings back the blueprints' version" in done.stdout
-    releases = story.state / "releases" / DESK
+    releases = agent_releases(story)
     assert tree(releases / "3" / "files") == tree(releases / "1" / "files")
     assert tree(releases / "1" / "files") == story.output_up1  # what the first `up` ran
     assert story.images["rollback"] == story.images["up1"]  # by id: not what the tag says now
     assert story.envs["rollback"] == "SYSTEM_MESSAGE=first prompt"
+    assert story.key_after_rollback == KEY  # the key file's host path: today's secret value
     third = story.history(DESK)[2]
     assert third["origin"] == "rollback to 1" and third["files"] == story.history(DESK)[0]["files"]
     # neither output/ nor the other agent was touched

@@ -229,6 +229,17 @@ def test_ps_and_status_per_host(root: Path, started: dict[str, object]) -> None:
     assert report.returncode == 0, report.stdout + report.stderr
     assert report.stdout.splitlines()[0].split()[:3] == ["AGENT", "HOST", "STATE"]
     assert report.stdout.splitlines()[-1] == "status: 3 in sync"
+    # --all-sets: every avrgen container of every host, of any set, with its set and host
+    every = avrgen(root, "ps", "--all-sets")
+    assert every.returncode == 0, every.stderr
+    header, *rows = every.stdout.splitlines()
+    assert header.split()[:4] == ["SET", "AGENT", "HOST", "CONTAINER"]
+    set_id = json.loads(avrgen(root, "ps", "--json").stdout)[0]["set"]
+    assert {(c[0], c[2], c[3]) for c in (row.split() for row in rows)} >= {
+        (set_id, "edge-1", f"avr-core-{ONE}"),
+        (set_id, "edge-2", f"avr-tts-{THREE}"),
+    }
+    assert len([row for row in rows if row.startswith(set_id)]) == 8
 
 
 def test_logs_and_restart_reach_the_agents_host(root: Path, started: dict[str, object]) -> None:

@@ -36,10 +36,12 @@ NETWORK, SUBNET = "avrgen-t7", "10.213.77.0/24"
 LOCK_FILE = Path(tempfile.gettempdir()) / "avrgen-swarm-tests.lock"
 NODE_LABEL = "avrgen-t7"
 SECRET = "t7-secret-8d41c07e5b"  # a value found nowhere but in the secrets file
+KEY = '{"private_key": "t7-key-5f0c2a9d"}'  # a key file's bytes: only in key.json
 AGENTS = ("t7-pipe", "t7-sts", "t7-crash", "t7-noimg", "t7-nowhere")
 
 BLUEPRINTS = """\
 kind: settings
+set: t7-swarm
 target: swarm
 network: {{name: {network}, subnet: {subnet}}}
 ports: {{core: 35100-35149, http: 37100-37149, providers: 36100-36149}}
@@ -52,7 +54,14 @@ swarm:
 kind: provider
 name: T7 ASR
 type: ASR
-config: {{image: "{provider}", env: {{KEY: {{secret: T7_SECRET}}, ODD: "0123 $HOME"}}}}
+config:
+  image: "{provider}"
+  env:
+    KEY: {{secret: T7_SECRET}}
+    ODD: "0123 $HOME"
+    GOOGLE_APPLICATION_CREDENTIALS: /app/key.json
+  files: {{/app/key.json: {{secret_file: T7_KEY_FILE}}}}
+  volumes: ["./t7-data:/data:ro"]
 ---
 kind: provider
 name: T7 LLM
@@ -150,9 +159,15 @@ def blueprints(tmp_path_factory: pytest.TempPathFactory) -> Path:
         core=dockerenv.CORE_IMAGE,
         provider=dockerenv.PROVIDER_IMAGE,
     )
-    return dockerenv.blueprint_folder(
-        tmp_path_factory.mktemp("swarm"), f"T7_SECRET={SECRET}\n", all=text
+    root = dockerenv.blueprint_folder(
+        tmp_path_factory.mktemp("swarm"),
+        f"T7_SECRET={SECRET}\nT7_KEY_FILE=key.json\n",  # relative: to where avrgen runs
+        all=text,
     )
+    (root / "key.json").write_text(KEY, encoding="utf-8")
+    (root / "blueprints" / "t7-data").mkdir()
+    (root / "blueprints" / "t7-data" / "marker").write_text("t7 data folder\n", encoding="utf-8")
+    return root
 
 
 def avrgen(root: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
@@ -271,6 +286,7 @@ def test_deploy_runs_every_service(deployed: subprocess.CompletedProcess[str], s
         True,
     )
     assert network["IPAM"]["Config"][0]["Subnet"] == SUBNET
+    assert network["Labels"] == {"avrgen.managed": "true", "avrgen.set": "t7-swarm"}
 
 
 def test_core_reaches_every_provider_over_the_overlay(
@@ -325,8 +341,25 @@ def test_services_are_what_the_stack_file_says(
     assert f"WEBHOOK_SECRET={SECRET}" in docker("exec", core, "cat", "/www/env")
     assert "ODD=0123 $HOME" in docker("exec", task_container("avr-t7-pipe_asr"), "env")
     written = [p.read_text() for p in (blueprints / "output").rglob("*") if p.is_file()]
-    assert written and not any(SECRET in text for text in written)
+    assert written and not any(SECRET in text or KEY in text for text in written)
     assert SECRET not in deployed.stdout + deployed.stderr
+    assert KEY not in deployed.stdout + deployed.stderr
+
+
+def test_key_files_and_folders_reach_the_tasks(
+    deployed: subprocess.CompletedProcess[str], blueprints: Path
+) -> None:
+    """A key file is a docker secret of the stack, mounted at its container path; a folder
+    is a bind of the node's path (here: this machine's blueprint folder)."""
+    assert deployed.returncode == 0, deployed.stderr
+    asr = task_container("avr-t7-pipe_asr")
+    assert docker("exec", asr, "cat", "/app/key.json") == KEY
+    assert docker("exec", asr, "cat", "/data/marker") == "t7 data folder"
+    names = docker("secret", "ls", "--format", "{{.Name}}").split()
+    assert "avr-t7-pipe_T7_KEY_FILE" in names
+    labels = json.loads(docker("secret", "inspect", "avr-t7-pipe_T7_KEY_FILE", "--format",
+                               "{{json .Spec.Labels}}"))  # fmt: skip
+    assert labels["com.docker.stack.namespace"] == "avr-t7-pipe"
 
 
 def test_ps_shows_the_tasks(
@@ -364,6 +397,58 @@ def test_deploy_again_changes_nothing(
     )
     assert result.returncode == 0, result.stderr
     assert "unchanged" in result.stdout.splitlines()[1]
+
+
+def history(root: Path, agent: str) -> list[dict[str, object]]:
+    done = avrgen(root, "history", agent, "--json")
+    assert done.returncode == 0, done.stderr
+    found: list[dict[str, object]] = json.loads(done.stdout)
+    return found
+
+
+def test_deploy_records_releases_and_rollback_brings_one_back(
+    deployed: subprocess.CompletedProcess[str], blueprints: Path
+) -> None:
+    """A deploy that changes an agent records a release (its stack file, the image each
+    service runs by id, target swarm); a deploy that changes nothing records none;
+    `rollback --to 1` deploys release 1's own stack file again, images pinned, and
+    records that as a new release."""
+    assert deployed.returncode == 0, deployed.stderr
+    assert "[t7-sts] recorded release 1" in deployed.stderr
+    (first,) = history(blueprints, "t7-sts")
+    assert (first["number"], first["origin"], first["target"]) == (1, "deploy", "swarm")
+    local_id = docker("image", "inspect", "--format", "{{.Id}}", dockerenv.PROVIDER_IMAGE)
+    images = {c["role"]: c["image_id"] for c in first["containers"]}  # type: ignore[attr-defined]
+    assert images["sts"] == local_id
+    assert first["changes"]["files_added"] == ["stack.yml"]  # type: ignore[index]
+
+    path = blueprints / "blueprints" / "all.yaml"
+    text = path.read_text(encoding="utf-8")
+    changed = text.replace(
+        'name: T7 STS\ntype: STS\nconfig: {image: "avrgen-test/provider:1"}',
+        'name: T7 STS\ntype: STS\nconfig: {image: "avrgen-test/provider:1", env: {T7_V: "2"}}',
+    )
+    assert changed != text
+    try:
+        path.write_text(changed, encoding="utf-8")
+        again = avrgen(blueprints, "deploy", "t7-sts", "--resolve-image", "never")
+        assert again.returncode == 0, again.stderr
+        assert "[t7-sts] recorded release 2" in again.stderr
+        sts = lambda: docker("exec", task_container("avr-t7-sts_sts"), "env")  # noqa: E731
+        eventually(lambda: "T7_V=2" in sts(), what="release 2's env in the sts task")
+
+        back = avrgen(blueprints, "rollback", "t7-sts", "--to", "1", "--timeout", "90")
+        assert back.returncode == 0, back.stderr
+        assert back.stdout.startswith("rolled back t7-sts to release 1 (")
+        assert "recorded as release 3" in back.stdout
+        assert "`avrgen deploy t7-sts` brings back the blueprints' version" in back.stdout
+        env = service("avr-t7-sts_sts", ".Spec.TaskTemplate.ContainerSpec.Env")
+        assert isinstance(env, list) and not any(e.startswith("T7_V=") for e in env)
+        assert service("avr-t7-sts_sts", ".Spec.TaskTemplate.ContainerSpec.Image") == local_id
+        third = history(blueprints, "t7-sts")[2]
+        assert (third["origin"], third["target"]) == ("rollback to 1", "swarm")
+    finally:
+        path.write_text(text, encoding="utf-8")
 
 
 FAULTS = {
@@ -419,6 +504,60 @@ def test_faults_name_the_service_and_the_reason(swarm: str, blueprints: Path) ->
         assert not docker("service", "ls", "-q", "--filter", f"label=avrgen.agent={agent}")
 
 
+def test_another_blueprint_set_neither_sees_nor_touches_this_sets_stacks(
+    deployed: subprocess.CompletedProcess[str], blueprints: Path, tmp_path: Path
+) -> None:
+    """A second set with an agent of the same name: its ps does not list this set's
+    services, its deploy and undeploy refuse naming this set and change nothing, ps
+    --all-sets shows each service with its set, and deploy --take-over makes the stack
+    the second set's (which then undeploys it)."""
+    assert deployed.returncode == 0, deployed.stderr
+    text = (blueprints / "blueprints" / "all.yaml").read_text(encoding="utf-8")
+    other = dockerenv.blueprint_folder(
+        tmp_path, "T7_KEY_FILE=key.json\n", all=text.replace("set: t7-swarm", "set: t7-other")
+    )
+    (other / "key.json").write_text("{}", encoding="utf-8")
+    (other / "blueprints" / "t7-data").mkdir()
+    core_before = docker("service", "inspect", "avr-t7-sts_core", "--format", "{{.Version.Index}}")
+
+    listed = avrgen(other, "ps")
+    assert listed.returncode == 0, listed.stderr
+    assert "running" not in listed.stdout  # every planned service absent: none is this set's
+    for command, what in (("deploy", "deploy into"), ("undeploy", "remove")):
+        options = ("--resolve-image", "never") if command == "deploy" else ()
+        refused = avrgen(other, command, "t7-sts", *options)
+        assert refused.returncode == 1, refused.stdout
+        assert "Traceback" not in refused.stderr
+        assert f"refusing to {what} stack(s) avr-t7-sts: another blueprint set's services" in (
+            refused.stderr
+        ), refused.stderr
+        assert "avr-t7-sts_core, avr-t7-sts_sts belong to blueprint set 't7-swarm'" in (
+            refused.stderr
+        )
+    after = docker("service", "inspect", "avr-t7-sts_core", "--format", "{{.Version.Index}}")
+    assert after == core_before  # nothing was changed
+
+    every = avrgen(other, "ps", "--all-sets")
+    assert every.returncode == 0, every.stderr
+    header, *rows = every.stdout.splitlines()
+    assert header.split()[:3] == ["SET", "AGENT", "SERVICE"]
+    assert {tuple(r.split()[:3]) for r in rows} >= {
+        ("t7-swarm", "t7-sts", "avr-t7-sts_core"),
+        ("t7-swarm", "t7-pipe", "avr-t7-pipe_asr"),
+    }
+
+    taken = avrgen(other, "deploy", "t7-sts", "--take-over", "--resolve-image", "never")
+    assert taken.returncode == 0, taken.stderr
+    assert "taking over 2 service(s) of blueprint set 't7-swarm'" in taken.stderr
+    labels = service("avr-t7-sts_core", ".Spec.Labels")
+    assert isinstance(labels, dict) and labels["avrgen.set"] == "t7-other"
+    mine = [r.split() for r in avrgen(blueprints, "ps").stdout.splitlines()[1:]]
+    assert {r[3] for r in mine if r[0] == "t7-sts"} == {"absent"}  # the first set's no more
+    removed = avrgen(other, "undeploy", "t7-sts")
+    assert removed.returncode == 0, removed.stderr
+    assert "removed service avr-t7-sts_core" in removed.stdout
+
+
 def test_undeploy_leaves_nothing(
     deployed: subprocess.CompletedProcess[str], blueprints: Path
 ) -> None:
@@ -432,4 +571,5 @@ def test_undeploy_leaves_nothing(
         namespace = f"label=com.docker.stack.namespace=avr-{agent}"
         assert not docker("ps", "-aq", "--filter", namespace)
     assert not docker("network", "ls", "-q", "--filter", f"name=^{NETWORK}$")
+    assert not docker("secret", "ls", "-q", "--filter", "name=avr-t7-pipe_")  # the key file's
     assert "no services to remove" in avrgen(blueprints, "undeploy", "--all").stdout

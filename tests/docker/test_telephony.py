@@ -288,10 +288,11 @@ def test_calls_reach_their_agents_and_a_route_change_reloads_in_place(session: S
     assert code == 0, err
     assert "avr-asterisk | avrgen-test/asterisk: fully booted" in out
 
-    # 5002 moves to the first agent: the dialplan is reloaded, Asterisk is not restarted
+    # 5002 moves to the first agent: `up` of that agent alone brings the stack in line too
+    # (as compose starts a service's dependencies): the dialplan is reloaded, in place
     before = inspect(ASTERISK)
     (session.root / "blueprints" / "numbers.yaml").write_text(numbers(AGENTS[0]))
-    code, out, err = session.avrgen("up", "--all", "--secrets-file", "secrets.env")
+    code, out, err = session.avrgen("up", AGENTS[0], "--secrets-file", "secrets.env")
     assert code == 0, err
     assert "reloaded in place: dialplan reload" in out
     after = inspect(ASTERISK)
@@ -310,6 +311,16 @@ def test_calls_reach_their_agents_and_a_route_change_reloads_in_place(session: S
     code, out, err = session.avrgen("status", "--secrets-file", "secrets.env")
     assert code == 0, err
     assert re.search(r"^\(telephony\)\s+in sync", out, re.M), out
+
+    # back to the second agent: only the stack drifted, and `up --changed` reloads it alone
+    (session.root / "blueprints" / "numbers.yaml").write_text(numbers(AGENTS[1]))
+    code, out, err = session.avrgen("up", "--changed", "--secrets-file", "secrets.env")
+    assert code == 0, err
+    assert "bringing up: (telephony) (drifted)" in out
+    assert "reloaded in place: dialplan reload" in out
+    assert inspect(ASTERISK)["Id"] == before["Id"]
+    back = agent_routes((output / "_telephony" / "my_extensions.conf").read_text())["5002"]
+    assert back.audiosocket[0] == f"avr-core-{AGENTS[1]}"
 
     # down --all leaves the stack running; --telephony removes it and its secrets
     code, out, err = session.avrgen("down", "--all")

@@ -56,7 +56,7 @@ FILES = {"docker-compose.yml": b"services: {}\n", "sts.env": f'PROMPT="{LITERAL}
 
 @pytest.fixture
 def recorder(tmp_path: Path) -> Recorder:
-    return Recorder(ReleaseStore(tmp_path / "state"), tmp_path / "blueprints")
+    return Recorder(ReleaseStore(tmp_path / "state", "set-a"), tmp_path / "blueprints")
 
 
 def test_a_release_only_when_files_or_images_changed(recorder: Recorder) -> None:

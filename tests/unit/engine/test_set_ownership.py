@@ -36,6 +36,15 @@ def test_a_labelled_container_is_the_set_its_label_names() -> None:
     assert SCOPE.owns(status("gone", "site-a"))  # an orphan of this set is still its own
 
 
+def test_a_swarm_service_is_the_set_its_label_names_or_else_its_agents() -> None:
+    assert SCOPE.owns_service("site-a", "desk")
+    assert SCOPE.owns_service("site-a", "gone")  # an orphan of this set
+    assert not SCOPE.owns_service("site-b", "desk")
+    assert SCOPE.owns_service("", "desk")  # an older avrgen's service of this set's agent
+    assert not SCOPE.owns_service("", "other")
+    assert SetScope("site-a").owns_service("", "any")  # blueprints unreadable: agents unknown
+
+
 def test_an_older_avrgens_container_is_the_sets_by_agent_and_network() -> None:
     assert SCOPE.owns(status("desk"))
     assert not SCOPE.owns(status("desk", networks=("other",)))
