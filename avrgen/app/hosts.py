@@ -19,7 +19,7 @@ from avrgen.model.blueprint import DEFAULT_HOST
 if TYPE_CHECKING:
     from avrgen.app.lifecycle import DownResult
     from avrgen.app.project import Project
-    from avrgen.app.running import Removal, Start
+    from avrgen.app.running import Removal, Stack, Start
     from avrgen.app.status import AgentStatus
     from avrgen.engine.compose import AgentUp, ContainerStatus, Docker, Progress, SetScope
     from avrgen.engine.interrupt import Interruption
@@ -131,6 +131,7 @@ def start_on_hosts(
     start: Start,
     up_one: Callable[[Docker, AgentPlan, Secrets], AgentUp],
     blueprints: Path,
+    stack: Stack | None = None,
 ) -> tuple[str | None, list[AgentUp], int | None]:
     """`up` on every host that runs one of `selected`, all hosts at once (each: its engine,
     the network there, its agents `start.parallel` at a time). Secrets are checked first,
@@ -144,9 +145,12 @@ def start_on_hosts(
     from avrgen.engine.secrets import resolve_secrets
 
     environ = os.environ if start.environ is None else start.environ
-    resolve_secrets(selected, environ, start.secrets_file)
+    resolve_secrets(selected, environ, start.secrets_file, stack.needs if stack else None)
     interruption = Interruption()
     groups: dict[str | None, list[AgentPlan]] = {}
+    stack_host = the_plan.telephony.host if the_plan.telephony is not None else None
+    if stack is not None:  # its host takes part with no agent of its own to start
+        groups.setdefault(stack_host, [])
     for agent in selected:
         groups.setdefault(agent.host, []).append(agent)
 
@@ -158,10 +162,11 @@ def start_on_hosts(
             agents,
             start,
             lambda a, s: up_one(docker, a, s),
+            stack if docker.host_name == stack_host else None,
             blueprints=blueprints,
         )
 
-    hosts = [h for h in the_plan.hosts_in_use if h in groups]
+    hosts = [h for h in [None, *sorted(the_plan.hosts)] if h in groups]
     with interruption.catching():
         done, failed = on_each_host(the_plan, hosts, on_host, start.progress, interruption)
     outcomes: dict[str, AgentUp] = {}
@@ -229,24 +234,38 @@ def all_sets_on_hosts(the_plan: Plan, names: Sequence[str]) -> list[ContainerSta
     return found
 
 
-def down_on_hosts(the_plan: Plan, removal: Removal) -> DownResult:
+def down_on_hosts(the_plan: Plan, removal: Removal, state_dir: Path) -> DownResult:
     """down on every host at once: each removes the chosen agents placed on it (a name the
     plan lacks: its containers on any host), and with `orphans` its containers of agents
-    not placed there; with `network` the network where unused."""
+    not placed there; with `telephony` the stack on its host (after the agents, before the
+    network); with `network` the network where unused."""
     from avrgen.app.lifecycle import DownResult, down_on
+    from avrgen.app.running import remove_network_if_unused
+    from avrgen.app.telephony import remove
 
     chosen = list(dict.fromkeys(removal.names))
     if removal.all_agents:
         chosen = list(dict.fromkeys([*chosen, *the_plan.agents]))
-    if not (chosen or removal.orphans or removal.network):
-        raise AvrgenError("name an agent, or use --all / --orphans / --network")
+    if not (chosen or removal.orphans or removal.network or removal.telephony):
+        raise AvrgenError("name an agent, or use --all / --orphans / --network / --telephony")
+    if removal.telephony and removal.dry_run:
+        raise AvrgenError("--dry-run lists agents' containers; leave out --telephony")
     everywhere = removal.orphans or removal.network
     hosts = the_plan.hosts_in_use if everywhere else hosts_for(the_plan, chosen)
+    telephony = the_plan.telephony if removal.telephony else None
+    if telephony is not None and telephony.host not in hosts:
+        hosts = [h for h in [None, *sorted(the_plan.hosts)] if h in {*hosts, telephony.host}]
 
     def on_host(docker: Docker, host_plan: Plan) -> DownResult:
         docker.check(compose=False)
         here = [n for n in chosen if n in host_plan.agents or n not in the_plan.agents]
-        return down_on(docker, host_plan, here, removal)
+        if telephony is None or docker.host_name != telephony.host:
+            return down_on(docker, host_plan, here, removal)
+        result = down_on(docker, host_plan, here, replace(removal, network=False))
+        result.telephony = remove(docker, telephony, state_dir)
+        if removal.network:
+            result.network = remove_network_if_unused(docker, the_plan.network.name)
+        return result
 
     done, failed = on_each_host(the_plan, hosts, on_host, removal.progress)
     removed = [replace(s, host=host) for host, result in done for s in result.removed]
@@ -257,6 +276,7 @@ def down_on_hosts(the_plan: Plan, removal: Removal) -> DownResult:
     alone = [note for _, r in done for note in r.left_alone]
     network = "\n".join(notes) or None
     result = DownResult(chosen, removed, network, dry_run=removal.dry_run, left_alone=alone)
+    result.telephony = next((r.telephony for _, r in done if r.telephony is not None), None)
     if failed:
         raise HostsUnreachable(failed, result)
     return result

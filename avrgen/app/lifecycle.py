@@ -82,14 +82,6 @@ def up(
         per_engine = InSyncOnEach(the_plan, project.paths.output, selected)
         up_one = partial(_up_on, project.paths.output, start.timeout, per_engine)
         releasing = Releasing(project, the_plan.set_id, up_one, start.atomic, start.timeout)
-        if the_plan.hosts:  # several engines: app/hosts.py
-            from avrgen.app.hosts import start_on_hosts
-
-            note, results, signal = start_on_hosts(
-                the_plan, selected, start, releasing, project.paths.blueprints
-            )
-            return UpResult(rendered, note, results, signal, releases=releasing.recorded)
-        docker = Docker(start.progress, scope=scope_of(project, the_plan))
         stack = None
         # the stack carries every agent's calls, and its dialplan every agent's ports: every
         # `up` brings it in line first (started when missing, changed files reloaded), as
@@ -100,6 +92,15 @@ def up(
             stack = TelephonyStart(
                 the_plan.telephony, project.paths.output, project.paths.state_dir, start.timeout
             )
+        if the_plan.hosts:  # several engines: app/hosts.py (the stack on its own host)
+            from avrgen.app.hosts import start_on_hosts
+
+            note, results, signal = start_on_hosts(
+                the_plan, selected, start, releasing, project.paths.blueprints, stack
+            )
+            telephony = stack.result if stack is not None else None
+            return UpResult(rendered, note, results, signal, telephony, releasing.recorded)
+        docker = Docker(start.progress, scope=scope_of(project, the_plan))
         note, results = start_agents(
             docker,
             the_plan,
@@ -126,7 +127,7 @@ def down(project: Project, removal: Removal) -> DownResult:
         if the_plan is not None and the_plan.hosts:  # several engines: each removes its own
             from avrgen.app.hosts import down_on_hosts
 
-            return down_on_hosts(the_plan, removal)
+            return down_on_hosts(the_plan, removal, project.paths.state_dir)
         docker = Docker(scope=scope_of(project, the_plan))
         docker.check(compose=False)
         chosen = _chosen(the_plan, docker, removal.names, removal.all_agents)

@@ -31,7 +31,7 @@ from avrgen.app.telephony import TelephonyStatus
 from avrgen.engine.compose import ContainerStatus, Docker, SetScope
 from avrgen.engine.differences import Difference
 from avrgen.engine.drift import DriftChecker, orphans
-from avrgen.errors import AvrgenError
+from avrgen.errors import AvrgenError, ComposeError
 from avrgen.fs.dotenv import read_secrets_file
 from avrgen.model.output import COMPOSE_FILE
 from avrgen.model.plan import AgentPlan, Plan, Telephony
@@ -56,6 +56,7 @@ class StatusReport:
     agents: list[AgentStatus]  # agents of the blueprints by name, then orphaned ones
     unchecked_secrets: list[str] = field(default_factory=list)  # not set here: not compared
     telephony: TelephonyStatus | None = None  # without telephony in the blueprints: None
+    telephony_host: str | None = None  # with `hosts`: the stack's host (None: the default)
 
     @property
     def in_sync(self) -> bool:
@@ -91,6 +92,16 @@ def status(
         from avrgen.app.hosts import status_on_hosts
 
         results = status_on_hosts(project, the_plan, names, secrets)
+        if the_plan.telephony is not None and not names:  # on the stack's own host
+            from avrgen.app.hosts import engine_on
+
+            on_its_host = engine_on(the_plan, the_plan.telephony.host)
+            try:
+                stack = telephony_status(
+                    project, the_plan, the_plan.telephony, on_its_host, environ, secrets_file
+                )
+            except ComposeError as exc:  # its host does not answer: said, as for agents
+                stack = TelephonyStatus("unreachable", [], [str(exc)])
     else:
         docker = docker or Docker()
         results = status_on(project, docker, the_plan, names, secrets, by=by)
@@ -101,7 +112,9 @@ def status(
     wanted = {a.agent for a in results}
     used: set[str] = set().union(*(a.secrets for n, a in the_plan.agents.items() if n in wanted))
     used |= set(stack.unchecked_secrets) if stack is not None else set()
-    return StatusReport(the_plan.network.name, results, sorted(used - set(secrets)), stack)
+    unchecked = sorted(used - set(secrets))
+    host = the_plan.telephony.host if the_plan.telephony is not None else None
+    return StatusReport(the_plan.network.name, results, unchecked, stack, host)
 
 
 def telephony_status(

@@ -379,8 +379,6 @@ def print_status(report: StatusReport) -> None:
             first = index == 0
             rows.append((agent.agent if first else "", agent.state if first else "", detail))
             hosts.append((agent.host or DEFAULT_HOST) if first else "")
-    if any(a.host is not None for a in report.agents):  # several engines (`hosts`)
-        rows = [(row[0], host, *row[1:]) for row, host in zip(rows, ["HOST", *hosts], strict=True)]
     if report.telephony is not None:
         stack = report.telephony
         details = stack.differences or [
@@ -389,6 +387,9 @@ def print_status(report: StatusReport) -> None:
         for index, detail in enumerate(details):
             first = index == 0
             rows.append(("(telephony)" if first else "", stack.state if first else "", detail))
+            hosts.append((report.telephony_host or DEFAULT_HOST) if first else "")
+    if any(a.host is not None for a in report.agents):  # several engines (`hosts`)
+        rows = [(row[0], host, *row[1:]) for row, host in zip(rows, ["HOST", *hosts], strict=True)]
     if len(rows) > 1:
         table(rows)
     if report.unchecked_secrets:

@@ -67,7 +67,7 @@ def containers(statuses: Iterable[ContainerStatus]) -> list[dict[str, object]]:
 
 
 def tasks(found: Iterable[TaskStatus]) -> list[dict[str, object]]:
-    return [record(t) for t in found]
+    return [record(t, {"set_id": "set"}) for t in found]
 
 
 def up_result(result: UpResult) -> dict[str, object]:
@@ -165,6 +165,7 @@ def status_report(report: StatusReport) -> dict[str, object]:
             "state": report.telephony.state,
             "differences": report.telephony.differences,
             "containers": containers(report.telephony.containers),
+            "host": report.telephony_host,
         },
     }
 

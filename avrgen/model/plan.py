@@ -158,7 +158,9 @@ class NumberRoute:
     target: str  # the agent's, phone's or trunk's name
     recording: bool = False
     denoise: bool = True
-    core: str | None = None  # route agent: core's container name (the AudioSocket host)
+    # route agent: where Asterisk reaches core (AudioSocket, POST /call): its container name
+    # on the stack's host, its published address on another host (settings.hosts)
+    core: str | None = None
     port: int | None = None  # route agent: core's PORT (AudioSocket)
     http_port: int | None = None  # route agent: core's HTTP_PORT (POST /call)
 
@@ -260,6 +262,8 @@ class Telephony:
     secrets_mount: str = SECRETS_MOUNT
     conf_files: tuple[str, ...] = tuple(name for name, _ in CONF_RELOADS)
     recordings_volume: str = "avr-telephony-recordings"
+    host: str | None = None  # which of the settings' hosts runs it (None: the default engine)
+    ami_published: tuple[PublishedPort, ...] = ()  # avr-ami's port, for agents on other hosts
 
     @property
     def secrets(self) -> frozenset[str]:

@@ -12,7 +12,16 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
-from avrgen.model.fields import AgentName, HostIp, Port, PortRange, Range, Secret, Text
+from avrgen.model.fields import (
+    AgentName,
+    HostIp,
+    HostName,
+    Port,
+    PortRange,
+    Range,
+    Secret,
+    Text,
+)
 
 # What callers dial: digits with an optional leading +, or an Asterisk pattern: `_`, then
 # digits, X (0-9), Z (1-9), N (2-9), `*`, `#`, `+` or a [class] of digits and ranges,
@@ -87,14 +96,23 @@ class AsteriskSettings(_Strict):
     ami: ManagerUser | None = None
 
 
+class AmiPublish(_Strict):
+    """Where avr-ami's port is published, for providers on other hosts (settings.hosts)."""
+
+    host_ip: HostIp
+
+
 class AmiSettings(_Strict):
     """avr-ami, which the STS and LLM providers' tools call (`AMI_URL`)."""
 
     image: Text = "agentvoiceresponse/avr-ami:1.1.1"
+    # None: on the shared network only, where the agents of the stack's own host reach it
+    publish: AmiPublish | None = None
 
 
 class TelephonySettings(_Strict):
     context: ContextName = "demo"
+    host: HostName | None = None  # which of the settings' hosts runs it; None: the default
     asterisk: AsteriskSettings = AsteriskSettings()
     ami: AmiSettings | None = None
 

@@ -46,7 +46,7 @@ def plan(blueprint: Blueprint, lock: Lock, catalog: Catalog, locked_set: str) ->
         settings.swarm,
         dict(settings.hosts),
         set_id=set_id,
-        telephony=plan_telephony(blueprint, agents),
+        telephony=plan_telephony(blueprint, agents, set_id),
     )
 
 
@@ -129,7 +129,9 @@ def _plan_agent(
         if takes_ami:  # the provider's own AMI_URL overrides the settings' one
             # popped and set again: AMI_URL comes last, after the keys avrgen sets
             # with telephony.ami, the avr-ami avrgen runs
-            default_ami = ami_url() if _runs_ami(bp) else bp.settings.ami_url
+            default_ami = (
+                ami_url(bp.settings.telephony, agent.host) if _runs_ami(bp) else bp.settings.ami_url
+            )
             env["AMI_URL"] = env.pop("AMI_URL") if "AMI_URL" in provider.config.env else default_ami
         path = template.url_path if template else DEFAULT_PATHS[kind]
         scheme = "ws" if kind == "STS" else "http"

@@ -7,7 +7,7 @@ Pure, as plan.py: no files, no clocks.
 from __future__ import annotations
 
 from avrgen.model.blueprint import Blueprint
-from avrgen.model.labels import MANAGED_LABEL, TELEPHONY_LABEL
+from avrgen.model.labels import MANAGED_LABEL, SET_LABEL, TELEPHONY_LABEL
 from avrgen.model.plan import (
     AMI_CONTAINER,
     ASTERISK_CONTAINER,
@@ -20,14 +20,27 @@ from avrgen.model.plan import (
     Telephony,
     TrunkPlan,
 )
-from avrgen.model.telephony import AMI_PORT, AVR_AMI_PORT, HTTP_PORT, HTTPS_PORT, TLS_PORT
+from avrgen.model.telephony import (
+    AMI_PORT,
+    AVR_AMI_PORT,
+    HTTP_PORT,
+    HTTPS_PORT,
+    TLS_PORT,
+    TelephonySettings,
+)
 
 PJSIP_SECRETS = "pjsip.conf"  # the files in the secrets folder, by what includes them
 MANAGER_SECRETS = "manager.conf"
 
 
-def ami_url() -> str:
-    """Where providers reach the avr-ami avrgen runs (telephony.ami)."""
+def ami_url(settings: TelephonySettings | None = None, host: str | None = None) -> str:
+    """Where providers reach the avr-ami avrgen runs (telephony.ami): by its name on the
+    stack's own host; on another host (settings.hosts), at its published address, when it
+    is published (else by name all the same: validate warns)."""
+    ami = settings.ami if settings is not None else None
+    if settings is not None and host != settings.host and ami is not None and ami.publish:
+        address = ami.publish.host_ip
+        return f"http://{f'[{address}]' if ':' in address else address}:{AVR_AMI_PORT}"
     return f"http://{AMI_CONTAINER}:{AVR_AMI_PORT}"
 
 
@@ -43,8 +56,11 @@ def reserved_ports(blueprint: Blueprint) -> set[int]:
     }
 
 
-def plan_telephony(blueprint: Blueprint, agents: dict[str, AgentPlan]) -> Telephony | None:
-    """The stack, or None without settings.telephony."""
+def plan_telephony(
+    blueprint: Blueprint, agents: dict[str, AgentPlan], set_id: str = ""
+) -> Telephony | None:
+    """The stack, or None without settings.telephony; its containers and volume carry the
+    blueprint set's id (`set_id`) as every container avrgen creates does."""
     settings = blueprint.settings.telephony
     if settings is None:
         return None
@@ -87,6 +103,10 @@ def plan_telephony(blueprint: Blueprint, agents: dict[str, AgentPlan]) -> Teleph
             ("AMI_USERNAME", manager.username),
         )
     host_ip = asterisk.publish.host_ip or blueprint.settings.publish.host_ip
+    ami_publish = settings.ami.publish if settings.ami is not None else None
+    ami_published = (
+        (PublishedPort(ami_publish.host_ip, str(AVR_AMI_PORT), "tcp"),) if ami_publish else ()
+    )
     platforms = sorted({c.platform for a in agents.values() for c in a.containers if c.platform})
     return Telephony(
         context=settings.context,
@@ -104,9 +124,16 @@ def plan_telephony(blueprint: Blueprint, agents: dict[str, AgentPlan]) -> Teleph
         ami_env=ami_env,
         file_secrets=tuple(file_secrets),
         env_secrets=tuple(env_secrets),
-        labels=(("app", "AVR"), (TELEPHONY_LABEL, settings.context), (MANAGED_LABEL, "true")),
+        labels=(
+            ("app", "AVR"),
+            (TELEPHONY_LABEL, settings.context),
+            *(((SET_LABEL, set_id),) if set_id else ()),
+            (MANAGED_LABEL, "true"),
+        ),
         platform=platforms[0] if platforms else None,
         ami=AMI_CONTAINER if settings.ami is not None else None,
+        host=settings.host,
+        ami_published=ami_published,
     )
 
 
@@ -117,14 +144,19 @@ def _route(blueprint: Blueprint, number: str, agents: dict[str, AgentPlan]) -> N
     kind, target = route
     if kind != "agent":
         return NumberRoute(number, kind, target, spec.recording, spec.denoise)
-    core = agents[target].core
+    agent = agents[target]
+    core = agent.core
+    stack_host = blueprint.settings.telephony.host if blueprint.settings.telephony else None
+    # on another host, Asterisk reaches core where it is published (validate requires an
+    # address of that host: not loopback, not every interface)
+    address = core.name if agent.host == stack_host or core.host_ip is None else core.host_ip
     return NumberRoute(
         number,
         kind,
         target,
         spec.recording,
         spec.denoise,
-        core=core.name,
+        core=f"[{address}]" if ":" in address else address,
         port=core.port,
         http_port=core.http_port,
     )

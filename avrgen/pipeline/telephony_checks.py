@@ -85,7 +85,8 @@ def check_compose(telephony: Telephony, network: NetworkSettings, text: str) -> 
             env = {k: v.replace("$", "$$") for k, v in telephony.ami_env}
             env |= {s.key: json.loads(secret_ref(s.secret)) for s in telephony.env_secrets}
             assert ami["environment"] == env, "ami: environment differs"
-            assert "ports" not in ami, "ami: avr-ami is never published"
+            ami_ports = [port.mapping for port in telephony.ami_published]
+            assert ami.get("ports", []) == ami_ports, "ami: ports differ"
             assert ami["labels"] == dict(telephony.labels_for("ami")), "ami: labels differ"
             assert ami["networks"] == [network.name], "ami: networks differ"
         volume = data["volumes"]["recordings"]

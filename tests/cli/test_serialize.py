@@ -46,6 +46,7 @@ def test_a_task_is_its_fields() -> None:
         "image",
         "since",
         "orphan",
+        "set",
     ]
 
 

@@ -1,9 +1,11 @@
 """A hosts inventory without Swarm (issue 18): `hosts:` in the settings, `host:` per agent,
 on two real engines that are hosts of their own (network namespaces, tests/cluster.py, with
-a prefix and addresses of this module's own: avrh-*, 10.78.0.N), reached over TCP: edge-1
-plain (tcp://10.78.0.1:2375), edge-2 with TLS (tcp://10.78.0.2:2376, --tlsverify, the
-client's files beside the blueprints). avrgen runs as an operator runs it, with no
-DOCKER_HOST: the machine's own engine is not used (no agent is placed on it).
+a prefix and addresses of this module's own: avrh-*, 10.78.0.N): edge-1 over ssh
+(ssh://root@10.78.0.1, an sshd of the test's own in edge-1's namespace: tests/ssh_host.py),
+edge-2 over TCP with TLS (tcp://10.78.0.2:2376, --tlsverify, the client's files beside the
+blueprints). avrgen runs as an operator runs it, with no DOCKER_HOST: the machine's own
+engine is not used (no agent is placed on it). The telephony stack runs on edge-1, and a
+call to an agent on edge-2 crosses hosts.
 
 The tests run in order and share the agents: up on both hosts, ps/status/logs/restart per
 host, the same pinned port on both hosts, edge-2's engine stopped (only its agents fail,
@@ -14,16 +16,19 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import cluster
 import dockerenv
 import pytest
+import ssh_host
 from cluster import Cluster, Node
 
 pytestmark = pytest.mark.docker
@@ -32,7 +37,8 @@ LOCK_FILE = Path(tempfile.gettempdir()) / "avrgen-hosts-tests.lock"
 PREFIX, NET = "avrh", "10.78.0"
 NETWORK, SUBNET = "avrgen-hs", "10.213.79.0/24"
 ONE, TWO, THREE = "hs-one", "hs-two", "hs-three"
-EDGE_1, EDGE_2 = f"tcp://{NET}.1:2375", f"tcp://{NET}.2:2376"
+EDGE_1, EDGE_2 = f"ssh://root@{NET}.1", f"tcp://{NET}.2:2376"
+CLIENT_ENV: dict[str, str] = {}  # while the hosts run: the PATH whose `ssh` reaches edge-1
 PIN = 35301  # pinned by hs-one on edge-1 and by hs-two on edge-2: unique per host
 
 BLUEPRINTS = f"""\
@@ -45,6 +51,17 @@ hosts:
   edge-2:
     docker: "{EDGE_2}"
     tls: {{ca: certs/ca.pem, cert: certs/cert.pem, key: certs/key.pem}}
+telephony:
+  host: edge-1
+  asterisk: {{image: "{dockerenv.ASTERISK_IMAGE}"}}
+---
+kind: number
+number: "5001"
+agent: {ONE}
+---
+kind: number
+number: "5002"
+agent: {TWO}
 ---
 kind: provider
 name: HS STS
@@ -128,6 +145,7 @@ def nodes(root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clus
     reason = cluster.why_not() or dockerenv.engine_available()
     if reason is None and subprocess.run(["which", "openssl"], capture_output=True).returncode:
         reason = "no `openssl` on PATH (apt-get install openssl): the TLS host needs it"
+    reason = reason or ssh_host.why_not()
     if reason:
         dockerenv.unavailable(reason)
     dockerenv.ensure_test_images()
@@ -135,19 +153,22 @@ def nodes(root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clus
     make_certs(server, root / "blueprints" / "certs", f"{NET}.2")
 
     def listen(node: Node) -> list[str]:
-        if node.index == 1:
-            return ["-H", EDGE_1]
+        if node.index == 1:  # its own unix socket only: reached over ssh
+            return []
         tls = [f"--tlscacert={server / 'ca.pem'}", f"--tlscert={server / 'server.pem'}"]
         return ["-H", EDGE_2, "--tlsverify", *tls, f"--tlskey={server / 'server-key.pem'}"]
 
-    images = (dockerenv.PROVIDER_IMAGE, dockerenv.CORE_IMAGE)
+    images = (dockerenv.PROVIDER_IMAGE, dockerenv.CORE_IMAGE, dockerenv.ASTERISK_IMAGE)
     with dockerenv.exclusive(LOCK_FILE, minutes=10):
         two = Cluster(2, images=images, prefix=PREFIX, net=NET, dockerd_args=listen)
         try:
-            with two.running():
+            with two.running(), ssh_host.ssh_engine(two.nodes[0], server / "ssh") as env:
+                CLIENT_ENV.update(env)
                 yield two
         except (RuntimeError, AssertionError) as exc:
             pytest.fail(f"the hosts' engines: {exc}", pytrace=False)
+        finally:
+            CLIENT_ENV.clear()
 
 
 def avrgen(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -156,7 +177,7 @@ def avrgen(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("DOCKER_", "AVRGEN_")) or k == "AVRGEN_STATE"
-    }
+    } | CLIENT_ENV
     proc = subprocess.run(
         [sys.executable, "-m", "avrgen", *args],
         cwd=root,
@@ -194,7 +215,8 @@ def test_up_places_each_agent_on_its_host(nodes: Cluster, started: dict[str, obj
         THREE: ("started", "edge-2"),
     }
     edge1, edge2 = nodes.nodes
-    assert names_on(edge1) == {f"avr-core-{ONE}", f"avr-sts-{ONE}"}
+    assert names_on(edge1) == {f"avr-core-{ONE}", f"avr-sts-{ONE}", "avr-asterisk"}
+    assert started["telephony"]["status"] == "started"  # type: ignore[index]
     assert names_on(edge2) == {
         f"avr-core-{TWO}",
         f"avr-sts-{TWO}",
@@ -224,11 +246,12 @@ def test_ps_and_status_per_host(root: Path, started: dict[str, object]) -> None:
     assert header.split()[:3] == ["AGENT", "HOST", "CONTAINER"]
     hosts = {row.split()[2]: row.split()[1] for row in rows}
     assert hosts[f"avr-core-{ONE}"] == "edge-1" and hosts[f"avr-tts-{THREE}"] == "edge-2"
-    assert len(rows) == 8
+    assert hosts["avr-asterisk"] == "edge-1"  # the telephony stack, on its host
+    assert len(rows) == 9
     report = avrgen(root, "status", "--exit-code")
     assert report.returncode == 0, report.stdout + report.stderr
     assert report.stdout.splitlines()[0].split()[:3] == ["AGENT", "HOST", "STATE"]
-    assert report.stdout.splitlines()[-1] == "status: 3 in sync"
+    assert "(telephony)" in report.stdout and "in sync" in report.stdout
     # --all-sets: every avrgen container of every host, of any set, with its set and host
     every = avrgen(root, "ps", "--all-sets")
     assert every.returncode == 0, every.stderr
@@ -239,7 +262,36 @@ def test_ps_and_status_per_host(root: Path, started: dict[str, object]) -> None:
         (set_id, "edge-1", f"avr-core-{ONE}"),
         (set_id, "edge-2", f"avr-tts-{THREE}"),
     }
-    assert len([row for row in rows if row.startswith(set_id)]) == 8
+    assert len([row for row in rows if row.startswith(set_id)]) == 9
+
+
+def test_a_call_crosses_hosts(nodes: Cluster, root: Path, started: dict[str, object]) -> None:
+    """Asterisk runs on edge-1: 5001 dials hs-one's core there by name, 5002 dials hs-two's
+    core on edge-2 at the address it is published on. A container on edge-1's network does
+    what Asterisk does for each (the POST to /call, then the AudioSocket frame); each core
+    records its call."""
+    extensions = (root / "output" / "_telephony" / "my_extensions.conf").read_text()
+    dials = dict(re.findall(r"exten => (\d+),.*?Dial\(AudioSocket/([^/]+)/", extensions, re.S))
+    posts = dict(re.findall(r"exten => (\d+),.*?CURL\((http://[^,]+),", extensions, re.S))
+    assert dials["5001"].startswith(f"avr-core-{ONE}:")
+    assert dials["5002"].startswith(f"{NET}.2:") and posts["5002"].startswith(f"http://{NET}.2:")
+    calls = {number: uuid.uuid4() for number in ("5001", "5002")}
+    script = ["set -e"]
+    for number, call in calls.items():
+        host, port = dials[number].split(":")
+        frame = "".join(f"\\{b:03o}" for b in b"\x01\x00\x10" + call.bytes)
+        body = json.dumps({"uuid": str(call)})
+        script.append(f"timeout 5 wget -q -O /dev/null --post-data '{body}' '{posts[number]}'")
+        script.append(f"(printf '{frame}'; sleep 1) | timeout 3 nc {host} {port} || true")
+    edge1, edge2 = nodes.nodes
+    edge1.docker(
+        "run", "--rm", "--network", NETWORK, "--entrypoint", "/bin/sh",
+        dockerenv.PROVIDER_IMAGE, "-c", "\n".join(script),
+    )  # fmt: skip
+    for node, agent, number in ((edge1, ONE, "5001"), (edge2, TWO, "5002")):
+        core = f"avr-core-{agent}"
+        assert node.docker("exec", core, "cat", "/www/audiosocket").split() == [str(calls[number])]
+        assert str(calls[number]) in node.docker("exec", core, "cat", "/www/calls")
 
 
 def test_logs_and_restart_reach_the_agents_host(root: Path, started: dict[str, object]) -> None:
@@ -317,7 +369,7 @@ def test_moving_an_agent_to_another_host(nodes: Cluster, root: Path) -> None:
 
 
 def test_down_removes_everything_on_every_host(nodes: Cluster, root: Path) -> None:
-    removed = avrgen(root, "down", "--all", "--network")
+    removed = avrgen(root, "down", "--all", "--network", "--telephony")
     assert removed.returncode == 0, removed.stderr
     assert f"removed avr-core-{ONE} ({ONE}, core) on host edge-1" in removed.stdout
     assert f"removed avr-core-{TWO} ({TWO}, core) on host edge-2" in removed.stdout

@@ -30,7 +30,11 @@ from avrgen.pipeline.validate.env_rules import (
     core_findings,
     template_findings,
 )
-from avrgen.pipeline.validate.hosts import check_host, with_tls_paths
+from avrgen.pipeline.validate.hosts import (
+    check_calls_across_hosts,
+    check_host,
+    with_tls_paths,
+)
 from avrgen.pipeline.validate.mounts import Folder, container_mounts
 from avrgen.pipeline.validate.telephony import TelephonyDocs, check_telephony
 from avrgen.pipeline.validate.translate import translate
@@ -261,6 +265,15 @@ class Checker:
             set(self.agents),
             self.report,
         )
+        if not self.settings_broken:
+            check_calls_across_hosts(
+                self.settings,
+                self.settings_doc,
+                self.telephony.numbers,
+                self.agents,
+                self.report,
+                lambda doc, path, message: self.report(doc, path, message, warn=True),
+            )
 
     def check_agents(self) -> None:
         pins: dict[tuple[str | None, int], tuple[str, str]] = {}  # ports are unique per host

@@ -147,7 +147,10 @@ def test_what_each_release_changed(recorder: Recorder) -> None:
 
 
 def test_history_of_one_agent_or_of_all(tmp_path: Path, recorder: Recorder) -> None:
-    project = Project(Paths(tmp_path / "blueprints", tmp_path / "output", state=tmp_path / "state"))
+    blueprints = tmp_path / "blueprints"  # history is of one blueprint set's releases
+    blueprints.mkdir()
+    (blueprints / "settings.yaml").write_text("kind: settings\nset: set-a\n")
+    project = Project(Paths(blueprints, tmp_path / "output", state=tmp_path / "state"))
     assert history(project) == []
     with pytest.raises(AvrgenError, match=r"agent 'desk' has no releases in .*`avrgen up desk`"):
         history(project, "desk")

@@ -352,7 +352,7 @@ CASES: dict[str, tuple[str, Edit, str]] = {
             '    environment:\n      PORT: "6006"',
             '    ports:\n      - "6006:6006"\n    environment:\n      PORT: "6006"',
         ),
-        "ami: avr-ami is never published",
+        "ami: ports differ",
     ),
     "compose labels": (
         "docker-compose.yml",
