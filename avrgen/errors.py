@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -75,3 +76,23 @@ class SecretsError(AvrgenError):
 
 class HostPathError(AvrgenError):
     """A host path an agent mounts is missing, or not the file or folder it must be."""
+
+
+@dataclass(frozen=True)
+class HostFailure:
+    """One host of the settings' `hosts` that failed a command."""
+
+    host: str | None  # None: the default engine
+    message: str  # names the host and its endpoint
+
+
+class HostsUnreachable(ComposeError):
+    """Some hosts failed: `partial` is what the others gave (the command's own result),
+    told before this error."""
+
+    def __init__(self, failures: Sequence[HostFailure], partial: object) -> None:
+        lines = [f.message for f in failures]
+        lines.append(f"{len(failures)} host(s) failed; the results of the other hosts stand")
+        super().__init__("\n".join(lines))
+        self.failures = list(failures)
+        self.partial = partial

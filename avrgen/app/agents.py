@@ -6,10 +6,13 @@ Every "no agent named ..." message is built here, with the nearest known name as
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from avrgen.errors import AvrgenError
 from avrgen.model.names import suggest
-from avrgen.model.plan import AgentPlan, Plan
+
+if TYPE_CHECKING:  # pydantic's models: not for `--help`
+    from avrgen.model.plan import AgentPlan, Plan
 
 
 def unknown_agent(name: str, known: Iterable[str]) -> AvrgenError:

@@ -10,16 +10,15 @@ from typing import TYPE_CHECKING
 
 from avrgen.app.agents import require_known, select, unknown_agent
 from avrgen.app.project import Project
-from avrgen.app.releases import Recorder, agent_files
 from avrgen.app.render import fresh_plan
 from avrgen.app.running import Removal, Start, remove_network_if_unused, start_agents
 from avrgen.app.sets import remember, scope_of
-from avrgen.engine.secrets import Secrets
 from avrgen.errors import AvrgenError
-from avrgen.fs.releases import ReleaseStore
 from avrgen.model.output import STACK_FILE
 
 if TYPE_CHECKING:
+    from avrgen.app.releases import Recorder
+    from avrgen.engine.secrets import Secrets
     from avrgen.engine.swarm import AgentDeploy, DeployResult, Swarm, TaskStatus, UndeployResult
     from avrgen.model.plan import AgentPlan
 
@@ -28,7 +27,9 @@ def deploy(project: Project, start: Start, resolve_image: str = "always") -> Dep
     """Render the stack files if stale (target swarm, whatever the settings say), check
     secrets and the swarm, create the overlay network, then `docker stack deploy` per
     agent and wait until its tasks run."""
+    from avrgen.app.releases import Recorder  # pydantic's models: not for `--help`
     from avrgen.engine.swarm import DeployResult, Swarm
+    from avrgen.fs.releases import ReleaseStore
 
     with project.set_lock(start.progress):
         the_plan, rendered = fresh_plan(
@@ -41,10 +42,17 @@ def deploy(project: Project, start: Start, resolve_image: str = "always") -> Dep
             ReleaseStore(project.paths.state_dir, the_plan.set_id), project.paths.blueprints
         )
         run = partial(_deploy_one, swarm, recorder, project, start.timeout, resolve_image)
+        stack = None
+        if the_plan.telephony is not None:  # on this node, with docker compose, as for `up`
+            from avrgen.app.telephony import TelephonyStart
+
+            stack = TelephonyStart(
+                the_plan.telephony, project.paths.output, project.paths.state_dir, start.timeout
+            )
         note, results = start_agents(
-            swarm, the_plan, selected, start, run, blueprints=project.paths.blueprints
+            swarm, the_plan, selected, start, run, stack, blueprints=project.paths.blueprints
         )
-        return DeployResult(rendered, note, results)
+        return DeployResult(rendered, note, results, stack.result if stack else None)
 
 
 def _deploy_one(
@@ -57,6 +65,8 @@ def _deploy_one(
     secrets: Secrets,
 ) -> AgentDeploy:
     """Deploy one agent; once its services run, record a release when it changed."""
+    from avrgen.app.releases import agent_files
+
     output = project.paths.output
     result = swarm.deploy(agent, output / agent.name / STACK_FILE, secrets, timeout, resolve_image)
     if result.status == "failed":
@@ -99,13 +109,19 @@ def undeploy(project: Project, removal: Removal) -> UndeployResult:
         chosen = list(dict.fromkeys([*chosen, *sorted(planned)]))
     if removal.orphans:
         chosen += sorted(deployed - planned - set(chosen))
-    if not (chosen or removal.network):
-        raise AvrgenError("name an agent, or use --all / --orphans / --network")
+    if not (chosen or removal.network or removal.telephony):
+        raise AvrgenError("name an agent, or use --all / --orphans / --network / --telephony")
     removed = swarm.undeploy(chosen)
+    stack = None
+    if removal.telephony:  # after the agents (their calls go through it), before the network
+        from avrgen.app.telephony import remove
+
+        telephony = the_plan.telephony if the_plan is not None else None
+        stack = remove(swarm.compose_engine(), telephony, project.paths.state_dir)
     note = None
     if removal.network and the_plan is not None:
         note = remove_network_if_unused(swarm, the_plan.network.name)
-    return UndeployResult(chosen, removed, note)
+    return UndeployResult(chosen, removed, note, stack)
 
 
 def tasks(project: Project, names: Sequence[str] = (), all_sets: bool = False) -> list[TaskStatus]:

@@ -16,8 +16,6 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 from avrgen.errors import AvrgenError
 from avrgen.model.document import Document
 from avrgen.model.names import AGENT_NAME_RE, suggest
-from avrgen.pipeline.load import load_blueprints
-from avrgen.pipeline.yaml_reader import parse_documents
 
 if TYPE_CHECKING:
     from avrgen.app.project import Paths, Project
@@ -87,10 +85,14 @@ def in_environment(paths: Paths, name: str | None) -> Paths:
 def load_overlay(paths: Paths) -> list[Document]:
     """The documents of the environment's overlay folder; a null value is kept as a Null."""
     assert paths.overlay is not None  # only called with -e
+    from avrgen.pipeline.load import load_blueprints  # PyYAML: not for `--help`
+
     return load_blueprints(paths.overlay, _parse_overlay)
 
 
 def _parse_overlay(text: str, file: str) -> list[Document]:
+    from avrgen.pipeline.yaml_reader import parse_documents
+
     return parse_documents(text, file, nulls=True)
 
 

@@ -7,14 +7,13 @@ the others' results stand, and the command exits 1 after telling them."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from avrgen.app.agents import unknown_agent
-from avrgen.errors import AvrgenError, ComposeError
-from avrgen.model.blueprint import DEFAULT_HOST
+from avrgen.errors import AvrgenError, ComposeError, HostFailure, HostsUnreachable
+from avrgen.model.names import DEFAULT_HOST
 
 if TYPE_CHECKING:
     from avrgen.app.lifecycle import DownResult
@@ -28,24 +27,6 @@ if TYPE_CHECKING:
 
 R = TypeVar("R")
 MAX_HOSTS_AT_ONCE = 16
-
-
-@dataclass(frozen=True)
-class HostFailure:
-    host: str | None  # None: the default engine
-    message: str  # names the host and its endpoint
-
-
-class HostsUnreachable(ComposeError):
-    """Some hosts failed: `partial` is what the others gave (the command's own result),
-    told before this error."""
-
-    def __init__(self, failures: Sequence[HostFailure], partial: object) -> None:
-        lines = [f.message for f in failures]
-        lines.append(f"{len(failures)} host(s) failed; the results of the other hosts stand")
-        super().__init__("\n".join(lines))
-        self.failures = list(failures)
-        self.partial = partial
 
 
 def engine_on(
@@ -117,6 +98,8 @@ def on_each_host(
             text = str(exc)
             named = text if docker.where and text.startswith(docker.where) else None
             return host, HostFailure(host, named or f"{where(docker)}: {text}")
+
+    from concurrent.futures import ThreadPoolExecutor  # only here: not for `--help`
 
     with ThreadPoolExecutor(max_workers=min(MAX_HOSTS_AT_ONCE, max(1, len(hosts)))) as pool:
         outcomes = list(pool.map(run, hosts))

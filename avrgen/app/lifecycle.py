@@ -12,11 +12,9 @@ from typing import TYPE_CHECKING
 from avrgen.app.agents import select, unknown_agent
 from avrgen.app.insync import InSync, InSyncOnEach
 from avrgen.app.project import Project
-from avrgen.app.releases import Releasing
 from avrgen.app.render import fresh_plan
 from avrgen.app.running import Removal, Start, remove_network_if_unused, start_agents
 from avrgen.app.sets import remember, scope_of
-from avrgen.engine.secrets import Secrets
 from avrgen.errors import AvrgenError, ComposeError
 from avrgen.fs import mutex
 from avrgen.model.output import COMPOSE_FILE
@@ -25,6 +23,7 @@ from avrgen.model.output import COMPOSE_FILE
 if TYPE_CHECKING:
     from avrgen.app.telephony import TelephonyUp
     from avrgen.engine.compose import AgentUp, ContainerStatus, Docker, LogLine, Progress
+    from avrgen.engine.secrets import Secrets
     from avrgen.model.plan import AgentPlan, Plan
     from avrgen.pipeline.write import Change
 
@@ -58,6 +57,7 @@ def up(
     """Render if stale (or refuse, without `render`), check secrets, create the network,
     then `docker compose up --wait` per agent, `parallel` at a time. Holds the output
     folder's lock throughout, as render does: two `up`s on one output take turns."""
+    from avrgen.app.releases import Releasing  # pydantic's models: not for `--help`
     from avrgen.engine.compose import Docker
 
     # the set's lock first (its port lock and containers), then its output folder's

@@ -16,7 +16,7 @@ from avrgen.app.environments import environment_names, load_overlay
 from avrgen.errors import AvrgenError
 from avrgen.fs import mutex
 from avrgen.fs.lock import LOCK_NAME, new_set_id, read_lock, read_set_id, render_lock
-from avrgen.pipeline.load import Document, load_blueprints
+from avrgen.model.document import Document
 
 # imported where used: render (jinja2), which validate skips, and the pydantic stages
 # (catalog, validate, plan), which a render answered from the cache skips
@@ -113,6 +113,8 @@ class Project:
     def catalog(self) -> Catalog:
         """Bundled templates, then the settings' `catalog:` folder, then each --catalog."""
         folder = self.paths.blueprints
+        from avrgen.pipeline.load import load_blueprints  # PyYAML: not for `--help`
+
         return self.catalog_for(load_blueprints(folder) if folder.is_dir() else [])
 
     def catalog_for(self, documents: list[Document]) -> Catalog:
@@ -135,6 +137,8 @@ class Project:
 
     def documents(self, use_cache: bool = False) -> list[Document]:
         """The loaded documents, the environment's overlay merged in (-e)."""
+        from avrgen.pipeline.load import load_blueprints  # PyYAML: not for `--help`
+
         if not use_cache:
             documents = load_blueprints(self.paths.blueprints)
         else:

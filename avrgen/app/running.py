@@ -146,12 +146,10 @@ def start_agents(
     note = engine.ensure_network(the_plan.network)
     if note:
         engine.say("network", note)
-    if stack is not None:
+    if stack is not None:  # with docker compose on either target (on a swarm: this node)
         from avrgen.engine.compose import Docker
 
-        if not isinstance(engine, Docker):
-            raise ComposeError("the telephony stack runs on the compose target (`avrgen up`)")
-        stack.start(engine, secrets)
+        stack.start(engine if isinstance(engine, Docker) else engine.compose_engine(), secrets)
     with engine.interrupts(), ThreadPoolExecutor(max_workers=max(1, start.parallel)) as pool:
         results = list(pool.map(lambda agent: run(agent, secrets), selected))
     return note, results

@@ -101,11 +101,14 @@ class TelephonyStart:
 
     def _start(self, docker: Docker, secrets: Secrets) -> TelephonyUp:
         from avrgen.engine import telephony as engine
+        from avrgen.engine.sets import refuse_stack_held
 
         start = time.monotonic()
         telephony = self.telephony
         engine.refuse_foreign(docker, telephony.project, engine.container_names(telephony), "start")
-        before = {s.name: s.id for s in engine.stack_containers(docker, telephony.project)}
+        running = engine.stack_containers(docker, telephony.project)
+        refuse_stack_held(docker.scope, running)  # another blueprint set's stack
+        before = {s.name: s.id for s in running}
         folder = secrets_dir(self.state_dir, telephony)
         write_secrets(folder, self.files)
         environment = {

@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 
 import click
 
-from avrgen.app.project import Project
 from avrgen.cli import serialize
 from avrgen.cli.environments import all_environments_option, render_all, validate_all
 from avrgen.cli.options import json_option, no_wait_option, project_options, target_option
@@ -18,6 +17,7 @@ from avrgen.cli.output import Failed, print_problems, say_waiting, table
 from avrgen.errors import BlueprintError, StaleOutputError
 
 if TYPE_CHECKING:
+    from avrgen.app.project import Project
     from avrgen.app.results import PlanDiff, RenderResult
     from avrgen.model.blueprint import Target
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from avrgen.app.project import Project
 from avrgen.cli import serialize
 from avrgen.cli.options import file_option, json_option, project_options
 from avrgen.cli.output import print_problems, table
+
+if TYPE_CHECKING:  # the app layer: imported when a command runs, not for `--help`
+    from avrgen.app.project import Project
 
 
 @click.group("templates", invoke_without_command=True)

@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, TypeVar
 
 import click
 
-from avrgen.app.environments import EnvironmentRun, every_environment
-from avrgen.app.project import Project
 from avrgen.cli import serialize
 from avrgen.cli.output import Failed, print_problems
 from avrgen.errors import BlueprintError, StaleOutputError
 
 if TYPE_CHECKING:
+    from avrgen.app.environments import EnvironmentRun
+    from avrgen.app.project import Project
     from avrgen.app.results import RenderResult, Validated
 
 T = TypeVar("T")
@@ -34,6 +34,8 @@ def label(environment: str | None) -> str:
 def _runs(project: Project, job: Callable[[Project], T]) -> list[EnvironmentRun[T]]:
     if project.paths.environment is not None:
         raise click.UsageError("--all-environments and --environment/-e exclude each other")
+    from avrgen.app.environments import every_environment
+
     return every_environment(project, job)
 
 

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
-from avrgen.app.explain import explain as explain_agent
-from avrgen.app.project import Project
 from avrgen.cli import serialize
 from avrgen.cli.options import json_option, project_options
 from avrgen.cli.output import table
 from avrgen.errors import shown
 
 _WIDEST = 60  # a value wider than this (a prompt) is cut in the table; --json has it whole
+
+if TYPE_CHECKING:  # the app layer: imported when a command runs, not for `--help`
+    from avrgen.app.project import Project
 
 
 @click.command()
@@ -21,6 +24,8 @@ _WIDEST = 60  # a value wider than this (a prompt) is cut in the table; --json h
 def explain(project: Project, agent: str, as_json: bool) -> None:
     """Each final value of AGENT's containers (image, env, ports, ...) and the file:line,
     catalog template, lock or avrgen default that set it. Secret values are never shown."""
+    from avrgen.app.explain import explain as explain_agent
+
     result = explain_agent(project, agent)
     if as_json:
         serialize.emit(serialize.record(result))

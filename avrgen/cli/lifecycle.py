@@ -9,15 +9,6 @@ from typing import TYPE_CHECKING, NoReturn, TypeVar, cast
 
 import click
 
-from avrgen.app.hosts import HostsUnreachable
-from avrgen.app.lifecycle import UpResult
-from avrgen.app.lifecycle import down as down_agents
-from avrgen.app.lifecycle import logs as agent_logs
-from avrgen.app.lifecycle import ps as containers
-from avrgen.app.lifecycle import restart as restart_agents
-from avrgen.app.lifecycle import up as up_agents
-from avrgen.app.project import Project
-from avrgen.app.running import Removal, Start, raise_failures
 from avrgen.cli import serialize
 from avrgen.cli.options import (
     all_option,
@@ -39,23 +30,25 @@ from avrgen.cli.output import (
     print_outcomes,
     print_progress,
     print_removed,
+    print_telephony,
     say_waiting,
     table,
 )
 from avrgen.cli.swarm import agent_cell, print_tasks
-from avrgen.errors import AvrgenError
-from avrgen.model.blueprint import DEFAULT_HOST
+from avrgen.errors import AvrgenError, HostsUnreachable
+from avrgen.model.names import DEFAULT_HOST
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the app layer: imported when a command runs, not for `--help`
+    from avrgen.app.project import Project
     from avrgen.app.results import (
         AgentUp,
         ContainerStatus,
         DownResult,
         StatusReport,
         TaskStatus,
-        TelephonyUp,
         UpResult,
     )
+    from avrgen.app.running import Removal, Start
 
 Item = TypeVar("Item")
 
@@ -166,14 +159,20 @@ def up(
         if picked.up is None:
             click.echo("nothing to bring up: no agent is drifted or not running", err=as_json)
             if as_json:
+                from avrgen.app.lifecycle import UpResult
+
                 serialize.emit(serialize.up_result(UpResult([], None, [])))
             return
         result = picked.up
     else:
+        from avrgen.app.lifecycle import up as up_agents
+
         result = up_agents(project, start, wait=not no_wait, on_wait=say_waiting)
     if as_json:
         document = serialize.up_result(result)
         try:
+            from avrgen.app.running import raise_failures
+
             raise_failures(result.agents, result.interrupted)
         except AvrgenError as exc:
             click.echo(f"error: {exc}", err=True)
@@ -190,13 +189,6 @@ def up(
     print_outcomes(result.rendered, columns, result.agents, details, result.interrupted)
 
 
-def print_telephony(stack: TelephonyUp) -> None:
-    """`up`'s line for the telephony stack: what it did, what runs, what was reloaded."""
-    running = ", ".join(f"{c.name} {c.state}" for c in stack.containers) or "no containers"
-    reloaded = f"; reloaded in place: {', '.join(stack.reloads)}" if stack.reloads else ""
-    click.echo(f"telephony: {stack.status} ({running}){reloaded} in {stack.seconds:.1f}s")
-
-
 @click.command()
 @project_options
 @removal_options("Also remove the shared network if nothing uses it.", telephony=True)
@@ -206,6 +198,8 @@ def down(project: Project, removal: Removal, dry_run: bool) -> None:
     telephony stack only with --telephony."""
     removal = replace(removal, dry_run=dry_run)
     try:
+        from avrgen.app.lifecycle import down as down_agents
+
         result = down_agents(project, removal)
     except HostsUnreachable as exc:  # what went on the other hosts, then the error
         _print_down(cast("DownResult", exc.partial))
@@ -258,6 +252,8 @@ def ps(
         return
     shown = _with_set if all_sets else print_containers
     try:
+        from avrgen.app.lifecycle import ps as containers
+
         statuses = containers(project, names, all_sets=all_sets)
     except HostsUnreachable as exc:
         partial = cast("list[ContainerStatus]", exc.partial)
@@ -296,6 +292,8 @@ def _listing(
 @click.option("--tail", type=click.IntRange(0), default=None, help="Last N lines of each.")
 def logs(project: Project, name: str, role: str | None, follow: bool, tail: int | None) -> None:
     """Logs of an agent's containers, merged by time."""
+    from avrgen.app.lifecycle import logs as agent_logs
+
     for line in agent_logs(project, name, role=role, follow=follow, tail=tail):
         click.echo(f"{line.container} | {line.text}")
 
@@ -313,6 +311,8 @@ def restart(
     after a change of blueprints, `avrgen up` recreates what changed)."""
     require_selection(names, all_agents)
     try:
+        from avrgen.app.lifecycle import restart as restart_agents
+
         statuses = restart_agents(
             project,
             names,

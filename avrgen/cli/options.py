@@ -6,14 +6,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from avrgen.app.environments import in_environment
-from avrgen.app.project import Paths, Project
-from avrgen.app.running import Removal, Start
 from avrgen.cli.output import print_progress
+
+if TYPE_CHECKING:  # the app layer is imported when a command runs, not for `--help`
+    from avrgen.app.project import Project
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -96,6 +96,8 @@ def as_start(func: F) -> F:
         timeout: int,
         **kwargs: Any,
     ) -> Any:
+        from avrgen.app.running import Start
+
         start = Start(
             names, all_agents, parallel, secrets_file, not no_render, timeout, None, print_progress
         )
@@ -120,6 +122,8 @@ def removal_options(network_help: str, telephony: bool = False) -> Callable[[F],
         ) -> Any:
             stack = bool(kwargs.pop("telephony", False))
             require_selection(names, all_agents, allow_none=orphans or network or stack)
+            from avrgen.app.running import Removal
+
             removal = Removal(names, all_agents, network, orphans, print_progress, stack)
             return func(project, removal=removal, **kwargs)
 
@@ -227,6 +231,9 @@ def project_options(func: F) -> F:
         environment: str | None,
         **kwargs: Any,
     ) -> Any:
+        from avrgen.app.environments import in_environment
+        from avrgen.app.project import Paths, Project
+
         paths = Paths(blueprints, output, templates, tuple(catalogs), state)
         return func(Project(in_environment(paths, environment or None)), **kwargs)
 

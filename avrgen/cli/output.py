@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING, TypeVar
 
 import click
 
-from avrgen.app.running import raise_failures
 from avrgen.errors import Problem
 
 if TYPE_CHECKING:
+    from avrgen.app.results import TelephonyUp
     from avrgen.app.running import Outcome
 
 AgentResult = TypeVar("AgentResult", bound="Outcome")
@@ -66,6 +66,8 @@ def print_outcomes(
     rows = [("AGENT", "RESULT", *columns, "TIME")]
     rows += [(a.agent, a.status, *details(a), f"{a.seconds:.1f}s") for a in agents]
     table(rows)
+    from avrgen.app.running import raise_failures
+
     raise_failures(agents, interrupted)
 
 
@@ -75,3 +77,11 @@ def print_removed(removed: Sequence[str], nothing: str, network: str | None) -> 
         click.echo(line)
     if network:
         click.echo(network)
+
+
+def print_telephony(stack: TelephonyUp) -> None:
+    """`up`'s (and `deploy`'s) line for the telephony stack: what it did, what runs, what
+    was reloaded."""
+    running = ", ".join(f"{c.name} {c.state}" for c in stack.containers) or "no containers"
+    reloaded = f"; reloaded in place: {', '.join(stack.reloads)}" if stack.reloads else ""
+    click.echo(f"telephony: {stack.status} ({running}){reloaded} in {stack.seconds:.1f}s")

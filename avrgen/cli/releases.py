@@ -7,15 +7,13 @@ from typing import TYPE_CHECKING
 
 import click
 
-from avrgen.app.history import history as release_history
-from avrgen.app.history import rollback as roll_back
-from avrgen.app.project import Project
 from avrgen.cli import serialize
 from avrgen.cli.options import json_option, project_options, secrets_file_option, timeout_option
 from avrgen.cli.output import print_progress, table
 
 if TYPE_CHECKING:
     from avrgen.app.history import ReleaseChanges
+    from avrgen.app.project import Project
 
 
 def short(image_id: str | None) -> str:
@@ -61,6 +59,8 @@ def change_lines(changes: ReleaseChanges, first: bool) -> list[str]:
 def history(project: Project, agent: str | None, as_json: bool) -> None:
     """Releases recorded on this server (of AGENT, or of every agent): number, when, what
     changed relative to the release before."""
+    from avrgen.app.history import history as release_history  # pydantic: not for `--help`
+
     entries = release_history(project, agent)
     if as_json:
         serialize.emit([serialize.history_entry(e) for e in entries])
@@ -104,6 +104,8 @@ def rollback(
 ) -> None:
     """Bring AGENT back to a release: its recorded files and its images by id or digest
     (not by tag), then record that as a new release. output/ is left as it is."""
+    from avrgen.app.history import rollback as roll_back  # pydantic: not for `--help`
+
     result = roll_back(
         project, agent, to, secrets_file=secrets_file, timeout=timeout, progress=print_progress
     )

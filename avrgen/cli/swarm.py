@@ -8,10 +8,6 @@ from typing import TYPE_CHECKING
 
 import click
 
-from avrgen.app.deploy import deploy as deploy_agents
-from avrgen.app.deploy import undeploy as undeploy_agents
-from avrgen.app.project import Project
-from avrgen.app.running import Removal, Start
 from avrgen.cli.options import (
     as_start,
     project_options,
@@ -20,10 +16,12 @@ from avrgen.cli.options import (
     start_options,
     timeout_option,
 )
-from avrgen.cli.output import print_outcomes, print_removed, table
+from avrgen.cli.output import print_outcomes, print_removed, print_telephony, table
 
 if TYPE_CHECKING:
+    from avrgen.app.project import Project
     from avrgen.app.results import AgentDeploy, TaskStatus
+    from avrgen.app.running import Removal, Start
 
 
 def print_tasks(tasks: Sequence[TaskStatus], with_set: bool = False) -> None:
@@ -52,11 +50,14 @@ def _tasks(agent: AgentDeploy) -> tuple[str, str]:
 
 @click.command()
 @project_options
-@removal_options("Also remove the shared overlay network if nothing uses it.")
+@removal_options("Also remove the shared overlay network if nothing uses it.", telephony=True)
 def undeploy(project: Project, removal: Removal) -> None:
     """Remove agents' stacks from the swarm and wait until their containers are gone."""
+    from avrgen.app.deploy import undeploy as undeploy_agents
+
     result = undeploy_agents(project, removal)
     removed = [f"removed service {service}" for service in result.removed]
+    removed += [f"removed {c.name} (telephony, {c.role})" for c in result.telephony or ()]
     print_removed(removed, "no services to remove", result.network)
 
 
@@ -82,5 +83,9 @@ def deploy(project: Project, start: Start, resolve_image: str, take_over: bool) 
     until its tasks run (target swarm)."""
     require_selection(start.names, start.all_agents)
     start = replace(start, take_over=take_over)
+    from avrgen.app.deploy import deploy as deploy_agents
+
     result = deploy_agents(project, start, resolve_image)
+    if result.telephony is not None:
+        print_telephony(result.telephony)
     print_outcomes(result.rendered, ("TASKS", "NODES"), result.agents, _tasks)

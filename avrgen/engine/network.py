@@ -102,8 +102,14 @@ def ensure_overlay(
 
 
 def container_users(network: Network) -> set[str]:
-    """The containers (of this engine) on `network`."""
-    return {str(c.name) for c in (network.containers or {}).values()}
+    """The containers (of this engine) on `network`; not an overlay's own load-balancer
+    endpoint (`lb-<network>`, named `<network>-endpoint`), which swarm keeps on a node
+    where a standalone container was attached, and which goes with the network."""
+    return {
+        str(c.name)
+        for key, c in (network.containers or {}).items()
+        if not str(key).startswith("lb-")
+    }
 
 
 def created_by_avrgen(engine: Engine, name: str) -> bool:

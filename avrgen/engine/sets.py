@@ -113,3 +113,19 @@ def taking_over(scope: SetScope, each: Held) -> str:
     """What `up --take-over` tells before it replaces another set's containers."""
     owners = "; ".join(scope.describe(set_id, where) for set_id, where in each.owners)
     return f"taking over {len(each.containers)} container(s) of {owners} (--take-over)"
+
+
+def refuse_stack_held(scope: SetScope | None, stack: Sequence[ContainerStatus]) -> None:
+    """Fail when the telephony stack's containers are another set's: one engine runs one
+    stack (its container names are fixed), and another set's is not this set's to replace."""
+    theirs = [c for c in stack if scope is not None and not scope.owns(c)]
+    if scope is None or not theirs:
+        return
+    owners = "; ".join(
+        scope.describe(set_id, where) for set_id, where in Held("", tuple(theirs)).owners
+    )
+    raise ComposeError(
+        f"refusing to start the telephony stack: {', '.join(c.name for c in theirs)} belong "
+        f"to {owners}; an engine runs one telephony stack. Nothing was changed; `avrgen down "
+        "--telephony` it from its own blueprint folder first"
+    )

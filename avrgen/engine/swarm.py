@@ -19,6 +19,7 @@ from python_on_whales import DockerClient
 from python_on_whales.exceptions import DockerException
 
 from avrgen.engine import network, ownership
+from avrgen.engine.compose import ContainerStatus, Docker
 from avrgen.engine.deploy import stack_deploy
 from avrgen.engine.docker import AgentOutcome, Engine, Progress, last_line
 from avrgen.engine.secrets import Secrets
@@ -60,10 +61,17 @@ class Swarm:
         self.engine = Engine(progress)
         self.client: DockerClient = self.engine.client
         self._nodes = Nodes(self.engine)
+        self._progress = progress
         self.scope = scope
 
     def say(self, agent: str, message: str) -> None:
         self.engine.say(agent, message)
+
+    def compose_engine(self) -> Docker:
+        """This manager node's engine as the compose target sees it: the telephony stack
+        runs there with docker compose, on the attachable overlay network (reloading
+        Asterisk in place needs bind mounts, which swarm's immutable configs cannot give)."""
+        return Docker(self._progress, scope=self.scope)
 
     def interrupts(self) -> AbstractContextManager[None]:
         """Deploys are not interrupted midway: a signal ends avrgen as it always did."""
@@ -310,6 +318,7 @@ class DeployResult:
     rendered: list[Any]  # files `deploy` rendered first (output/ was stale): write.Change
     network: str | None  # a note about the shared overlay network (created, other subnet)
     agents: list[AgentDeploy]
+    telephony: Any = None  # the telephony stack's app.telephony.TelephonyUp (None: none)
 
     @property
     def failed(self) -> list[AgentDeploy]:
@@ -321,3 +330,4 @@ class UndeployResult:
     agents: list[str]
     removed: list[str]  # services
     network: str | None  # what happened to the shared network with --network
+    telephony: list[ContainerStatus] | None = None  # --telephony: the stack's, removed

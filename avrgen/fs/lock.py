@@ -12,11 +12,13 @@ import re
 import secrets
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from avrgen.errors import BlueprintError, Problem
 from avrgen.model.names import SET_ID_RE
-from avrgen.model.plan import Lock
+
+if TYPE_CHECKING:  # pydantic's models: not for `--help`
+    from avrgen.model.plan import Lock
 
 LOCK_NAME = "avrgen.lock"
 T = TypeVar("T")

@@ -48,7 +48,6 @@ from avrgen.model.telephony import Number, Phone, TelephonySettings, Trunk
 
 # the field types other modules name through this one
 __all__ = [
-    "DEFAULT_HOST",
     "ENV_NAME_RE",
     "KINDS",
     "SLOTS",
@@ -150,9 +149,6 @@ class SwarmSettings(Strict):
     placement: Placement = Placement()  # for agents without their own `placement:`
     restart: RestartPolicy = RestartPolicy()
     resources: Resources = Resources()  # for every container of every agent
-
-
-DEFAULT_HOST = "local"  # the engine avrgen reaches by default: agents without `host:`
 
 
 class HostTls(Strict):

@@ -15,3 +15,7 @@ def suggest(word: str, choices: Iterable[str]) -> str:
     """` (did you mean 'x'?)` for the nearest choice, or nothing."""
     match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+# the name of the engine avrgen reaches by default (agents without `host:`), in tables
+DEFAULT_HOST = "local"

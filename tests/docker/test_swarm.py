@@ -15,11 +15,13 @@ by the services' network aliases, with `endpoint_mode: dnsrr`.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -38,6 +40,15 @@ NODE_LABEL = "avrgen-t7"
 SECRET = "t7-secret-8d41c07e5b"  # a value found nowhere but in the secrets file
 KEY = '{"private_key": "t7-key-5f0c2a9d"}'  # a key file's bytes: only in key.json
 AGENTS = ("t7-pipe", "t7-sts", "t7-crash", "t7-noimg", "t7-nowhere")
+# the telephony stack: with docker compose on this manager node, on the overlay network
+TELEPHONY = """\
+telephony:
+  asterisk: {{image: "{asterisk}"}}
+---
+kind: number
+number: "5001"
+agent: t7-sts
+"""
 
 BLUEPRINTS = """\
 kind: settings
@@ -50,7 +61,7 @@ swarm:
   placement: {{labels: {{{label}: "yes"}}}}
   restart: {{condition: any, delay: 1s}}
   resources: {{limits: {{memory: 64M}}, reservations: {{cpus: "0.01"}}}}
----
+{telephony}---
 kind: provider
 name: T7 ASR
 type: ASR
@@ -152,6 +163,7 @@ def engine() -> Iterator[None]:
 def blueprints(tmp_path_factory: pytest.TempPathFactory) -> Path:
     node = docker("info", "--format", "{{.Name}}", check=False) or "no-engine"
     text = BLUEPRINTS.format(
+        telephony=TELEPHONY.format(asterisk=dockerenv.ASTERISK_IMAGE),
         network=NETWORK,
         subnet=SUBNET,
         label=NODE_LABEL,
@@ -194,6 +206,8 @@ def _remove_everything(node: str | None) -> None:
     try:
         eventually(gone, 60, "the test stacks' containers to go")
     finally:
+        docker("rm", "-f", "avr-asterisk", check=False)  # the telephony stack, if left
+        docker("volume", "rm", "avr-telephony-recordings", check=False)
         docker("network", "rm", NETWORK, check=False)
         if node:
             docker("node", "update", "--label-rm", NODE_LABEL, node, check=False)
@@ -318,6 +332,34 @@ def test_core_reaches_every_provider_over_the_overlay(
     assert "STS_URL=ws://avr-sts-t7-sts:" in report
 
 
+def test_a_call_reaches_a_core_on_the_swarm(
+    deployed: subprocess.CompletedProcess[str], blueprints: Path
+) -> None:
+    """deploy started the telephony stack with docker compose on this node, on the overlay;
+    5001 dials t7-sts's core by its alias. A container on the overlay does what Asterisk
+    does (the POST to /call, then the AudioSocket frame), and the core's task records it."""
+    assert deployed.returncode == 0, deployed.stderr
+    assert re.search(r"^telephony: started \(avr-asterisk running\)", deployed.stdout, re.M)
+    extensions = (blueprints / "output" / "_telephony" / "my_extensions.conf").read_text()
+    dial = re.search(r"Dial\(AudioSocket/([^:]+):(\d+)/", extensions)
+    post = re.search(r"CURL\((http://[^,]+),", extensions)
+    assert dial is not None and post is not None
+    assert dial.group(1) == "avr-core-t7-sts"
+    call = uuid.uuid4()
+    frame = "".join(f"\\{b:03o}" for b in b"\x01\x00\x10" + call.bytes)
+    script = (
+        f"timeout 5 wget -q -O /dev/null --post-data '{{\"uuid\": \"{call}\"}}' '{post.group(1)}'\n"
+        f"(printf '{frame}'; sleep 1) | timeout 3 nc {dial.group(1)} {dial.group(2)} || true"
+    )
+    docker(
+        "run", "--rm", "--network", NETWORK, "--entrypoint", "/bin/sh",
+        dockerenv.PROVIDER_IMAGE, "-c", script,
+    )  # fmt: skip
+    core = task_container("avr-t7-sts_core")
+    assert docker("exec", core, "cat", "/www/audiosocket").split() == [str(call)]
+    assert str(call) in docker("exec", core, "cat", "/www/calls")
+
+
 def test_services_are_what_the_stack_file_says(
     deployed: subprocess.CompletedProcess[str], swarm: str, blueprints: Path
 ) -> None:
@@ -396,7 +438,8 @@ def test_deploy_again_changes_nothing(
         blueprints, "deploy", "t7-sts", "--secrets-file", "secrets.env", "--resolve-image", "never"
     )
     assert result.returncode == 0, result.stderr
-    assert "unchanged" in result.stdout.splitlines()[1]
+    (row,) = [line for line in result.stdout.splitlines() if line.startswith("t7-sts ")]
+    assert "unchanged" in row
 
 
 def history(root: Path, agent: str) -> list[dict[str, object]]:
@@ -513,9 +556,8 @@ def test_another_blueprint_set_neither_sees_nor_touches_this_sets_stacks(
     the second set's (which then undeploys it)."""
     assert deployed.returncode == 0, deployed.stderr
     text = (blueprints / "blueprints" / "all.yaml").read_text(encoding="utf-8")
-    other = dockerenv.blueprint_folder(
-        tmp_path, "T7_KEY_FILE=key.json\n", all=text.replace("set: t7-swarm", "set: t7-other")
-    )
+    text = text.replace("set: t7-swarm", "set: t7-other")
+    other = dockerenv.blueprint_folder(tmp_path, "T7_KEY_FILE=key.json\n", all=text)
     (other / "key.json").write_text("{}", encoding="utf-8")
     (other / "blueprints" / "t7-data").mkdir()
     core_before = docker("service", "inspect", "avr-t7-sts_core", "--format", "{{.Version.Index}}")
@@ -546,6 +588,18 @@ def test_another_blueprint_set_neither_sees_nor_touches_this_sets_stacks(
         ("t7-swarm", "t7-pipe", "avr-t7-pipe_asr"),
     }
 
+    # the first set's telephony stack runs on this engine: the second's may not replace it
+    stack_held = avrgen(other, "deploy", "t7-sts", "--take-over", "--resolve-image", "never")
+    assert stack_held.returncode == 1, stack_held.stdout
+    assert (
+        "refusing to start the telephony stack: avr-asterisk belong to blueprint set "
+        "'t7-swarm'" in stack_held.stderr
+    ), stack_held.stderr
+    assert docker("service", "inspect", "avr-t7-sts_core", "--format", "{{.Version.Index}}") == (
+        core_before
+    )
+    without_stack = text.replace(TELEPHONY.format(asterisk=dockerenv.ASTERISK_IMAGE), "")
+    (other / "blueprints" / "all.yaml").write_text(without_stack, encoding="utf-8")
     taken = avrgen(other, "deploy", "t7-sts", "--take-over", "--resolve-image", "never")
     assert taken.returncode == 0, taken.stderr
     assert "taking over 2 service(s) of blueprint set 't7-swarm'" in taken.stderr
@@ -562,9 +616,11 @@ def test_undeploy_leaves_nothing(
     deployed: subprocess.CompletedProcess[str], blueprints: Path
 ) -> None:
     assert deployed.returncode == 0, deployed.stderr
-    result = avrgen(blueprints, "undeploy", "--all", "--network")
+    result = avrgen(blueprints, "undeploy", "--all", "--network", "--telephony")
     assert result.returncode == 0, result.stderr
     assert "removed service avr-t7-pipe_core" in result.stdout
+    assert "removed avr-asterisk (telephony, asterisk)" in result.stdout
+    assert docker("ps", "-aq", "--filter", "name=^avr-asterisk$") == ""
     assert f"removed network {NETWORK}" in result.stdout
     assert not docker("service", "ls", "-q", "--filter", "label=avrgen.managed=true")
     for agent in ("t7-pipe", "t7-sts"):

@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import PurePosixPath
 from typing import Any
 
-from avrgen.model.blueprint import DEFAULT_HOST, Agent, Settings
+from avrgen.model.blueprint import Agent, Settings
 from avrgen.model.document import Document
-from avrgen.model.names import suggest
+from avrgen.model.names import DEFAULT_HOST, suggest
 from avrgen.model.telephony import Number
 
 Report = Callable[[Document, tuple[Any, ...], str], None]
