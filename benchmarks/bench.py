@@ -122,6 +122,8 @@ def generate(folder: Path, agents: int, providers: int = 200) -> None:
     ports = ", ".join(f"{k}: {v}" for k, v in PORTS.items())
     (folder / "settings.yaml").write_text(
         "kind: settings\n"
+        # a set id of its own: without one, each render without a lock would make one up
+        "set: avrgen-bench\n"
         "network: {name: avr-bench, subnet: 172.29.0.0/16}\n"
         f"ports: {{{ports}}}\n"
         "core: {env: {INTERRUPT_LISTENING: 'true'}}\n",

@@ -188,7 +188,10 @@ class Releasing:
         from avrgen.engine.images import running_images
 
         result = self.run(docker, agent, secrets)
-        if result.status in ("started", "unchanged"):
+        # unchanged: nothing was created or replaced, so its latest release still says what
+        # runs (asking the engine for its images again cost two docker calls an agent)
+        recorded = result.status == "unchanged" and bool(self.recorder.store.numbers(agent.name))
+        if result.status in ("started", "unchanged") and not recorded:
             try:
                 files = agent_files(self.output, agent.name)
                 runs = running_images(docker, agent.name)
