@@ -141,11 +141,18 @@ def matching(engine: Engine, filters: Sequence[list[ContainerListFilter]]) -> li
     """The inspect data of every container, running or not, matching any of `filters`
     (each a list of conditions that must all hold)."""
     ids: set[str] = set()
-    try:
-        for each in filters:
-            ids.update(c.id for c in engine.client.container.list(all=True, filters=each))
-    except DockerException as exc:
-        raise ComposeError(f"cannot list containers: {last_line(exc)}") from None
+    for each in filters:  # ids only: python-on-whales's list would inspect each one again
+        conditions = [part for key, value in each for part in ("--filter", f"{key}={value}")]
+        command = engine.command("container", "ls", "--all", "--quiet", "--no-trunc", *conditions)
+        try:
+            proc = subprocess.run(command, capture_output=True, text=True, check=False)
+        except OSError as exc:
+            raise ComposeError(f"cannot list containers: {exc}") from None
+        if proc.returncode != 0:
+            lines = proc.stderr.strip().splitlines()
+            reason = lines[-1] if lines else f"exit status {proc.returncode}"
+            raise ComposeError(f"cannot list containers: {reason}")
+        ids.update(proc.stdout.split())
     return inspect(engine, sorted(ids))
 
 
