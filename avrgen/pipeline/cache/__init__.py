@@ -31,10 +31,25 @@ path and written atomically; never in output/ (which is committed). `AVRGEN_NO_C
 
 from __future__ import annotations
 
-from avrgen.pipeline.cache.agents import AgentReuse, agent_bytes
+from typing import TYPE_CHECKING, Any
+
 from avrgen.pipeline.cache.documents import DocumentCache
 from avrgen.pipeline.cache.key import FORMAT, LIBRARIES, catalog_hash, enabled, folder, key
 from avrgen.pipeline.cache.store import AgentView, ContainerView, Hit, PlanView, lookup, store
+
+if TYPE_CHECKING:
+    from avrgen.pipeline.cache.agents import AgentReuse, agent_bytes
+
+
+def __getattr__(name: str) -> Any:
+    """AgentReuse and agent_bytes, imported when first asked for: the plan's models
+    (pydantic) are not for a render whose cache says nothing changed."""
+    if name in ("AgentReuse", "agent_bytes"):
+        from avrgen.pipeline.cache import agents
+
+        return getattr(agents, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "FORMAT",

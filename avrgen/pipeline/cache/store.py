@@ -18,10 +18,10 @@ from avrgen.errors import Problem
 from avrgen.fs.atomic import TEMP_SUFFIX, write_atomic
 from avrgen.fs.files import read_regular
 from avrgen.model.output import GENERATED_MARK
-from avrgen.model.plan import AgentPlan
 from avrgen.pipeline.cache.key import FORMAT, Doubt, catalog_hash, folder, folder_name, read_input
 
 if TYPE_CHECKING:
+    from avrgen.model.plan import AgentPlan
     from avrgen.pipeline.cache.agents import AgentReuse
 
 CACHE_MODE = 0o600  # entries describe the user's blueprints (paths, warnings): theirs alone
