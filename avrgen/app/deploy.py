@@ -65,7 +65,7 @@ def _deploy_one(
     secrets: Secrets,
 ) -> AgentDeploy:
     """Deploy one agent; once its services run, record a release when it changed."""
-    from avrgen.app.releases import agent_files
+    from avrgen.app.releases import agent_files, not_recorded
 
     output = project.paths.output
     result = swarm.deploy(agent, output / agent.name / STACK_FILE, secrets, timeout, resolve_image)
@@ -78,13 +78,8 @@ def _deploy_one(
         runs = swarm.images(agent.name)
         release = recorder.record(agent, files, runs, origin, environment, target="swarm")
     except (OSError, AvrgenError) as exc:  # it runs, but there is no way back to it
-        reason = f"{exc.filename}: {exc.strerror}" if isinstance(exc, OSError) else exc
         swarm.say(agent.name, "its release was not recorded")
-        error = (
-            f"agent {agent.name!r} runs, but its release was not recorded in "
-            f"{recorder.store.root}: {reason} (`--state` names another folder)"
-        )
-        return replace(result, status="failed", error=error)
+        return replace(result, status="failed", error=not_recorded(recorder.store, agent.name, exc))
     if release is not None:
         swarm.say(agent.name, f"recorded release {release.number}")
         return replace(result, release=release.number)

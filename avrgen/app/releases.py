@@ -158,6 +158,15 @@ class Recorder:
             return self.store.record(name, make, files, images_override(containers))
 
 
+def not_recorded(store: ReleaseStore, agent: str, exc: OSError | AvrgenError) -> str:
+    """The error of an agent that runs but whose release could not be written."""
+    reason = f"{exc.filename}: {exc.strerror}" if isinstance(exc, OSError) else exc
+    return (
+        f"agent {agent!r} runs, but its release was not recorded in {store.root}: {reason} "
+        "(`--state` names another folder)"
+    )
+
+
 # -- during `up` ----------------------------------------------------------------------------
 
 
@@ -198,12 +207,8 @@ class Releasing:
                 origin = f"up -e {self.environment}" if self.environment else "up"
                 release = self.recorder.record(agent, files, runs, origin, self.environment)
             except (OSError, AvrgenError) as exc:  # it runs, but there is no way back to it
-                reason = f"{exc.filename}: {exc.strerror}" if isinstance(exc, OSError) else exc
                 docker.say(agent.name, "its release was not recorded")
-                error = (
-                    f"agent {agent.name!r} runs, but its release was not recorded in "
-                    f"{self.recorder.store.root}: {reason} (`--state` names another folder)"
-                )
+                error = not_recorded(self.recorder.store, agent.name, exc)
                 return replace(result, status="failed", error=error)
             if release is not None:
                 self.recorded[agent.name] = release.number

@@ -442,6 +442,23 @@ def test_deploy_again_changes_nothing(
     assert "unchanged" in row
 
 
+def test_a_deploy_whose_release_cannot_be_recorded_exits_1_and_says_why(
+    deployed: subprocess.CompletedProcess[str], blueprints: Path
+) -> None:
+    """The agent runs (deploy changed nothing), but no way back to it could be written."""
+    assert deployed.returncode == 0, deployed.stderr
+    state = blueprints / "state-without-releases"
+    state.mkdir()
+    (state / "releases").write_text("", encoding="utf-8")  # a file where its folder goes
+    result = avrgen(
+        blueprints, "deploy", "t7-sts", "--resolve-image", "never", "--state", str(state)
+    )
+    assert result.returncode == 1, result.stdout
+    assert "Traceback" not in result.stderr
+    assert "agent 't7-sts' runs, but its release was not recorded in " in result.stderr
+    assert "(`--state` names another folder)" in result.stderr
+
+
 def history(root: Path, agent: str) -> list[dict[str, object]]:
     done = avrgen(root, "history", agent, "--json")
     assert done.returncode == 0, done.stderr
