@@ -118,8 +118,10 @@ def taking_over(scope: SetScope, each: Held) -> str:
 def refuse_stack_held(scope: SetScope | None, stack: Sequence[ContainerStatus]) -> None:
     """Fail when the telephony stack's containers are another set's: one engine runs one
     stack (its container names are fixed), and another set's is not this set's to replace."""
-    theirs = [c for c in stack if scope is not None and not scope.owns(c)]
-    if scope is None or not theirs:
+    if scope is None:
+        return
+    theirs = [c for c in stack if not scope.owns(c)]
+    if not theirs:
         return
     owners = "; ".join(
         scope.describe(set_id, where) for set_id, where in Held("", tuple(theirs)).owners

@@ -65,12 +65,6 @@ def test_listing_without_an_engine_names_docker_s_reason(dead_engine: Engine) ->
     assert "docker.sock" in message  # docker's last line: the socket it could not reach
 
 
-def test_listing_finds_containers_by_every_filter_of_a_group(engine: Engine) -> None:
-    """Each group's conditions all hold (docker's --filter, repeated); groups add up."""
-    assert containers.matching(engine, [[("label", f"avrgen.agent={MISSING}")]]) == []
-    assert containers.matching(engine, []) == []
-
-
 def test_inspect_output_that_is_not_json_is_an_error() -> None:
     """A `docker` that prints something else (a wrapper, a broken CLI): no traceback."""
     odd = Engine()
