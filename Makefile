@@ -48,19 +48,30 @@ typecheck: $(VENV)/.installed-test
 contracts: $(VENV)/.installed-test
 	$(BIN)/lint-imports
 
+# The docker test modules whose engines are their own (tests/cluster.py namespaces): they
+# share nothing with the machine's engine, so they run beside the other docker tests.
+DOCKER_ON_OWN_ENGINES := tests/docker/test_multinode.py tests/docker/test_hosts.py
+
 # The whole suite under coverage.py (docker tests and the CLI run as a process included), then
 # the floors of tests/coverage_gate.py: 95% of lines, 90% of branches, 90% of each module's lines.
 coverage: $(VENV)/.installed-test
 	rm -rf .coverage-data && mkdir -p .coverage-data
-	@# Two pytest processes at once: the docker tests mostly wait on the engine, the rest
-	@# mostly on the CPU. The second one's output is shown when both are done.
-	@$(BIN)/coverage run -m pytest -p no:cacheprovider -m "not docker" $(PYTEST_ARGS) \
+	@# Three pytest processes at once. The docker tests mostly wait on an engine: those on
+	@# engines of their own (network namespaces, DOCKER_ON_OWN_ENGINES) beside those on the
+	@# machine's engine; the rest mostly use the CPU, so they run niced, behind the engines.
+	@# The other two logs are shown when all three are done.
+	@nice -n 10 $(BIN)/coverage run -m pytest -p no:cacheprovider -m "not docker" $(PYTEST_ARGS) \
 		>.coverage-data/without-docker.log 2>&1 & without=$$!; \
-	$(BIN)/coverage run -m pytest -p no:cacheprovider -m docker $(PYTEST_ARGS); docker=$$?; \
-	wait $$without; rest=$$?; \
+	$(BIN)/coverage run -m pytest -p no:cacheprovider -m docker $(PYTEST_ARGS) \
+		$(DOCKER_ON_OWN_ENGINES) >.coverage-data/own-engines.log 2>&1 & own=$$!; \
+	$(BIN)/coverage run -m pytest -p no:cacheprovider -m docker $(PYTEST_ARGS) \
+		$(addprefix --ignore=,$(DOCKER_ON_OWN_ENGINES)); docker=$$?; \
+	wait $$own; own_status=$$?; wait $$without; rest=$$?; \
+	echo "== the docker tests on engines of their own (run beside the others):"; \
+	cat .coverage-data/own-engines.log; \
 	echo "== the tests without docker (run beside the docker tests):"; \
 	cat .coverage-data/without-docker.log; \
-	[ $$docker -eq 0 ] && [ $$rest -eq 0 ]
+	[ $$docker -eq 0 ] && [ $$own_status -eq 0 ] && [ $$rest -eq 0 ]
 	$(BIN)/coverage combine -q
 	$(BIN)/coverage report
 	$(BIN)/coverage json -q -o .coverage-data/coverage.json

@@ -115,7 +115,7 @@ def undeploy(project: Project, removal: Removal) -> UndeployResult:
         stack = remove(swarm.compose_engine(), telephony, project.paths.state_dir)
     note = None
     if removal.network and the_plan is not None:
-        note = remove_network_if_unused(swarm, the_plan.network.name)
+        note = remove_network_if_unused(swarm, the_plan)
     return UndeployResult(chosen, removed, note, stack)
 
 

@@ -247,7 +247,7 @@ def down_on_hosts(the_plan: Plan, removal: Removal, state_dir: Path) -> DownResu
         result = down_on(docker, host_plan, here, replace(removal, network=False))
         result.telephony = remove(docker, telephony, state_dir)
         if removal.network:
-            result.network = remove_network_if_unused(docker, the_plan.network.name)
+            result.network = remove_network_if_unused(docker, the_plan)
         return result
 
     done, failed = on_each_host(the_plan, hosts, on_host, removal.progress)

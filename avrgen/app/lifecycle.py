@@ -144,7 +144,7 @@ def down(project: Project, removal: Removal) -> DownResult:
         telephony = the_plan.telephony if the_plan is not None else None
         result.telephony = remove(docker, telephony, project.paths.state_dir)
         if removal.network and the_plan is not None:
-            result.network = remove_network_if_unused(docker, the_plan.network.name)
+            result.network = remove_network_if_unused(docker, the_plan)
         return result
 
 
@@ -167,7 +167,7 @@ def down_on(
     docker.remove(statuses)
     note = None
     if removal.network and the_plan is not None:
-        note = remove_network_if_unused(docker, the_plan.network.name)
+        note = remove_network_if_unused(docker, the_plan)
     return DownResult(chosen, statuses, note, left_alone=[n for n in left_alone if n])
 
 

@@ -155,8 +155,9 @@ def start_agents(
     return note, results
 
 
-def remove_network_if_unused(engine: Docker | Swarm, name: str) -> str:
+def remove_network_if_unused(engine: Docker | Swarm, the_plan: Plan) -> str:
     """Remove the shared network unless something still uses it; say what happened."""
+    name = the_plan.network.name
     users = engine.network_users(name)
     if users is None:
         return f"network {name} does not exist"
@@ -164,5 +165,11 @@ def remove_network_if_unused(engine: Docker | Swarm, name: str) -> str:
         return f"network {name} kept: used by {', '.join(users)}"
     if not engine.network_is_ours(name):
         return f"network {name} kept: avrgen did not create it (it has no {MANAGED_LABEL} label)"
-    engine.remove_network(name)
+    from avrgen.model.plan import AMI_CONTAINER, ASTERISK_CONTAINER
+
+    # the names its containers had: an endpoint the engine kept of one is removed too
+    former = [c.name for agent in the_plan.agents.values() for c in agent.containers]
+    if the_plan.telephony is not None:
+        former += [ASTERISK_CONTAINER, AMI_CONTAINER]
+    engine.remove_network(name, former)
     return f"removed network {name}"

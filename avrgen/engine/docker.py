@@ -9,6 +9,7 @@ lines before it repeat the command.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -26,6 +27,7 @@ from avrgen.model.blueprint import Host
 
 ROLE_ORDER = ("asr", "llm", "tts", "sts", "core")
 LOG_LINES = 15  # lines of a failing container's log shown in an error
+EXIT_STATUS = re.compile(r"exit status \d+")
 
 Progress = Callable[[str, str], None]  # (agent, message)
 Redact = Callable[[str], str]
@@ -160,7 +162,12 @@ def role_rank(role: str) -> int:
 def last_line(exc: DockerException) -> str:
     """The line of docker's error text that names the cause."""
     text = (getattr(exc, "stderr", None) or getattr(exc, "stdout", None) or str(exc)).strip()
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    # the docker CLI ends some errors with its own `exit status N` line, which names nothing
+    lines = [
+        line.strip()
+        for line in text.splitlines()
+        if line.strip() and not EXIT_STATUS.fullmatch(line.strip())
+    ]
     return lines[-1] if lines else f"exit status {getattr(exc, 'return_code', '?')}"
 
 

@@ -6,6 +6,9 @@ with a warning where it differs from the settings: it may carry other agents' co
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Sequence
+
 from python_on_whales import Network
 from python_on_whales.exceptions import DockerException, NoSuchNetwork
 
@@ -118,8 +121,40 @@ def created_by_avrgen(engine: Engine, name: str) -> bool:
     return found is not None and (found.labels or {}).get(MANAGED_LABEL) == "true"
 
 
-def remove_network(engine: Engine, name: str) -> None:
+# Docker's refusal to remove a network an endpoint is still counted on
+ACTIVE_ENDPOINTS = "has active endpoints"
+
+
+def remove_network(engine: Engine, name: str, former: Sequence[str] = ()) -> None:
+    """Remove network `name`, which no container uses. The engine can keep counting an
+    endpoint of a container already removed (moby#17217: the network "has active endpoints"
+    though inspect lists none): such an endpoint named after one of `former` (avrgen's own
+    container names) that is no container now is disconnected with --force, then the
+    removal is tried again."""
+    try:
+        engine.client.network.remove(name)
+        return
+    except DockerException as exc:
+        reason = last_line(exc)
+    if ACTIVE_ENDPOINTS not in reason or not former:
+        raise ComposeError(f"cannot remove network {name!r}: {reason}")
+    for stale in sorted(set(former) - set(container_names(engine))):
+        with contextlib.suppress(DockerException):  # no endpoint of that name: nothing to do
+            engine.client.network.disconnect(name, stale, force=True)
     try:
         engine.client.network.remove(name)
     except DockerException as exc:
-        raise ComposeError(f"cannot remove network {name!r}: {last_line(exc)}") from None
+        raise ComposeError(
+            f"cannot remove network {name!r}: {last_line(exc)}; no container is on it, so the "
+            "engine still counts an endpoint of one removed before: restarting the engine "
+            "clears it"
+        ) from None
+
+
+def container_names(engine: Engine) -> list[str]:
+    """The names of every container of this engine, running or not."""
+    try:
+        listed = engine.client.container.list(all=True)
+    except DockerException as exc:
+        raise ComposeError(f"cannot list containers: {last_line(exc)}") from None
+    return [str(c.name) for c in listed]

@@ -131,6 +131,34 @@ def test_a_network_that_cannot_be_created_names_its_subnet(engine: Engine, bridg
     )
 
 
+def test_removing_a_network_disconnects_only_names_that_are_no_container(
+    engine: Engine, bridge: str
+) -> None:
+    """The endpoints `remove_network` may force off (a stale one the engine kept of a
+    removed container) are those of `former` that are no container: a container that is
+    on the network stays on it, and the refusal quotes docker's reason."""
+    dockerenv.ensure_test_images()
+    engine.client.network.create(bridge)
+    holder = engine.client.run(
+        dockerenv.PROVIDER_IMAGE, ["3600"], entrypoint="sleep", detach=True,
+        networks=[bridge], name=MISSING + "-holder",
+    )  # fmt: skip
+    try:
+        with pytest.raises(ComposeError) as caught:
+            network.remove_network(engine, bridge, former=[str(holder.name), MISSING + "-gone"])
+        assert str(caught.value).startswith(f"cannot remove network '{bridge}': ")
+        assert network.ACTIVE_ENDPOINTS in str(caught.value)  # docker's reason, not its exit
+        found = network.inspect_network(engine, bridge)
+        assert found is not None and network.container_users(found) == {holder.name}
+        # without former names, docker's refusal comes back as it is
+        with pytest.raises(ComposeError, match=network.ACTIVE_ENDPOINTS):
+            network.remove_network(engine, bridge)
+    finally:
+        holder.remove(force=True)
+    network.remove_network(engine, bridge, former=[MISSING + "-gone"])
+    assert network.inspect_network(engine, bridge) is None
+
+
 SLOW = f"""\
 kind: settings
 network: {{name: avrgen-t6e, subnet: 10.213.60.0/24}}

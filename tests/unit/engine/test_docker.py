@@ -11,6 +11,13 @@ def test_last_line_names_the_cause() -> None:
     exc = DockerException(["docker", "x"], 1, b"out", b"Usage...\nError: the cause\n\n")
     assert last_line(exc) == "Error: the cause"
     assert last_line(DockerException(["docker", "x"], 1, b"only stdout\n", None)) == "only stdout"
+    # the docker CLI's own closing `exit status N` line names nothing: the line above it does
+    refused = b"Error response from daemon: network n has active endpoints\nexit status 1\n"
+    reason = "Error response from daemon: network n has active endpoints"
+    assert last_line(DockerException(["docker", "network", "rm"], 1, b"", refused)) == reason
+    assert (
+        last_line(DockerException(["docker", "x"], 3, b"", b"exit status 3\n")) == "exit status 3"
+    )
 
 
 def test_tails() -> None:
