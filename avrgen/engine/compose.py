@@ -15,8 +15,6 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from python_on_whales import Network
-
 from avrgen.engine import containers, logs, network, ownership, sets
 from avrgen.engine.containers import ContainerStatus, absent, role_key
 from avrgen.engine.docker import AgentOutcome, Engine, Progress, Redact, quoted_log
@@ -68,7 +66,7 @@ class Docker(Engine):
 
     # -- the shared network ----------------------------------------------------------------
 
-    def inspect_network(self, name: str) -> Network | None:
+    def inspect_network(self, name: str) -> network.NetworkInfo | None:
         return network.inspect_network(self, name)
 
     def ensure_network(self, settings: NetworkSettings) -> str | None:

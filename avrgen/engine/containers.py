@@ -17,9 +17,6 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
-from python_on_whales.components.container.cli_wrapper import ContainerListFilter
-from python_on_whales.exceptions import DockerException
-
 from avrgen.engine.docker import LOG_LINES, Engine, last_line, last_lines, role_rank
 from avrgen.errors import ComposeError
 from avrgen.model.labels import (
@@ -32,6 +29,9 @@ from avrgen.model.labels import (
     WORKING_DIR_LABEL,
 )
 from avrgen.model.plan import Container
+
+# one `docker container ls --filter KEY=VALUE` condition: ("label", "avrgen.agent=x")
+ListFilter = tuple[str, str]
 
 
 @dataclass(frozen=True)
@@ -118,18 +118,9 @@ def listed(engine: Engine, managed_only: bool = False) -> list[Listed]:
     command = ["container", "ls", "--all", "--no-trunc", "--format", "\t".join(_LIST_FIELDS)]
     if managed_only:
         command[3:3] = ["--filter", f"label={MANAGED_LABEL}=true"]
-    try:
-        proc = subprocess.run(
-            engine.command(*command), capture_output=True, text=True, errors="replace", check=False
-        )
-    except OSError as exc:  # no docker CLI: checked_on_failure() says so
-        raise ComposeError(f"cannot list containers: {exc}") from None
-    if proc.returncode != 0:
-        lines = proc.stderr.strip().splitlines()
-        reason = lines[-1] if lines else f"exit status {proc.returncode}"
-        raise ComposeError(f"cannot list containers: {reason}")
+    text = engine.output(*command, doing="list containers")
     rows = []
-    for line in proc.stdout.splitlines():
+    for line in text.splitlines():
         fields = line.split("\t")
         if len(fields) == len(_LIST_FIELDS):
             cid, name, agent, project, managed, image = fields
@@ -137,22 +128,14 @@ def listed(engine: Engine, managed_only: bool = False) -> list[Listed]:
     return rows
 
 
-def matching(engine: Engine, filters: Sequence[list[ContainerListFilter]]) -> list[dict[str, Any]]:
+def matching(engine: Engine, filters: Sequence[list[ListFilter]]) -> list[dict[str, Any]]:
     """The inspect data of every container, running or not, matching any of `filters`
     (each a list of conditions that must all hold)."""
     ids: set[str] = set()
-    for each in filters:  # ids only: python-on-whales's list would inspect each one again
+    for each in filters:  # ids only, then one inspect of all of them
         conditions = [part for key, value in each for part in ("--filter", f"{key}={value}")]
-        command = engine.command("container", "ls", "--all", "--quiet", "--no-trunc", *conditions)
-        try:
-            proc = subprocess.run(command, capture_output=True, text=True, check=False)
-        except OSError as exc:
-            raise ComposeError(f"cannot list containers: {exc}") from None
-        if proc.returncode != 0:
-            lines = proc.stderr.strip().splitlines()
-            reason = lines[-1] if lines else f"exit status {proc.returncode}"
-            raise ComposeError(f"cannot list containers: {reason}")
-        ids.update(proc.stdout.split())
+        command = ("container", "ls", "--all", "--quiet", "--no-trunc", *conditions)
+        ids.update(engine.output(*command, doing="list containers").split())
     return inspect(engine, sorted(ids))
 
 
@@ -226,6 +209,8 @@ def remove(engine: Engine, statuses: Sequence[ContainerStatus], timeout: int | N
     """Stop and remove these containers, all at once: SIGTERM, then SIGKILL after each
     container's own stop timeout (the compose file's stop_grace_period: longer for core,
     whose calls in progress may end) or after `timeout` seconds when given."""
+    from python_on_whales.exceptions import DockerException
+
     ids = [s.id for s in statuses if s.id]
     if not ids:
         return
@@ -252,6 +237,8 @@ def remove(engine: Engine, statuses: Sequence[ContainerStatus], timeout: int | N
 
 def existing(engine: Engine, ids: Sequence[str]) -> list[str]:
     """Those of `ids` that are still containers of this engine."""
+    from python_on_whales.exceptions import DockerException
+
     try:
         return [c.id for c in engine.client.container.list(all=True) if c.id in ids]
     except DockerException:
@@ -259,6 +246,8 @@ def existing(engine: Engine, ids: Sequence[str]) -> list[str]:
 
 
 def restart(engine: Engine, statuses: Sequence[ContainerStatus], timeout: int = 10) -> None:
+    from python_on_whales.exceptions import DockerException
+
     ids = [s.id for s in statuses if s.id]
     try:
         engine.client.container.restart(ids, time=timeout)
@@ -268,6 +257,8 @@ def restart(engine: Engine, statuses: Sequence[ContainerStatus], timeout: int = 
 
 def log_tail(engine: Engine, container: str) -> list[str]:
     """The last lines of a container's log, for an error message ([] when unreadable)."""
+    from python_on_whales.exceptions import DockerException
+
     try:
         return last_lines(engine.client.container.logs(container, tail=LOG_LINES))
     except DockerException:

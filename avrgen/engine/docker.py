@@ -8,22 +8,27 @@ lines before it repeat the command.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
+import subprocess
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import groupby
 from pathlib import Path
-
-from python_on_whales import DockerClient
-from python_on_whales.exceptions import DockerException
+from typing import TYPE_CHECKING, Any
 
 from avrgen.engine.interrupt import Interruption
 from avrgen.errors import ComposeError
 from avrgen.model.blueprint import Host
+
+if TYPE_CHECKING:  # python-on-whales is imported where a client is used, not for a listing
+    from python_on_whales import DockerClient
+    from python_on_whales.exceptions import DockerException
 
 ROLE_ORDER = ("asr", "llm", "tts", "sts", "core")
 LOG_LINES = 15  # lines of a failing container's log shown in an error
@@ -55,12 +60,18 @@ class Engine:
         self.host_name: str | None = host[0] if host else None  # None: the default engine
         self.endpoint: str | None = host[1].docker if host else None
         self._host = host[1] if host else None
-        self.client = client_for(self._host)
+        self.cli = ["docker"]  # the docker CLI as command() calls it
         self._tls = self._host.tls if self._host else None
         self._progress = progress
         self._lock = threading.Lock()  # agents come up in threads; one message at a time
         # shared by the engines of several hosts: one signal stops them all
         self.interruption = interruption or Interruption()
+
+    @cached_property
+    def client(self) -> DockerClient:
+        """python-on-whales's client of this engine, made on first use: listings and
+        inspects run the docker CLI directly, without importing it."""
+        return client_for(self._host)
 
     @property
     def where(self) -> str:
@@ -80,12 +91,58 @@ class Engine:
                 self._progress(agent, message)
 
     def command(self, *args: str) -> list[str]:
-        """The `docker` command line for `args`, as python-on-whales would run it."""
-        return [*map(str, self.client.docker_cmd), *args]
+        """The `docker` command line for `args` on this engine, as `client` runs them."""
+        return [*self.cli, *docker_flags(self._host), *args]
+
+    def output(self, *args: str, doing: str) -> str:
+        """What `docker ARGS` prints on this engine, run directly (no python-on-whales
+        objects to build); a failure is `cannot <doing>: <docker's reason>`."""
+        proc = self._run(args)
+        if isinstance(proc, OSError):  # no docker CLI: checked_on_failure() says so
+            raise ComposeError(f"cannot {doing}: {proc}")
+        if proc.returncode != 0:
+            raise ComposeError(f"cannot {doing}: {reason(proc.stderr, proc.returncode)}")
+        return proc.stdout
+
+    def inspected(
+        self, *args: str, doing: str, missing: re.Pattern[str]
+    ) -> list[dict[str, Any]] | None:
+        """The objects `docker ARGS` (an inspect) prints as JSON; None when docker's reason
+        matches `missing` (the object does not exist)."""
+        proc = self._run(args)
+        if isinstance(proc, OSError):
+            raise ComposeError(f"cannot {doing}: {proc}")
+        if proc.returncode != 0:
+            why = reason(proc.stderr, proc.returncode)
+            if missing.search(why):
+                return None
+            raise ComposeError(f"cannot {doing}: {why}")
+        try:
+            found = json.loads(proc.stdout)
+        except json.JSONDecodeError:
+            found = None
+        if not isinstance(found, list):
+            raise ComposeError(f"cannot {doing}: docker printed no JSON list")
+        return [each for each in found if isinstance(each, dict)]
+
+    def failure(self, *args: str) -> str | None:
+        """Why `docker ARGS` fails on this engine; None when it succeeds."""
+        proc = self._run(args)
+        if isinstance(proc, OSError):
+            return str(proc)
+        return reason(proc.stderr, proc.returncode) if proc.returncode != 0 else None
+
+    def _run(self, args: Sequence[str]) -> subprocess.CompletedProcess[str] | OSError:
+        try:
+            return subprocess.run(
+                self.command(*args), capture_output=True, text=True, errors="replace", check=False
+            )
+        except OSError as exc:
+            return exc
 
     def check(self, compose: bool = True) -> None:
         """Fail with a clear message when there is no engine (or no compose plugin)."""
-        if shutil.which("docker") is None:
+        if shutil.which(self.cli[0]) is None:
             raise ComposeError(
                 "the docker CLI is not installed (no `docker` on PATH); install Docker Engine"
             )
@@ -93,23 +150,18 @@ class Engine:
             for field, path in self._tls.model_dump().items():
                 if not os.path.isfile(path):
                     raise ComposeError(f"{self.where}: its TLS file tls.{field} {path} is missing")
-        try:
-            self.client.version()
-        except DockerException as exc:
+        unreachable = self.failure("version", "--format", "{{.Server.Version}}")
+        if unreachable is not None:
             if self.host_name is not None:
-                reason = last_line(exc)
-                raise ComposeError(f"{self.where}: no Docker Engine reachable: {reason}") from None
+                raise ComposeError(f"{self.where}: no Docker Engine reachable: {unreachable}")
             host = os.environ.get("DOCKER_HOST")
             where = f" at DOCKER_HOST={host}" if host else " (is dockerd running?)"
-            raise ComposeError(f"no Docker Engine reachable{where}: {last_line(exc)}") from None
-        if compose:
-            try:
-                self.client.compose.version()
-            except DockerException as exc:
-                raise ComposeError(
-                    "the Docker Compose v2 plugin is missing (`docker compose version` failed: "
-                    f"{last_line(exc)}); install it as ~/.docker/cli-plugins/docker-compose"
-                ) from None
+            raise ComposeError(f"no Docker Engine reachable{where}: {unreachable}")
+        if compose and (missing := self.failure("compose", "version")) is not None:
+            raise ComposeError(
+                "the Docker Compose v2 plugin is missing (`docker compose version` failed: "
+                f"{missing}); install it as ~/.docker/cli-plugins/docker-compose"
+            )
 
     @contextmanager
     def checked_on_failure(self, compose: bool = False) -> Iterator[None]:
@@ -123,11 +175,21 @@ class Engine:
 
     def answers(self) -> bool:
         """True when the engine answers now (after a failure: was it the engine?)."""
-        try:
-            self.client.version()
-        except DockerException:
-            return False
-        return True
+        return self.failure("version", "--format", "{{.Server.Version}}") is None
+
+
+def docker_flags(host: Host | None) -> list[str]:
+    """The docker CLI's options that reach one of `hosts` (None: the default engine), the
+    same ones `client_for` gives python-on-whales."""
+    if host is None:
+        return []
+    if host.is_context:
+        return ["--context", host.docker]
+    tls = host.tls
+    if tls is None:
+        return ["--host", host.docker]
+    paths = ["--tlscacert", tls.ca, "--tlscert", tls.cert, "--tlskey", tls.key]
+    return ["--host", host.docker, *paths, "--tlsverify"]
 
 
 def client_for(
@@ -136,6 +198,8 @@ def client_for(
     """The client of one of `hosts` (None: the default engine): docker's --context for a
     context name, else --host, with --tlsverify and the client's files for a TLS engine;
     with `compose_files`, for `docker compose` on them as project `project`."""
+    from python_on_whales import DockerClient
+
     compose = {"compose_files": list(compose_files), "compose_project_name": project}
     if host is None:
         return DockerClient(**compose)  # type: ignore[arg-type]
@@ -161,14 +225,19 @@ def role_rank(role: str) -> int:
 
 def last_line(exc: DockerException) -> str:
     """The line of docker's error text that names the cause."""
-    text = (getattr(exc, "stderr", None) or getattr(exc, "stdout", None) or str(exc)).strip()
+    text = getattr(exc, "stderr", None) or getattr(exc, "stdout", None) or str(exc)
+    return reason(text, getattr(exc, "return_code", "?"))
+
+
+def reason(text: str, status: object) -> str:
+    """The last line of a failed docker command's text (its exit status without one)."""
     # the docker CLI ends some errors with its own `exit status N` line, which names nothing
     lines = [
         line.strip()
         for line in text.splitlines()
         if line.strip() and not EXIT_STATUS.fullmatch(line.strip())
     ]
-    return lines[-1] if lines else f"exit status {getattr(exc, 'return_code', '?')}"
+    return lines[-1] if lines else f"exit status {status}"
 
 
 def tail(lines: list[str], count: int) -> str:

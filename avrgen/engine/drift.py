@@ -19,9 +19,6 @@ import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
-from python_on_whales.exceptions import DockerException
-from python_on_whales.utils import run
-
 from avrgen.engine import containers
 from avrgen.engine.compose import ContainerStatus, Docker, role_key
 from avrgen.engine.differences import (
@@ -31,10 +28,8 @@ from avrgen.engine.differences import (
     in_order,
     parse_env,
 )
-from avrgen.engine.docker import last_line
 from avrgen.engine.dry_run import compose_env, compose_verdict
 from avrgen.engine.images import LocalImages
-from avrgen.errors import ComposeError
 from avrgen.model.labels import (
     AGENT_LABEL,
     CONTENT_HASH_LABEL,
@@ -53,17 +48,14 @@ AgentHashes = Callable[[AgentPlan], Mapping[str, str]]  # role -> its service's 
 
 def orphans(docker: Docker, the_plan: Plan) -> dict[str, list[ContainerStatus]]:
     """Containers of this blueprint set (its label), of agents it lacks."""
-    command = docker.command(
+    command = (
         *("container", "ls", "--all", "--no-trunc"),
         *("--filter", f"label={MANAGED_LABEL}=true"),
         *("--filter", f"label={SET_LABEL}={the_plan.set_id}"),
         *("--format", '{{.Label "' + AGENT_LABEL + '"}}'),
     )
-    try:
-        listed = run(command)
-    except DockerException as exc:
-        raise ComposeError(f"cannot list containers: {last_line(exc)}") from None
-    names = sorted({n.strip() for n in str(listed).splitlines() if n.strip()})
+    listed = docker.output(*command, doing="list containers")
+    names = sorted({n.strip() for n in listed.splitlines() if n.strip()})
     names = [n for n in names if n not in the_plan.agents]
     found: dict[str, list[ContainerStatus]] = {}
     for each in docker.containers(names) if names else []:

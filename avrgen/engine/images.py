@@ -10,8 +10,6 @@ import subprocess
 from collections.abc import Sequence
 from typing import Any
 
-from python_on_whales.exceptions import DockerException
-
 from avrgen.engine.containers import is_managed, matching
 from avrgen.engine.differences import parse_env
 from avrgen.engine.docker import Engine, last_line
@@ -22,6 +20,8 @@ from avrgen.model.release import ImageRun
 
 def running_images(engine: Engine, agent: str) -> list[ImageRun]:
     """The image of each of the agent's containers, sorted by role."""
+    from python_on_whales.exceptions import DockerException
+
     found = [d for d in matching(engine, [[("label", f"{AGENT_LABEL}={agent}")]]) if is_managed(d)]
     ids = sorted({str(d.get("Image", "")) for d in found} - {""})
     digests: dict[str, tuple[str, ...]] = {}
@@ -83,6 +83,8 @@ class LocalImages:
                 self._env[str(image["Id"])] = parse_env((image.get("Config") or {}).get("Env"))
 
     def env_defaults(self, image_id: str) -> dict[str, str]:
+        from python_on_whales.exceptions import DockerException
+
         if image_id not in self._env:
             try:
                 self._env[image_id] = parse_env(
@@ -93,6 +95,8 @@ class LocalImages:
         return self._env[image_id]
 
     def local_id(self, reference: str) -> str | None:
+        from python_on_whales.exceptions import DockerException
+
         if reference not in self._ids:
             try:
                 self._ids[reference] = str(self.engine.client.image.inspect(reference).id)

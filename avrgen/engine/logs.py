@@ -9,8 +9,6 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from python_on_whales.exceptions import DockerException
-
 from avrgen.engine.containers import ContainerStatus
 from avrgen.engine.docker import Engine, last_line
 from avrgen.errors import ComposeError
@@ -87,6 +85,8 @@ def _follow(
 
 def _read_log(engine: Engine, container: str, tail: int | None) -> Iterator[tuple[str, str]]:
     """(timestamp, text) of each line of a container's log so far."""
+    from python_on_whales.exceptions import DockerException
+
     try:
         stream = engine.client.container.logs(container, tail=tail, timestamps=True, stream=True)
         assert not isinstance(stream, str)  # stream=True gives (source, bytes) pairs

@@ -7,25 +7,54 @@ with a warning where it differs from the settings: it may carry other agents' co
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
-
-from python_on_whales import Network
-from python_on_whales.exceptions import DockerException, NoSuchNetwork
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from avrgen.engine.docker import Engine, last_line
 from avrgen.errors import ComposeError
 from avrgen.model.blueprint import NetworkSettings
 from avrgen.model.labels import MANAGED_LABEL, SET_LABEL
 
+# how the docker CLI (`No such network: X`) and the engine (`network X not found`) say it
+NO_SUCH_NETWORK = re.compile(r"no such network|network \S+ not found", re.IGNORECASE)
 
-def inspect_network(engine: Engine, name: str) -> Network | None:
+
+@dataclass(frozen=True)
+class NetworkInfo:
+    """A network as `docker network inspect` reports it: what avrgen reads of it."""
+
+    id: str
+    driver: str
+    scope: str
+    attachable: bool
+    subnets: tuple[str, ...]
+    labels: Mapping[str, str]
+    # each endpoint's key (a container id, or `lb-<network>`) and container name
+    endpoints: Mapping[str, str]
+
+
+def inspect_network(engine: Engine, name: str) -> NetworkInfo | None:
     """The network `name`; None when it does not exist."""
-    try:
-        return engine.client.network.inspect(name)
-    except NoSuchNetwork:
+    found = engine.inspected(
+        "network", "inspect", name, doing=f"inspect network {name!r}", missing=NO_SUCH_NETWORK
+    )
+    if not found:
         return None
-    except DockerException as exc:
-        raise ComposeError(f"cannot inspect network {name!r}: {last_line(exc)}") from None
+    data = found[0]
+    ipam = (data.get("IPAM") or {}).get("Config") or []
+    return NetworkInfo(
+        id=str(data.get("Id", "")),
+        driver=str(data.get("Driver", "")),
+        scope=str(data.get("Scope", "")),
+        attachable=bool(data.get("Attachable")),
+        subnets=tuple(str(c["Subnet"]) for c in ipam if isinstance(c, dict) and c.get("Subnet")),
+        labels=data.get("Labels") or {},
+        endpoints={
+            str(key): str((each or {}).get("Name", ""))
+            for key, each in (data.get("Containers") or {}).items()
+        },
+    )
 
 
 def create_network(
@@ -34,6 +63,8 @@ def create_network(
     """Create the network (an attachable overlay one for swarm), labelled with the set
     that made it; a note, or None when someone else created a bridge network of that name
     meanwhile."""
+    from python_on_whales.exceptions import DockerException
+
     name = settings.name
     subnet = str(settings.subnet) if settings.subnet is not None else None
     what = "overlay network" if overlay else "network"
@@ -56,10 +87,6 @@ def create_network(
     return f"created {what} {name}" + (f" (subnet {subnet})" if subnet else "")
 
 
-def subnets(network: Network) -> list[str]:
-    return [str(c.get("Subnet")) for c in (network.ipam.config or []) if c.get("Subnet")]
-
-
 def ensure_bridge(
     engine: Engine, settings: NetworkSettings, set_id: str | None = None
 ) -> str | None:
@@ -67,11 +94,11 @@ def ensure_bridge(
     network = inspect_network(engine, settings.name)
     if network is None:
         return create_network(engine, settings, overlay=False, set_id=set_id)
-    if settings.subnet is None or str(settings.subnet) in subnets(network):
+    if settings.subnet is None or str(settings.subnet) in network.subnets:
         return None
     return (
         f"warning: network {settings.name} exists with subnet "
-        f"{', '.join(subnets(network)) or 'none'}, not {settings.subnet} as configured; "
+        f"{', '.join(network.subnets) or 'none'}, not {settings.subnet} as configured; "
         "using it as it is (`avrgen down --all --network` removes it)"
     )
 
@@ -95,30 +122,26 @@ def ensure_overlay(
     if not network.attachable:
         notes.append("is not attachable (standalone containers cannot join it)")
     subnet = str(settings.subnet) if settings.subnet is not None else None
-    if subnet is not None and subnet not in subnets(network):
+    if subnet is not None and subnet not in network.subnets:
         notes.append(
-            f"has subnet {', '.join(subnets(network)) or 'none'}, not {subnet} as configured"
+            f"has subnet {', '.join(network.subnets) or 'none'}, not {subnet} as configured"
         )
     if notes:
         return f"warning: overlay network {name} {' and '.join(notes)}; using it as it is"
     return None
 
 
-def container_users(network: Network) -> set[str]:
+def container_users(network: NetworkInfo) -> set[str]:
     """The containers (of this engine) on `network`; not an overlay's own load-balancer
     endpoint (`lb-<network>`, named `<network>-endpoint`), which swarm keeps on a node
     where a standalone container was attached, and which goes with the network."""
-    return {
-        str(c.name)
-        for key, c in (network.containers or {}).items()
-        if not str(key).startswith("lb-")
-    }
+    return {name for key, name in network.endpoints.items() if not key.startswith("lb-")}
 
 
 def created_by_avrgen(engine: Engine, name: str) -> bool:
     """True when network `name` carries avrgen's label (avrgen removes no other network)."""
     found = inspect_network(engine, name)
-    return found is not None and (found.labels or {}).get(MANAGED_LABEL) == "true"
+    return found is not None and found.labels.get(MANAGED_LABEL) == "true"
 
 
 # Docker's refusal to remove a network an endpoint is still counted on
@@ -131,6 +154,8 @@ def remove_network(engine: Engine, name: str, former: Sequence[str] = ()) -> Non
     though inspect lists none): such an endpoint named after one of `former` (avrgen's own
     container names) that is no container now is disconnected with --force, then the
     removal is tried again."""
+    from python_on_whales.exceptions import DockerException
+
     try:
         engine.client.network.remove(name)
         return
@@ -153,6 +178,8 @@ def remove_network(engine: Engine, name: str, former: Sequence[str] = ()) -> Non
 
 def container_names(engine: Engine) -> list[str]:
     """The names of every container of this engine, running or not."""
+    from python_on_whales.exceptions import DockerException
+
     try:
         listed = engine.client.container.list(all=True)
     except DockerException as exc:

@@ -7,8 +7,6 @@ import errno
 import re
 import socket
 
-from python_on_whales.exceptions import DockerException
-
 from avrgen.engine.containers import inspect, list_containers
 from avrgen.engine.docker import Engine
 from avrgen.errors import ComposeError
@@ -46,6 +44,8 @@ def check_ports(engine: Engine, agent: AgentPlan) -> None:
 
 def port_holder(engine: Engine, port: int) -> str | None:
     """Who holds host port `port`: a container's name, "another process", or None."""
+    from python_on_whales.exceptions import DockerException
+
     try:
         listed = engine.client.container.list(filters=[("publish", str(port))])
     except DockerException:

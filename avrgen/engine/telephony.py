@@ -22,11 +22,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from python_on_whales.components.container.cli_wrapper import ContainerListFilter
-
 from avrgen.engine import ownership
 from avrgen.engine.containers import (
     ContainerStatus,
+    ListFilter,
     is_managed,
     log_tail,
     matching,
@@ -56,7 +55,7 @@ class StackUp:
 
 def stack_containers(engine: Engine, project: str) -> list[ContainerStatus]:
     """The stack's containers (avrgen's, of its compose project), running or not."""
-    filters: list[list[ContainerListFilter]] = [[("label", f"{PROJECT_LABEL}={project}")]]
+    filters: list[list[ListFilter]] = [[("label", f"{PROJECT_LABEL}={project}")]]
     found = [status_of(data) for data in matching(engine, filters) if is_managed(data)]
     order = {"asterisk": 0, "ami": 1}
     return sorted(found, key=lambda s: (order.get(s.role, 2), s.name))

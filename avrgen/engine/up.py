@@ -15,8 +15,6 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from python_on_whales.exceptions import DockerException
-
 from avrgen.engine.docker import Engine, Redact, last_line
 from avrgen.engine.failures import crash_message, explain_failure, safe_list, settle
 from avrgen.engine.ports import check_ports
@@ -129,6 +127,8 @@ def run_compose_up(
 
 def ensure_images(engine: Engine, agent: AgentPlan) -> None:
     """Pull each image of the agent that is not here; name its roles when that fails."""
+    from python_on_whales.exceptions import DockerException
+
     roles: dict[str, list[str]] = {}
     for container in agent.containers:
         roles.setdefault(container.image, []).append(container.role)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Iterable
 
@@ -13,7 +14,12 @@ SET_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 
 def suggest(word: str, choices: Iterable[str]) -> str:
     """` (did you mean 'x'?)` for the nearest choice, or nothing."""
-    match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return _nearest(word, tuple(choices))
+
+
+@functools.lru_cache(maxsize=1024)  # one unknown env key of a set is often in every agent
+def _nearest(word: str, choices: tuple[str, ...]) -> str:
+    match = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f" (did you mean {match[0]!r}?)" if match else ""
 
 

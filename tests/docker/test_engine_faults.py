@@ -13,13 +13,12 @@ from pathlib import Path
 
 import dockerenv
 import pytest
-from python_on_whales import DockerClient
 
 from avrgen.engine import containers, network
 from avrgen.engine.containers import ContainerStatus
 from avrgen.engine.docker import Engine
 from avrgen.errors import ComposeError
-from avrgen.model.blueprint import NetworkSettings
+from avrgen.model.blueprint import Host, NetworkSettings
 
 pytestmark = pytest.mark.docker
 MISSING = "avrgen-test-missing-" + uuid.uuid4().hex[:12]  # no container or network is named so
@@ -34,10 +33,8 @@ def engine() -> Engine:
 @pytest.fixture
 def dead_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
     """An Engine whose DOCKER_HOST is a socket nobody listens on."""
-    dead = Engine()
     socket = tmp_path_factory.mktemp("dead") / "docker.sock"
-    dead.client = DockerClient(host=f"unix://{socket}")
-    return dead
+    return Engine(host=("dead", Host(docker=f"unix://{socket}")))
 
 
 def missing_container() -> ContainerStatus:
@@ -68,7 +65,7 @@ def test_listing_without_an_engine_names_docker_s_reason(dead_engine: Engine) ->
 def test_inspect_output_that_is_not_json_is_an_error() -> None:
     """A `docker` that prints something else (a wrapper, a broken CLI): no traceback."""
     odd = Engine()
-    odd.client = DockerClient(client_call=["echo", "not json"])
+    odd.cli = ["echo", "not json"]
     with pytest.raises(ComposeError, match=r"^cannot inspect containers: exit status 0$"):
         containers.inspect(odd, [MISSING])
 

@@ -8,13 +8,15 @@ from pathlib import Path
 import pytest
 
 from avrgen.engine.compose import Docker
-from avrgen.engine.docker import Engine, client_for
+from avrgen.engine.docker import Engine, client_for, docker_flags
 from avrgen.errors import ComposeError
 from avrgen.model.blueprint import Host, HostTls
 
 
 def flags(host: Host | None) -> list[str]:
-    return [str(part) for part in client_for(host).docker_cmd[1:]]
+    """The flags avrgen's own docker commands get, checked to be python-on-whales's too."""
+    assert docker_flags(host) == [str(part) for part in client_for(host).docker_cmd[1:]]
+    return docker_flags(host)
 
 
 def test_each_endpoint_kind_gets_dockers_own_flags() -> None:
