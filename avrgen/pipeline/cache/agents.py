@@ -8,6 +8,7 @@ import json
 import marshal
 import operator
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from avrgen.fs.files import read_regular
@@ -64,7 +65,7 @@ class AgentReuse:
         self, output: Path, templates: Path | None, target: str, shared: tuple[object, ...]
     ) -> None:
         self.output = output
-        self.keys: dict[str, str] = {}
+        self._keys: dict[str, str] = {}  # by agent name, made when first needed (key())
         self.reused = 0
         self.same: set[str] = set()  # the files given from disk (write.Target.same)
         self.digests: dict[str, str] = {}  # their sha256
@@ -95,11 +96,10 @@ class AgentReuse:
         """The agent's files as on disk, when they are what its plan renders to; else None."""
         if not self.code:
             return None
-        sha = hashlib.sha256(self._shared)
-        sha.update(agent_bytes(agent))
-        key = self.keys[agent.name] = sha.hexdigest()
-        expected = self._files.get(agent.name)
-        if self._known.get(agent.name) != key or not expected:
+        expected, known = self._files.get(agent.name), self._known.get(agent.name)
+        if not expected or known is None:
+            return None  # not in the last render (its key is made if an entry is stored)
+        if self.key(agent) != known:
             return None
         found: dict[str, bytes] = {}
         try:
@@ -114,3 +114,18 @@ class AgentReuse:
         self.same.update(found)
         self.digests.update(expected)
         return found
+
+    def key(self, agent: AgentPlan) -> str:
+        """The agent's key: a hash of its plan and of everything shared that shapes its files."""
+        key = self._keys.get(agent.name)
+        if key is None:
+            sha = hashlib.sha256(self._shared)
+            sha.update(agent_bytes(agent))
+            key = self._keys[agent.name] = sha.hexdigest()
+        return key
+
+    def keys(self, agents: Iterable[AgentPlan]) -> dict[str, str]:
+        """Every agent's key, for the entry store() writes (none without the code's hash).
+        Made here, not on every render: a first render stores no entry (the lock it
+        writes changes its inputs), so its agents' keys would be made for nothing."""
+        return {agent.name: self.key(agent) for agent in agents} if self.code else {}

@@ -63,13 +63,12 @@ class Hit:
 _CONTAINER_VIEW = tuple(f.name for f in dataclasses.fields(ContainerView))
 
 
-def view_of(agent: AgentPlan) -> AgentView:
-    """The parts of an agent's plan a hit gives back (the same names as on the plan)."""
-    containers = tuple(
-        ContainerView(**{name: getattr(c, name) for name in _CONTAINER_VIEW})
-        for c in agent.containers
-    )
-    return AgentView(agent.mode, agent.project, containers)
+def view_entry(agent: AgentPlan) -> dict[str, Any]:
+    """The parts of an agent's plan a hit gives back (an AgentView's fields, by the same
+    names as on the plan), as the entry's JSON holds them. Built directly, not through
+    dataclasses.asdict(), which copies every value deeply (1,000s of agents)."""
+    containers = [{name: getattr(c, name) for name in _CONTAINER_VIEW} for c in agent.containers]
+    return {"mode": agent.mode, "project": agent.project, "containers": containers}
 
 
 def entry_path(output: Path) -> Path:
@@ -203,8 +202,8 @@ def store(
         },
         "warnings": [dataclasses.asdict(p) for p in warnings],
         "code": reuse.code if reuse is not None else "",
-        "agent_keys": reuse.keys if reuse is not None else {},
-        "agents": {name: dataclasses.asdict(view_of(agent)) for name, agent in agents.items()},
+        "agent_keys": reuse.keys(agents.values()) if reuse is not None else {},
+        "agents": {name: view_entry(agent) for name, agent in agents.items()},
     }
     try:
         entry["catalog_hash"] = catalog_hash(catalog)
