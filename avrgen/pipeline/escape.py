@@ -64,7 +64,10 @@ def dotenv_decode(quoted: str) -> str:
     """The inverse of dotenv_value (used to check rendered env files)."""
     if len(quoted) < 2 or quoted[0] != '"' or quoted[-1] != '"':
         raise ValueError("not a double-quoted value")
-    return _DOTENV_UNRE.sub(lambda m: _DOTENV_UNESCAPES[m.group()], quoted[1:-1])
+    value = quoted[1:-1]
+    if "\\" not in value and "$" not in value:  # nothing escaped (most values): no sub()
+        return value
+    return _DOTENV_UNRE.sub(lambda m: _DOTENV_UNESCAPES[m.group()], value)
 
 
 def secret_ref(name: str) -> str:

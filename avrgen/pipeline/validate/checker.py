@@ -67,6 +67,7 @@ class Checker:
         self.provider_ids: dict[UUID, list[tuple[Provider, Document]]] = {}
         self.agent_ids: dict[UUID, list[tuple[Agent, Document]]] = {}
         self.telephony = TelephonyDocs()  # numbers, phones, trunks
+        self._folders: dict[str, Folder] = {}  # by file: 1,000s of documents share a few
 
     def report(
         self, doc: Document, path: tuple[Any, ...], message: str, warn: bool = False
@@ -163,7 +164,7 @@ class Checker:
         self._check_env(doc, ("config", "env"), provider.config.env, allow={"AMI_URL"})
         config = provider.config
         mounts, findings = container_mounts(
-            Folder(doc.file, self.root),
+            self._folder(doc),
             ("config",),
             config.tools,
             config.volumes,
@@ -225,12 +226,19 @@ class Checker:
         self._check_env(doc, ("env",), agent.env)
         self._check_env(doc, ("core", "env"), agent.core.env)
         mounts, findings = container_mounts(
-            Folder(doc.file, self.root), ("core",), None, agent.core.volumes, {}, provider=False
+            self._folder(doc), ("core",), None, agent.core.volumes, {}, provider=False
         )
         self._report_all(doc, findings)
         if mounts:
             self.core_mounts[agent.name] = mounts
         self._report_all(doc, core_findings(("core", "env"), agent.core.env, RESERVED_ENV))
+
+    def _folder(self, doc: Document) -> Folder:
+        """Where the document's relative host paths start (the same for its whole file)."""
+        folder = self._folders.get(doc.file)
+        if folder is None:
+            folder = self._folders[doc.file] = Folder(doc.file, self.root)
+        return folder
 
     def _report_all(self, doc: Document, findings: Iterable[Finding]) -> None:
         for path, message, warn in findings:

@@ -394,6 +394,7 @@ def test_compose_and_yaml_values(value: object, compose: str, yaml: str | None) 
         ("plain", '"plain"'),
         ('\\"\n\r\t$', '"\\\\\\"\\n\\r\\t$$"'),
         ("$$", '"$$$$"'),
+        ('a\\b"\n', '"a\\\\b\\"\\n"'),  # escapes without a `$`
         ("é", '"é"'),
     ],
 )
