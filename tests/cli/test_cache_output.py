@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -105,3 +107,32 @@ def test_a_cached_render_does_what_the_full_render_does(
         lock = (bp / "avrgen.lock").read_bytes()
         results[name] = (result.exit_code, text, tree(out, root), lock)
     assert results["cached"] == results["full"]
+
+
+# a render answered from the cache: every import here is time (pydantic alone ~0.1 s)
+_IMPORTS_SCRIPT = """\
+import sys
+from avrgen.cli.main import main
+try:
+    main(sys.argv[1:])
+except SystemExit as exc:
+    assert exc.code in (0, None), exc.code
+print(sorted({m.partition(".")[0] for m in sys.modules} & {"pydantic", "jinja2", "yaml"}))
+"""
+
+
+def test_a_render_with_nothing_changed_imports_no_pipeline_library(tmp_path: Path) -> None:
+    """pydantic (the models), jinja2 (the templates) and PyYAML (the loader) are the full
+    pipeline's: a render the cache answers imports none of them."""
+    shutil.copytree(Path(__file__).resolve().parents[2] / "blueprints", tmp_path / "bp")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AVRGEN_")}
+    argv = [sys.executable, "-c", _IMPORTS_SCRIPT, "render", "-b", "bp", "-o", "out"]
+    runs = [
+        subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+        for _ in range(3)  # a first render that writes a new lock stores no entry
+    ]
+    assert [run.returncode for run in runs] == [0, 0, 0], runs[-1].stderr
+    *_, last = runs
+    assert "(nothing changed)" in last.stdout
+    assert last.stdout.splitlines()[-1] == "[]"
+    assert runs[0].stdout.splitlines()[-1] == "['jinja2', 'pydantic', 'yaml']"  # it can fail

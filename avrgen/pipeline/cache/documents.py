@@ -10,7 +10,6 @@ from typing import Any
 from avrgen.model.document import Document
 from avrgen.pipeline.cache.key import FORMAT, Doubt, code_hash, folder, folder_name
 from avrgen.pipeline.cache.store import write_entry
-from avrgen.pipeline.yaml_reader import parse_documents
 
 
 class DocumentCache:
@@ -55,6 +54,8 @@ class DocumentCache:
                     return documents
             except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
                 pass
+        from avrgen.pipeline.yaml_reader import parse_documents  # PyYAML: for a miss only
+
         documents = parse_documents(text, name)
         self.parsed += 1
         self.used[digest] = json.dumps(

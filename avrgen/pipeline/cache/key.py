@@ -14,7 +14,7 @@ from avrgen.errors import AvrgenError
 from avrgen.fs.files import read_regular
 from avrgen.fs.lock import LOCK_NAME
 from avrgen.fs.package import PACKAGE, default_templates
-from avrgen.pipeline.load import blueprint_files
+from avrgen.pipeline.blueprint_files import blueprint_files
 
 FORMAT = 1
 # the libraries whose behaviour shapes the output bytes or the checks (yaml_rs reads the
