@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from avrgen.engine.compose import Docker, Progress
     from avrgen.engine.secrets import Secrets
     from avrgen.engine.swarm import Swarm
-    from avrgen.model.plan import AgentPlan, Plan
+    from avrgen.model.plan import AgentPlan, Plan, Telephony
 
 R = TypeVar("R")
 
@@ -107,6 +107,9 @@ class Stack(Protocol):
     start once the network exists."""
 
     @property
+    def telephony(self) -> Telephony: ...
+
+    @property
     def needs(self) -> Mapping[str, Sequence[str]]: ...
 
     def prepare(self, secrets: Secrets) -> None: ...
@@ -125,7 +128,8 @@ def start_agents(
     blueprints: Path,
 ) -> tuple[str | None, list[R]]:
     """Secrets first (a missing one fails before the engine is touched; `stack`'s too,
-    which it then checks), and the host paths of mounts (relative to `blueprints`), then
+    which it then checks), and the host paths of mounts (relative to `blueprints`; the
+    stack's key files too), then
     the engine, then the shared network, then `stack`; then
     `run` (an agent, the secrets) for each agent, `start.parallel` at a time. Returns any
     note about the network and the results in the agents' order."""
@@ -137,7 +141,8 @@ def start_agents(
     environ = os.environ if start.environ is None else start.environ
     others = stack.needs if stack is not None else None
     secrets = resolve_secrets(selected, environ, start.secrets_file, others)
-    secrets = check_host_paths(selected, blueprints, secrets)
+    telephony = stack.telephony if stack is not None else None
+    secrets = check_host_paths(selected, blueprints, secrets, telephony=telephony)
     if stack is not None:
         stack.prepare(secrets)
     engine.check()

@@ -111,9 +111,13 @@ class TelephonyStart:
         before = {s.name: s.id for s in running}
         folder = secrets_dir(self.state_dir, telephony)
         write_secrets(folder, self.files)
+        # key files' host paths (made absolute by check_host_paths): compose's environment
+        # only, as every secret (the rendered file holds `${NAME:?...}`)
+        keys = [m.secret for m in telephony.key_files if m.secret is not None]
         environment = {
             telephony.secrets_variable: str(folder.resolve()),
             **{item.secret: secrets.values[item.secret] for item in telephony.env_secrets},
+            **{name: secrets.values[name] for name in keys},
         }
         stack = engine.compose_up(
             docker,
@@ -185,7 +189,7 @@ def status(
             differences.append(f"{name}: {status_of.state}, {status_of.health or '-'}")
     unchecked = sorted(name for name in telephony.secrets if name not in available)
     folder = secrets_dir(state_dir, telephony)
-    if unchecked:
+    if telephony.conf_secrets - set(available):
         written = {p.name: p.read_bytes() for p in folder.glob("*") if p.is_file()}
     else:
         try:
@@ -195,6 +199,7 @@ def status(
             written = {}
     inputs = config_inputs(telephony, confs, written)
     asterisk = running[telephony.asterisk]
+    differences += _key_files_moved(docker, telephony, asterisk.id, available)
     record = read_record(state_dir, telephony)
     if record is None or record.container != asterisk.id:
         differences.append(
@@ -204,3 +209,24 @@ def status(
         for name in inputs.changed(record, asterisk.id):
             differences.append(f"{name}: changed since Asterisk loaded it (`avrgen up` reloads it)")
     return TelephonyStatus("drifted" if differences else "in sync", found, differences, unchecked)
+
+
+def _key_files_moved(
+    docker: Docker, telephony: Telephony, container: str, available: Mapping[str, str]
+) -> list[str]:
+    """The key files (the tls transport's certificate and key) whose secret, set here,
+    names another host file than the running Asterisk mounts (`up` recreates it then)."""
+    from avrgen.app.mounts import absolute_key_paths
+    from avrgen.engine import telephony as engine
+
+    keys = [m for m in telephony.key_files if m.secret is not None and m.secret in available]
+    if not keys:
+        return []
+    given = absolute_key_paths((), available, telephony=telephony)
+    sources = engine.mount_sources(docker, container)
+    return [
+        f"{telephony.asterisk}: {mount.field} is mounted from another file than secret "
+        f"{mount.secret} names (`avrgen up` recreates it)"
+        for mount in keys
+        if mount.secret is not None and sources.get(mount.target) != given[mount.secret]
+    ]

@@ -26,6 +26,7 @@ from avrgen.engine import ownership
 from avrgen.engine.containers import (
     ContainerStatus,
     ListFilter,
+    inspect,
     is_managed,
     log_tail,
     matching,
@@ -101,6 +102,13 @@ def compose_up(
         state = asterisk.state if asterisk is not None else "absent"
         raise ComposeError(f"telephony: {telephony.asterisk} is {state} after docker compose up")
     return StackUp(any(changed(line) for line in lines), asterisk.id, found)
+
+
+def mount_sources(engine: Engine, container: str) -> dict[str, str]:
+    """The host path each of the container's mounts comes from, by its path inside."""
+    found = inspect(engine, [container])
+    mounts = (found[0].get("Mounts") or []) if found else []
+    return {str(m.get("Destination")): str(m.get("Source")) for m in mounts}
 
 
 def asterisk_rx(engine: Engine, container: str, command: str, timeout: float) -> tuple[bool, str]:

@@ -231,6 +231,10 @@ class Telephony:
       names (`<phone>-auth`, `<trunk>-auth`) because `[name](+)` adds to the *first*
       section of that name (AVR-PLATFORM.md, "Checked with a real Asterisk 23").
     - `env_secrets` are passed by environment like an agent's (avr-ami's AMI_PASSWORD).
+    - `key_files`: with the tls transport, its certificate and key (telephony.asterisk.tls),
+      bind-mounted read-only at the paths my_pjsip.conf's transport names (TLS_CERT_PATH,
+      TLS_KEY_PATH) from `${NAME:?...}`: the host path is the secret's value at `up`, as
+      an agent's key file; neither the path nor the bytes reach output/.
     - `published`: Asterisk's host ports (SIP, RTP; HTTP/WebSocket for webrtc phones and
       wss), bound to telephony.asterisk.publish.host_ip. `reserved` is every host port of
       the stack (published or not: SIP, TLS, RTP, AMI 5038, HTTP 8088/8089, avr-ami 6006),
@@ -264,12 +268,20 @@ class Telephony:
     recordings_volume: str = "avr-telephony-recordings"
     host: str | None = None  # which of the settings' hosts runs it (None: the default engine)
     ami_published: tuple[PublishedPort, ...] = ()  # avr-ami's port, for agents on other hosts
+    # with the tls transport: its certificate and key, each a file whose host path is a
+    # secret's value at `up` (compose's `${NAME:?...}`), mounted read-only into avr-asterisk
+    key_files: tuple[Mount, ...] = ()
 
     @property
     def secrets(self) -> frozenset[str]:
         """Every secret NAME the stack needs at `up`."""
-        names = {s.secret for s in self.file_secrets} | {s.secret for s in self.env_secrets}
-        return frozenset(names)
+        names = self.conf_secrets | {s.secret for s in self.env_secrets}
+        return frozenset(names | {m.secret for m in self.key_files if m.secret is not None})
+
+    @property
+    def conf_secrets(self) -> frozenset[str]:
+        """The secrets written into the secrets files Asterisk includes (`file_secrets`)."""
+        return frozenset(s.secret for s in self.file_secrets)
 
     def labels_for(self, role: str) -> tuple[tuple[str, str], ...]:
         """The labels of the stack's container (or volume) `role`: asterisk | ami | recordings."""

@@ -10,7 +10,14 @@ import re
 import warnings
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 from avrgen.model.fields import (
     AgentName,
@@ -22,6 +29,7 @@ from avrgen.model.fields import (
     Secret,
     Text,
 )
+from avrgen.model.mounts import SecretFile, SecretFileSchema
 
 # What callers dial: digits with an optional leading +, or an Asterisk pattern: `_`, then
 # digits, X (0-9), Z (1-9), N (2-9), `*`, `#`, `+` or a [class] of digits and ranges,
@@ -51,12 +59,32 @@ def _secret_only(value: object) -> object:
 
 Password = Annotated[Secret, BeforeValidator(_secret_only)]
 
+
+def _secret_file_only(value: object) -> object:
+    """A certificate or key is `{secret_file: NAME}`: a host path in a blueprint would be
+    written into output/ (and a key's path is the operator's to keep)."""
+    if isinstance(value, dict | SecretFile):
+        return value
+    raise ValueError(
+        "expected {secret_file: NAME}: the file's host path is the value of the secret NAME "
+        "at `avrgen up`, never written in a blueprint"
+    )
+
+
+KeyFile = Annotated[
+    SecretFile, BeforeValidator(_secret_file_only), WithJsonSchema(SecretFileSchema)
+]
+
 # the stack's fixed ports (the avr-asterisk image's manager.conf, http.conf; avr-ami's PORT)
 TLS_PORT = 5061
 AMI_PORT = 5038
 HTTP_PORT = 8088
 HTTPS_PORT = 8089
 AVR_AMI_PORT = 6006
+# where my_pjsip.conf's tls transport reads its certificate and private key (cert_file,
+# priv_key_file), and where `up` mounts telephony.asterisk.tls's files, read-only
+TLS_CERT_PATH = "/etc/asterisk/keys/asterisk.crt"
+TLS_KEY_PATH = "/etc/asterisk/keys/asterisk.key"
 
 Transport = Literal["udp", "tcp", "tls", "wss"]
 TRANSPORTS: tuple[str, ...] = ("udp", "tcp", "tls", "wss")
@@ -88,12 +116,21 @@ class ManagerUser(_Strict):
     password: Password
 
 
+class TlsFiles(_Strict):
+    """The `tls` transport's certificate and private key (PEM): host files whose paths are
+    secrets' values at `up`, mounted read-only at TLS_CERT_PATH and TLS_KEY_PATH."""
+
+    cert: KeyFile
+    key: KeyFile
+
+
 class AsteriskSettings(_Strict):
     image: Text = "agentvoiceresponse/avr-asterisk:1.5.1"
     sip: SipSettings = SipSettings()
     rtp: Range = PortRange(low=10000, high=10050)
     publish: TelephonyPublish = TelephonyPublish()
     ami: ManagerUser | None = None
+    tls: TlsFiles | None = None  # needed with the tls transport; ignored (a warning) without
 
 
 class AmiPublish(_Strict):

@@ -23,7 +23,7 @@ from avrgen.model.labels import CONTENT_HASH_LABEL
 from avrgen.model.mounts import DEFAULT_SOURCES
 from avrgen.model.output import COMPOSE_FILE, STACK_FILE, TARGETS
 from avrgen.model.plan import AgentPlan, Plan, Telephony
-from avrgen.model.telephony import TLS_PORT
+from avrgen.model.telephony import TLS_CERT_PATH, TLS_KEY_PATH, TLS_PORT
 from avrgen.pipeline import content_hash, swarm
 from avrgen.pipeline.checks import check_compose, check_env_file, check_stack
 from avrgen.pipeline.escape import (
@@ -145,7 +145,13 @@ class Renderer:
         files: dict[str, bytes] = {}
         for name, template in self.telephony_templates.items():
             try:
-                text = template.render(telephony=telephony, network=network, tls_port=TLS_PORT)
+                text = template.render(
+                    telephony=telephony,
+                    network=network,
+                    tls_port=TLS_PORT,
+                    tls_cert=TLS_CERT_PATH,
+                    tls_key=TLS_KEY_PATH,
+                )
             except (jinja2.TemplateError, TemplateError) as exc:
                 raise TemplateError(f"rendering {telephony.folder}/{name}: {exc}") from None
             path = f"{telephony.folder}/{name}"

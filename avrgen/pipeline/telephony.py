@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from avrgen.model.blueprint import Blueprint
 from avrgen.model.labels import MANAGED_LABEL, SET_LABEL, TELEPHONY_LABEL
+from avrgen.model.mounts import Mount
 from avrgen.model.plan import (
     AMI_CONTAINER,
     ASTERISK_CONTAINER,
@@ -25,7 +26,10 @@ from avrgen.model.telephony import (
     AVR_AMI_PORT,
     HTTP_PORT,
     HTTPS_PORT,
+    TLS_CERT_PATH,
+    TLS_KEY_PATH,
     TLS_PORT,
+    AsteriskSettings,
     TelephonySettings,
 )
 
@@ -134,6 +138,19 @@ def plan_telephony(
         ami=AMI_CONTAINER if settings.ami is not None else None,
         host=settings.host,
         ami_published=ami_published,
+        key_files=_tls_files(asterisk) if "tls" in transports else (),
+    )
+
+
+def _tls_files(asterisk: AsteriskSettings) -> tuple[Mount, ...]:
+    """The tls transport's certificate and key, where my_pjsip.conf names them (without
+    telephony.asterisk.tls validate has refused the blueprints)."""
+    tls = asterisk.tls
+    assert tls is not None  # validate: the tls transport needs telephony.asterisk.tls
+    field = "telephony.asterisk.tls"
+    return (
+        Mount(TLS_CERT_PATH, f"{field}.cert", "file", True, secret=tls.cert.secret_file),
+        Mount(TLS_KEY_PATH, f"{field}.key", "file", True, secret=tls.key.secret_file),
     )
 
 

@@ -15,6 +15,7 @@ from avrgen.fs.asterisk import ConfigFile, Section, dialplan_step
 from avrgen.model.blueprint import NetworkSettings
 from avrgen.model.output import ASTERISK_MARK, COMPOSE_FILE, GENERATED_MARK
 from avrgen.model.plan import NumberRoute, Telephony
+from avrgen.model.telephony import TLS_CERT_PATH, TLS_KEY_PATH, TLS_PORT
 from avrgen.pipeline.checks import read_rendered
 from avrgen.pipeline.escape import folder_ref, secret_ref
 
@@ -73,6 +74,15 @@ def check_compose(telephony: Telephony, network: NetworkSettings, text: str) -> 
                 "read_only": True,
             }
         )
+        mounts += [
+            {
+                "type": "bind",
+                "source": json.loads(secret_ref(mount.secret or "")),
+                "target": mount.target,
+                "read_only": True,
+            }
+            for mount in telephony.key_files
+        ]
         mounts.append({"type": "volume", "source": "recordings", "target": RECORDINGS})
         assert pbx["volumes"] == mounts, "asterisk: volumes differ"
         assert "environment" not in pbx, "asterisk: environment (its secrets are files)"
@@ -201,6 +211,12 @@ def check_pjsip(telephony: Telephony, network: NetworkSettings, text: str) -> No
             assert options["protocol"] == transport, f"transport-{transport}: protocol"
             if transport in ("udp", "tcp"):
                 assert options["bind"] == f"0.0.0.0:{telephony.sip_port}", f"{transport}: bind"
+            if transport == "tls":  # the files `up` mounts (key_files)
+                assert options["bind"] == f"0.0.0.0:{TLS_PORT}", "tls: bind"
+                mounted = {m.target for m in telephony.key_files}
+                assert mounted == {TLS_CERT_PATH, TLS_KEY_PATH}, "tls: no certificate mounted"
+                assert options.get("cert_file") == TLS_CERT_PATH, "tls: cert_file"
+                assert options.get("priv_key_file") == TLS_KEY_PATH, "tls: priv_key_file"
         templates = {s.name for s in parsed.sections if s.template}
         assert templates == {"endpoint-template", "webrtc-template"}, "templates differ"
         names = {s.name for s in parsed.sections if not s.template}

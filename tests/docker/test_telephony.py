@@ -8,7 +8,9 @@ an agent, with the values read from the RENDERED my_extensions.conf (avrgen.fs.a
 parser): POST the dashboard's JSON body to the CURL URL, then open the AudioSocket
 connection of the Dial target and send the UUID frame. The agent's stand-in core records
 both. Then one number's route changes and `up` reloads the dialplan in the running
-Asterisk (same container, same start), which loads the new bytes.
+Asterisk (same container, same start), which loads the new bytes. The stack runs the
+tls transport: its certificate and key (files whose host paths are secrets' values) are
+in avr-asterisk, read-only, where my_pjsip.conf names them, and nowhere in output/.
 
 avr-asterisk and avr-ami are fixed container names: one session at a time (LOCK_FILE).
 """
@@ -43,10 +45,17 @@ AGENTS = ("avrt-tel-one", "avrt-tel-two")
 ASTERISK, AMI = "avr-asterisk", "avr-ami"
 PROJECT = "avr-telephony"
 CONTEXT = "avrt-tel"
+# the tls transport's certificate and key: files beside the blueprints, their host paths
+# (relative to where avrgen runs) the values of two secrets
+TLS_CERT = b"-----BEGIN CERTIFICATE-----\nMIIavrt-tel-cert-5Tq\n-----END CERTIFICATE-----\n"
+TLS_KEY = b"-----BEGIN PRIVATE KEY-----\nMIIavrt-tel-key-8Jw\n-----END PRIVATE KEY-----\n"
+CERT_PATH, KEY_PATH = "/etc/asterisk/keys/asterisk.crt", "/etc/asterisk/keys/asterisk.key"
 SECRETS = {
     "AVRT_TEL_AMI_PASSWORD": "ami-Secret-7Q",
     "AVRT_TEL_PHONE_PASSWORD": "phone-Secret-3K",
     "AVRT_TEL_TRUNK_PASSWORD": "trunk-Secret-9Z",
+    "AVRT_TEL_TLS_CERT": "tls-keys/asterisk.crt",
+    "AVRT_TEL_TLS_KEY": "tls-keys/asterisk.key",
 }
 SETTINGS = f"""kind: settings
 network: {{name: {NETWORK}, subnet: {SUBNET}}}
@@ -56,10 +65,11 @@ telephony:
   context: {CONTEXT}
   asterisk:
     image: "{dockerenv.ASTERISK_IMAGE}"
-    sip: {{port: 33560, transports: [udp]}}
+    sip: {{port: 33560, transports: [udp, tls]}}
     rtp: 33570-33573
     publish: {{host_ip: 127.0.0.1}}
     ami: {{username: avr, password: {{secret: AVRT_TEL_AMI_PASSWORD}}}}
+    tls: {{cert: {{secret_file: AVRT_TEL_TLS_CERT}}, key: {{secret_file: AVRT_TEL_TLS_KEY}}}}
   ami: {{image: "{dockerenv.PROVIDER_IMAGE}"}}
 """
 AGENT_DOCS = f"""kind: provider
@@ -200,7 +210,9 @@ def standin_log() -> list[str]:
 
 def cleanup() -> None:
     for label in [f"avrgen.agent={a}" for a in AGENTS] + [f"com.docker.compose.project={PROJECT}"]:
-        found = docker("ps", "-aq", "--filter", label, "--filter", "label=avrgen.managed=true")
+        found = docker(
+            "ps", "-aq", "--filter", f"label={label}", "--filter", "label=avrgen.managed=true"
+        )
         if found.stdout.split():
             docker("rm", "-f", *found.stdout.split())
     docker("network", "rm", NETWORK)
@@ -233,6 +245,11 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
             phones=PHONE_AND_TRUNK,
             numbers=numbers(AGENTS[1]),
         )
+        keys = root / "tls-keys"
+        keys.mkdir()
+        (keys / "asterisk.crt").write_bytes(TLS_CERT)
+        (keys / "asterisk.key").write_bytes(TLS_KEY)
+        (keys / "asterisk.key").chmod(0o600)
         ready = Session(root, root / "state", [])
         try:
             yield ready
@@ -281,6 +298,8 @@ def test_calls_reach_their_agents_and_a_route_change_reloads_in_place(session: S
     errors = docker("exec", ASTERISK, "cat", "/var/log/asterisk/avrgen-standin.errors")
     assert errors.stdout == ""
 
+    assert_tls_files_mounted(session)
+
     code, out, err = session.avrgen("ps")
     assert code == 0, err
     assert re.search(r"^telephony\s+avr-asterisk\s+asterisk\s+running", out, re.M), out
@@ -311,6 +330,17 @@ def test_calls_reach_their_agents_and_a_route_change_reloads_in_place(session: S
     code, out, err = session.avrgen("status", "--secrets-file", "secrets.env")
     assert code == 0, err
     assert re.search(r"^\(telephony\)\s+in sync", out, re.M), out
+    # the certificate's secret naming another file: the running Asterisk has drifted
+    moved = session.root / "moved.env"
+    moved.write_text((session.root / "secrets.env").read_text().replace("asterisk.crt", "x.crt"))
+    (session.root / "tls-keys" / "x.crt").write_bytes(TLS_CERT)
+    code, out, err = session.avrgen("status", "--secrets-file", "moved.env")
+    assert code == 0, err
+    assert re.search(r"^\(telephony\)\s+drifted", out, re.M), out
+    assert (
+        "avr-asterisk: telephony.asterisk.tls.cert is mounted from another file than secret "
+        "AVRT_TEL_TLS_CERT names (`avrgen up` recreates it)"
+    ) in out
 
     # back to the second agent: only the stack drifted, and `up --changed` reloads it alone
     (session.root / "blueprints" / "numbers.yaml").write_text(numbers(AGENTS[1]))
@@ -332,15 +362,41 @@ def test_calls_reach_their_agents_and_a_route_change_reloads_in_place(session: S
     assert docker("container", "inspect", ASTERISK).returncode != 0
     assert not (session.state / "telephony" / PROJECT).exists()
 
-    # no secret value in output/ or in anything avrgen printed
-    for path in output.rglob("*"):
+    # no secret value in output/ or in anything avrgen printed: nor the key's bytes or its
+    # host path (as written, or absolute); nothing of it left in the state folder
+    keys = session.root / "tls-keys"
+    hidden = [*SECRETS.values(), str(keys), TLS_KEY.decode(), "MIIavrt-tel-key"]
+    for path in [*output.rglob("*"), *session.state.rglob("*")]:
         if path.is_file():
             data = path.read_bytes()
-            for value in SECRETS.values():
+            for value in hidden:
                 assert value.encode() not in data, path
     for printed in session.outputs:
-        for value in SECRETS.values():
+        for value in hidden:
             assert value not in printed
+    assert (keys / "asterisk.key").read_bytes() == TLS_KEY  # the operator's file, untouched
+
+
+def assert_tls_files_mounted(session: Session) -> None:
+    """The tls transport's certificate and key, in avr-asterisk at the paths my_pjsip.conf
+    names, read-only, with the host files' bytes; the rendered files name neither path."""
+    pjsip = (session.root / "output" / "_telephony" / "my_pjsip.conf").read_text()
+    (transport,) = parse(pjsip).named("transport-tls")
+    options = {o.name: o.value for o in transport.options}
+    assert (options["cert_file"], options["priv_key_file"]) == (CERT_PATH, KEY_PATH)
+    keys = (session.root / "tls-keys").resolve()
+    mounts = {m["Destination"]: m for m in inspect(ASTERISK)["Mounts"]}  # type: ignore[attr-defined]
+    for target, name, data in (
+        (CERT_PATH, "asterisk.crt", TLS_CERT),
+        (KEY_PATH, "asterisk.key", TLS_KEY),
+    ):
+        assert (mounts[target]["Source"], mounts[target]["RW"]) == (str(keys / name), False)
+        inside = docker("exec", ASTERISK, "cat", target)
+        assert inside.returncode == 0 and inside.stdout.encode() == data, inside.stderr
+        write = docker("exec", ASTERISK, "sh", "-c", f": >> {target}")
+        assert write.returncode != 0 and "Read-only file system" in write.stderr, write
+    compose = (session.root / "output" / "_telephony" / "docker-compose.yml").read_text()
+    assert '"${AVRT_TEL_TLS_KEY:?secret AVRT_TEL_TLS_KEY is not set}"' in compose
 
 
 def test_an_asterisk_that_does_not_boot_in_time_and_a_failed_reload_are_named() -> None:

@@ -8,6 +8,8 @@ telephony, the agents, and each other.
   derives from it (`<name>-auth`, `<trunk>-reg`), is used once, and none is a section
   avrgen writes itself (transports, templates);
 - a trunk's transport is one of the settings' SIP transports; a webrtc phone needs `wss`;
+- the tls transport needs `telephony.asterisk.tls` (its certificate and key); those given
+  without it are ignored, with a warning;
 - values written into an Asterisk file must be writable there (fs/asterisk.py);
 - names that would collide with the telephony stack (agent `telephony`: project
   `avr-telephony`), an AMI user called `general` (manager.conf's own section), avr-ami
@@ -24,7 +26,14 @@ from avrgen.fs.asterisk import config_problem
 from avrgen.model.document import Document
 from avrgen.model.names import suggest
 from avrgen.model.plan import TELEPHONY_PROJECT
-from avrgen.model.telephony import Number, Phone, TelephonySettings, Trunk
+from avrgen.model.telephony import (
+    TLS_CERT_PATH,
+    TLS_KEY_PATH,
+    Number,
+    Phone,
+    TelephonySettings,
+    Trunk,
+)
 
 # the sections of my_pjsip.conf that avrgen writes whatever the blueprints say
 OWN_SECTIONS = frozenset(
@@ -39,6 +48,8 @@ OWN_SECTIONS = frozenset(
         "system",
     }
 )
+# what the tls transport needs, as a message says it
+TLS_NEEDS = "telephony.asterisk.tls {cert: {secret_file: NAME}, key: {secret_file: NAME}}"
 # what a display name must not hold: callerid's own syntax ("name" <number>)
 CALLERID_SPECIAL = '"<>'
 
@@ -119,6 +130,7 @@ def _check_settings(
             "(http://avr-ami:6006); set AMI_URL in a provider's env to override it",
             True,
         )
+    _check_tls(settings, doc, report)
     if "telephony" in agents:
         report(
             doc,
@@ -126,6 +138,29 @@ def _check_settings(
             f"an agent named 'telephony' would share compose project {TELEPHONY_PROJECT!r} "
             "with the telephony stack; rename the agent",
             False,
+        )
+
+
+def _check_tls(settings: TelephonySettings, doc: Document, report: Report) -> None:
+    """The tls transport needs its certificate and key; the files without it are unused."""
+    asterisk = settings.asterisk
+    transports = asterisk.sip.transports
+    if "tls" in transports and asterisk.tls is None:
+        report(
+            doc,
+            ("telephony", "asterisk", "sip", "transports", transports.index("tls")),
+            f"the tls transport needs a certificate and key: {TLS_NEEDS} (mounted read-only "
+            f"at {TLS_CERT_PATH} and {TLS_KEY_PATH}, where my_pjsip.conf names them)",
+            False,
+        )
+    if asterisk.tls is not None and "tls" not in transports:
+        report(
+            doc,
+            ("telephony", "asterisk", "tls"),
+            "ignored: tls is not one of telephony.asterisk.sip.transports, so the "
+            "certificate and key are not mounted (nor their secrets needed at `up`); add tls "
+            "to the transports to use them, or remove telephony.asterisk.tls",
+            True,
         )
 
 
@@ -220,11 +255,16 @@ def _check_phone(phone: Phone, doc: Document, settings: TelephonySettings, repor
 def _check_trunk(trunk: Trunk, doc: Document, settings: TelephonySettings, report: Report) -> None:
     transports = settings.asterisk.sip.transports
     if trunk.transport not in transports:
+        needs = (
+            f"; tls also needs {TLS_NEEDS}"
+            if trunk.transport == "tls" and settings.asterisk.tls is None
+            else ""
+        )
         report(
             doc,
             ("transport",),
             f"transport {trunk.transport!r} is not one of the settings' "
-            f"telephony.asterisk.sip.transports ({', '.join(transports) or 'none'})",
+            f"telephony.asterisk.sip.transports ({', '.join(transports) or 'none'}){needs}",
             False,
         )
     if "opus" in trunk.codecs:

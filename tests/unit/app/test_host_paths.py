@@ -11,7 +11,8 @@ from avrgen.app.mounts import check_host_paths
 from avrgen.engine.secrets import Secrets
 from avrgen.errors import HostPathError
 from avrgen.model.mounts import Mount
-from avrgen.model.plan import AgentPlan, Container
+from avrgen.model.plan import AgentPlan, Container, Telephony
+from avrgen.model.telephony import TLS_CERT_PATH, TLS_KEY_PATH
 
 KEY_BYTES = "-----BEGIN PRIVATE KEY----- vt-key-7c1e"
 TOOLS = Mount("/usr/src/app/tools", "config.tools", "folder", True, "tools")
@@ -105,3 +106,62 @@ def test_an_agent_on_another_host_is_not_checked_here(blueprints: Path) -> None:
         [remote], blueprints, Secrets({"GOOGLE_CREDENTIALS": "k.json"}), cwd=Path("/srv")
     )
     assert checked.values == {"GOOGLE_CREDENTIALS": "/srv/k.json"}
+
+
+# -- the telephony stack's key files: the tls transport's certificate and key ------------------
+
+CERT = Mount(TLS_CERT_PATH, "telephony.asterisk.tls.cert", "file", True, secret="TLS_CERT")
+TLS_KEY = Mount(TLS_KEY_PATH, "telephony.asterisk.tls.key", "file", True, secret="TLS_KEY")
+
+
+def stack(host: str | None = None) -> Telephony:
+    return Telephony(
+        context="demo",
+        asterisk_image="asterisk",
+        ami_image=None,
+        numbers=(),
+        phones=(),
+        trunks=(),
+        sip_port=5060,
+        transports=("udp", "tls"),
+        rtp=(10000, 10050),
+        published=(),
+        reserved=(),
+        ami_user=None,
+        host=host,
+        key_files=(CERT, TLS_KEY),
+    )
+
+
+def test_the_stacks_key_files_are_made_absolute_and_checked(blueprints: Path) -> None:
+    keys = blueprints.parent / "keys"
+    (keys / "asterisk.crt").write_text("-----BEGIN CERTIFICATE----- vt")
+    (keys / "asterisk.key").write_text(KEY_BYTES)
+    secrets = Secrets({"TLS_CERT": "keys/asterisk.crt", "TLS_KEY": "keys/asterisk.key"})
+    checked = check_host_paths([], blueprints, secrets, cwd=blueprints.parent, telephony=stack())
+    assert checked.values == {
+        "TLS_CERT": (keys / "asterisk.crt").as_posix(),
+        "TLS_KEY": (keys / "asterisk.key").as_posix(),
+    }
+
+
+def test_a_wrong_stack_key_file_names_the_stack_field_and_secret(blueprints: Path) -> None:
+    keys = blueprints.parent / "keys"
+    secrets = Secrets({"TLS_CERT": str(keys), "TLS_KEY": str(keys / "gone.key")})
+    with pytest.raises(HostPathError) as caught:
+        check_host_paths([], blueprints, secrets, telephony=stack())
+    assert str(caught.value).splitlines() == [
+        "2 host path(s) not as the blueprints need them; nothing was started:",
+        "  telephony, avr-asterisk, telephony.asterisk.tls.cert: the host path in secret "
+        "TLS_CERT is not a file (it is a folder)",
+        "  telephony, avr-asterisk, telephony.asterisk.tls.key: the host path in secret "
+        "TLS_KEY does not exist (expected a file)",
+    ]
+    assert str(keys) not in str(caught.value)  # a secret's value is never shown
+
+
+def test_a_stack_on_another_host_is_not_checked_here(blueprints: Path) -> None:
+    secrets = Secrets({"TLS_CERT": "c.crt", "TLS_KEY": "/etc/k.key"})
+    remote = stack(host="edge-1")
+    checked = check_host_paths([], blueprints, secrets, cwd=Path("/srv"), telephony=remote)
+    assert checked.values == {"TLS_CERT": "/srv/c.crt", "TLS_KEY": "/etc/k.key"}

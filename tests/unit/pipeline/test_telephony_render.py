@@ -17,7 +17,9 @@ from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 from avrgen.errors import TemplateError, WriteError
 from avrgen.fs import asterisk
 from avrgen.fs.package import default_templates
+from avrgen.model.mounts import Mount
 from avrgen.model.plan import EnvSecret, FileSecret, Plan, PublishedPort, Telephony
+from avrgen.model.telephony import TLS_CERT_PATH, TLS_KEY_PATH
 from avrgen.pipeline import telephony_checks
 from avrgen.pipeline.catalog import load_catalog
 from avrgen.pipeline.load import load_blueprints
@@ -80,7 +82,15 @@ def test_the_plan_tells_the_running_side_what_to_run(telephony: Telephony) -> No
         "CARRIER_PASSWORD",
         "BACKUP_PASSWORD",
         "AMI_PASSWORD",
+        "TLS_CERT",
+        "TLS_KEY",
     }
+    assert "TLS_CERT" not in telephony.conf_secrets  # a host path, not in a secrets file
+    # the tls transport's files, where my_pjsip.conf names them, read-only
+    assert telephony.key_files == (
+        Mount(TLS_CERT_PATH, "telephony.asterisk.tls.cert", "file", True, secret="TLS_CERT"),
+        Mount(TLS_KEY_PATH, "telephony.asterisk.tls.key", "file", True, secret="TLS_KEY"),
+    )
     assert [p.mapping for p in telephony.published] == [
         "10.0.0.5:5070:5070/udp",
         "10.0.0.5:5070:5070/tcp",
@@ -136,7 +146,8 @@ def test_agent_ports_never_land_on_the_stack_ports(tmp_path: Path) -> None:
     (tmp_path / "a.yaml").write_text(
         "kind: settings\n"
         "ports: {core: 5060-5062, http: 8087-8089, reserved: []}\n"
-        "telephony: {asterisk: {sip: {transports: [udp, tls]}}}\n---\n"
+        "telephony:\n  asterisk:\n    sip: {transports: [udp, tls]}\n"
+        "    tls: {cert: {secret_file: C}, key: {secret_file: K}}\n---\n"
         "kind: provider\nname: P\ntype: STS\nconfig: {image: x}\n---\n"
         "kind: agent\nname: a\nmode: sts\nproviders: {sts: P}\n"
     )
@@ -294,6 +305,26 @@ CASES: dict[str, tuple[str, Edit, str]] = {
         lambda t: t.replace("allow = alaw,ulaw", "allow = opus"),
         "trunk carrier: codecs",
     ),
+    "tls certificate elsewhere": (
+        "my_pjsip.conf",
+        lambda t: t.replace("cert_file = /etc/asterisk/keys/asterisk.crt", "cert_file = /x.crt"),
+        "tls: cert_file",
+    ),
+    "tls key dropped": (
+        "my_pjsip.conf",
+        lambda t: t.replace("priv_key_file = /etc/asterisk/keys/asterisk.key\n", ""),
+        "tls: priv_key_file",
+    ),
+    "tls port": (
+        "my_pjsip.conf",
+        lambda t: t.replace("bind = 0.0.0.0:5061", "bind = 0.0.0.0:5062"),
+        "tls: bind",
+    ),
+    "compose key file path written": (
+        "docker-compose.yml",
+        lambda t: t.replace('"${TLS_KEY:?secret TLS_KEY is not set}"', '"/etc/ssl/asterisk.key"'),
+        "asterisk: volumes differ",
+    ),
     "registration": (
         "my_pjsip.conf",
         lambda t: t.replace("client_uri = sip:acct-77@", "client_uri = sip:carrier@"),
@@ -388,6 +419,27 @@ def test_each_check_names_what_differs(the_plan: Plan, telephony: Telephony, cas
     message = str(caught.value)
     assert message.startswith(f"_telephony/{name}: "), message
     assert reason in message, message
+
+
+def test_the_tls_transport_without_its_files_in_the_plan(
+    the_plan: Plan, telephony: Telephony
+) -> None:
+    text = telephony_files(the_plan)["_telephony/my_pjsip.conf"]
+    with pytest.raises(TemplateError, match="tls: no certificate mounted"):
+        telephony_checks.check_pjsip(replace(telephony, key_files=()), the_plan.network, text)
+
+
+def test_tls_files_without_the_tls_transport_are_not_mounted(tmp_path: Path) -> None:
+    """validate warns; the plan mounts nothing and needs neither secret at `up`."""
+    (tmp_path / "a.yaml").write_text(
+        "kind: settings\ntelephony:\n  asterisk:\n"
+        "    tls: {cert: {secret_file: C}, key: {secret_file: K}}\n"
+    )
+    the_plan = plan_of(tmp_path)
+    assert the_plan.telephony is not None
+    assert (the_plan.telephony.key_files, the_plan.telephony.secrets) == ((), frozenset())
+    compose = telephony_files(the_plan)["_telephony/docker-compose.yml"]
+    assert "/etc/asterisk/keys" not in compose
 
 
 def test_the_manager_check_without_a_user(the_plan: Plan, telephony: Telephony) -> None:
