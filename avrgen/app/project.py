@@ -129,7 +129,12 @@ class Project:
         return self._catalogs[folders]
 
     def validate(self) -> Validated:
-        return self.validated()[0]
+        """The blueprints validated. A blueprint file that an earlier validate or render
+        parsed, unchanged since, is not parsed again (the render cache's documents:
+        avrgen/pipeline/cache/documents.py; off with AVRGEN_NO_CACHE=1)."""
+        from avrgen.pipeline.cache import enabled
+
+        return self.validated(use_cache=enabled())[0]
 
     def validated(self, use_cache: bool = False) -> tuple[Validated, Catalog]:
         """`use_cache`: a blueprint file whose text is unchanged is not parsed again."""

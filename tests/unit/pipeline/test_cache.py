@@ -18,7 +18,8 @@ import avrgen.pipeline.validate
 from avrgen.app.project import Paths, Project
 from avrgen.app.render import render as render_project
 from avrgen.fs.package import BUNDLED_CATALOG, default_templates
-from avrgen.pipeline import cache, render
+from avrgen.model.document import Document
+from avrgen.pipeline import cache, render, yaml_reader
 from tests.conftest import REPO, Avrgen, CliResult
 
 WARNING_FIXTURE = REPO / "tests" / "fixtures" / "invalid" / "literal-secret-warning"
@@ -454,3 +455,32 @@ def test_agent_keys_tell_every_field_apart(project: Path) -> None:
     ]
     found = {cache.agent_bytes(v) for v in variants} | {cache.agent_bytes(agent)}
     assert len(found) == len(variants) + 1
+
+
+def test_validate_parses_only_the_files_that_changed(
+    project: Path, cache_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """validate reads and leaves the parsed documents as render does (the same problems
+    either way: test_parsed_documents_are_reused_with_their_lines); AVRGEN_NO_CACHE: no
+    cache is read or written."""
+    blueprints = project / "blueprints"
+    parsed: list[str] = []
+    real = yaml_reader.parse_documents
+
+    def spy(text: str, name: str) -> list[Document]:
+        if Path(name).parent == blueprints:  # not the catalog's templates
+            parsed.append(Path(name).name)
+        return real(text, name)
+
+    monkeypatch.setattr(yaml_reader, "parse_documents", spy)
+    paths = Paths(blueprints, project / "output")
+    Project(paths).validate()
+    assert sorted(parsed) == sorted(p.name for p in blueprints.glob("*.yaml"))
+    parsed.clear()
+    _append(blueprints / "agents.yaml", "# edit\n")
+    result = Project(paths).validate()
+    assert parsed == ["agents.yaml"]
+    monkeypatch.setenv("AVRGEN_NO_CACHE", "1")
+    shutil.rmtree(cache_home)
+    assert Project(paths).validate().blueprint == result.blueprint
+    assert not cache_home.exists()
