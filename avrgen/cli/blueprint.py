@@ -36,6 +36,11 @@ def no_cycle_collection() -> Iterator[None]:
         yield
     finally:
         if enabled:
+            # what was built meanwhile joins the oldest generation unscanned (freeze, then
+            # unfreeze: list moves); enabled as it was, the next allocation would scan it all
+            # as the youngest generation (~0.05 s at 1,000 agents, as the command ends)
+            gc.freeze()
+            gc.unfreeze()
             gc.enable()
 
 
