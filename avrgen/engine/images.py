@@ -6,32 +6,39 @@ digests) for a release's record (avrgen/app/releases.py)."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from collections.abc import Sequence
 from typing import Any
 
 from avrgen.engine.containers import is_managed, matching
 from avrgen.engine.differences import parse_env
-from avrgen.engine.docker import Engine, last_line
+from avrgen.engine.docker import Engine
 from avrgen.errors import ComposeError
 from avrgen.model.labels import AGENT_LABEL, ROLE_LABEL
 from avrgen.model.release import ImageRun
 
+NO_SUCH_IMAGE = re.compile(r"no such image", re.IGNORECASE)  # removed since it was listed
+
 
 def running_images(engine: Engine, agent: str) -> list[ImageRun]:
     """The image of each of the agent's containers, sorted by role."""
-    from python_on_whales.exceptions import DockerException
-
     found = [d for d in matching(engine, [[("label", f"{AGENT_LABEL}={agent}")]]) if is_managed(d)]
     ids = sorted({str(d.get("Image", "")) for d in found} - {""})
-    digests: dict[str, tuple[str, ...]] = {}
     try:
-        for image in engine.client.image.inspect(ids) if ids else []:
-            digests[image.id] = tuple(sorted(image.repo_digests or ()))
-    except DockerException as exc:
-        raise ComposeError(
-            f"agent {agent!r}: cannot inspect its images: {last_line(exc)}"
-        ) from None
+        images = (
+            engine.inspected(
+                "image", "inspect", *ids, doing="inspect its images", missing=NO_SUCH_IMAGE
+            )
+            if ids
+            else []
+        )
+    except ComposeError as exc:
+        raise ComposeError(f"agent {agent!r}: {exc}") from None
+    digests = {
+        str(image.get("Id", "")): tuple(sorted(image.get("RepoDigests") or ()))
+        for image in images or []
+    }
     runs = []
     for data in found:
         labels = (data.get("Config") or {}).get("Labels") or {}
@@ -83,25 +90,13 @@ class LocalImages:
                 self._env[str(image["Id"])] = parse_env((image.get("Config") or {}).get("Env"))
 
     def env_defaults(self, image_id: str) -> dict[str, str]:
-        from python_on_whales.exceptions import DockerException
-
         if image_id not in self._env:
-            try:
-                self._env[image_id] = parse_env(
-                    self.engine.client.image.inspect(image_id).config.env
-                )
-            except DockerException:
-                self._env[image_id] = {}
-        return self._env[image_id]
+            self.load([image_id])
+        return self._env.get(image_id, {})
 
     def local_id(self, reference: str) -> str | None:
-        from python_on_whales.exceptions import DockerException
-
         if reference not in self._ids:
-            try:
-                self._ids[reference] = str(self.engine.client.image.inspect(reference).id)
-            except DockerException:
-                self._ids[reference] = None
+            self.load([reference])
         return self._ids[reference]
 
 
