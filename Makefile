@@ -56,11 +56,11 @@ DOCKER_ON_OWN_ENGINES := tests/docker/test_multinode.py tests/docker/test_hosts.
 # the floors of tests/coverage_gate.py: 95% of lines, 90% of branches, 90% of each module's lines.
 coverage: $(VENV)/.installed-test
 	rm -rf .coverage-data && mkdir -p .coverage-data
-	@# Three pytest processes at once. The docker tests mostly wait on an engine: those on
+	@# Three pytest processes at once: the docker tests mostly wait on an engine, those on
 	@# engines of their own (network namespaces, DOCKER_ON_OWN_ENGINES) beside those on the
-	@# machine's engine; the rest mostly use the CPU, so they run niced, behind the engines.
-	@# The other two logs are shown when all three are done.
-	@nice -n 10 $(BIN)/coverage run -m pytest -p no:cacheprovider -m "not docker" $(PYTEST_ARGS) \
+	@# machine's engine, and the rest mostly use the CPU. The other two logs are shown when
+	@# all three are done.
+	@$(BIN)/coverage run -m pytest -p no:cacheprovider -m "not docker" $(PYTEST_ARGS) \
 		>.coverage-data/without-docker.log 2>&1 & without=$$!; \
 	$(BIN)/coverage run -m pytest -p no:cacheprovider -m docker $(PYTEST_ARGS) \
 		$(DOCKER_ON_OWN_ENGINES) >.coverage-data/own-engines.log 2>&1 & own=$$!; \
