@@ -59,19 +59,22 @@ coverage: $(VENV)/.installed-test
 	@# Three pytest processes at once: the docker tests mostly wait on an engine, those on
 	@# engines of their own (network namespaces, DOCKER_ON_OWN_ENGINES) beside those on the
 	@# machine's engine, and the rest mostly use the CPU. The other two logs are shown when
-	@# all three are done.
-	@$(BIN)/coverage run -m pytest -p no:cacheprovider -m "not docker" $(PYTEST_ARGS) \
-		>.coverage-data/without-docker.log 2>&1 & without=$$!; \
+	@# all three are done. Each has a temporary folder of its own: in the shared default one
+	@# (/tmp/pytest-of-USER) each session would prune the others' folders as it starts.
+	@tmp=$$(mktemp -d /tmp/avrgen-coverage.XXXXXX); \
+	$(BIN)/coverage run -m pytest -p no:cacheprovider -m "not docker" $(PYTEST_ARGS) \
+		--basetemp=$$tmp/without-docker >.coverage-data/without-docker.log 2>&1 & without=$$!; \
 	$(BIN)/coverage run -m pytest -p no:cacheprovider -m docker $(PYTEST_ARGS) \
-		$(DOCKER_ON_OWN_ENGINES) >.coverage-data/own-engines.log 2>&1 & own=$$!; \
+		--basetemp=$$tmp/own-engines $(DOCKER_ON_OWN_ENGINES) \
+		>.coverage-data/own-engines.log 2>&1 & own=$$!; \
 	$(BIN)/coverage run -m pytest -p no:cacheprovider -m docker $(PYTEST_ARGS) \
-		$(addprefix --ignore=,$(DOCKER_ON_OWN_ENGINES)); docker=$$?; \
+		--basetemp=$$tmp/docker $(addprefix --ignore=,$(DOCKER_ON_OWN_ENGINES)); docker=$$?; \
 	wait $$own; own_status=$$?; wait $$without; rest=$$?; \
 	echo "== the docker tests on engines of their own (run beside the others):"; \
 	cat .coverage-data/own-engines.log; \
 	echo "== the tests without docker (run beside the docker tests):"; \
 	cat .coverage-data/without-docker.log; \
-	[ $$docker -eq 0 ] && [ $$own_status -eq 0 ] && [ $$rest -eq 0 ]
+	rm -rf $$tmp; [ $$docker -eq 0 ] && [ $$own_status -eq 0 ] && [ $$rest -eq 0 ]
 	$(BIN)/coverage combine -q
 	$(BIN)/coverage report
 	$(BIN)/coverage json -q -o .coverage-data/coverage.json
