@@ -33,6 +33,7 @@ from avrgen.cli.output import (
     print_telephony,
     say_waiting,
     table,
+    telephony_removed,
 )
 from avrgen.cli.swarm import agent_cell, print_tasks
 from avrgen.errors import AvrgenError, HostsUnreachable
@@ -213,9 +214,7 @@ def _print_down(result: DownResult) -> None:
         f"{verb} {s.name} ({s.agent}, {s.role})" + (f" on host {s.host}" if s.host else "")
         for s in result.removed
     ]
-    removed += [f"removed {s.name} (telephony, {s.role})" for s in result.telephony or []]
-    if result.telephony is not None:
-        removed.append("removed the telephony secrets files")
+    removed += telephony_removed(result.telephony)
     nothing = "nothing to remove (--dry-run)" if result.dry_run else "no containers to remove"
     print_removed(removed, nothing, result.network)
     for note in result.left_alone:

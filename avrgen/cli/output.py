@@ -10,7 +10,7 @@ import click
 from avrgen.errors import Problem
 
 if TYPE_CHECKING:
-    from avrgen.app.results import TelephonyUp
+    from avrgen.app.results import ContainerStatus, TelephonyUp
     from avrgen.app.running import Outcome
 
 AgentResult = TypeVar("AgentResult", bound="Outcome")
@@ -77,6 +77,15 @@ def print_removed(removed: Sequence[str], nothing: str, network: str | None) -> 
         click.echo(line)
     if network:
         click.echo(network)
+
+
+def telephony_removed(stack: Sequence[ContainerStatus] | None) -> list[str]:
+    """What `down --telephony` or `undeploy --telephony` removed of the stack (None: it was
+    not asked to): its containers, then its secrets files."""
+    if stack is None:
+        return []
+    removed = [f"removed {c.name} (telephony, {c.role})" for c in stack]
+    return [*removed, "removed the telephony secrets files"]
 
 
 def print_telephony(stack: TelephonyUp) -> None:

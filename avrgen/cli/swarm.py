@@ -16,7 +16,13 @@ from avrgen.cli.options import (
     start_options,
     timeout_option,
 )
-from avrgen.cli.output import print_outcomes, print_removed, print_telephony, table
+from avrgen.cli.output import (
+    print_outcomes,
+    print_removed,
+    print_telephony,
+    table,
+    telephony_removed,
+)
 
 if TYPE_CHECKING:
     from avrgen.app.project import Project
@@ -57,7 +63,7 @@ def undeploy(project: Project, removal: Removal) -> None:
 
     result = undeploy_agents(project, removal)
     removed = [f"removed service {service}" for service in result.removed]
-    removed += [f"removed {c.name} (telephony, {c.role})" for c in result.telephony or ()]
+    removed += telephony_removed(result.telephony)
     print_removed(removed, "no services to remove", result.network)
 
 

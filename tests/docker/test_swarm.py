@@ -637,6 +637,7 @@ def test_undeploy_leaves_nothing(
     assert result.returncode == 0, result.stderr
     assert "removed service avr-t7-pipe_core" in result.stdout
     assert "removed avr-asterisk (telephony, asterisk)" in result.stdout
+    assert "removed the telephony secrets files" in result.stdout  # as `down --telephony` says
     assert docker("ps", "-aq", "--filter", "name=^avr-asterisk$") == ""
     assert f"removed network {NETWORK}" in result.stdout
     assert not docker("service", "ls", "-q", "--filter", "label=avrgen.managed=true")
