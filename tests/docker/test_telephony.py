@@ -359,6 +359,7 @@ def test_calls_reach_their_agents_and_a_route_change_reloads_in_place(session: S
     code, out, err = session.avrgen("down", "--all", "--telephony")
     assert code == 0, err
     assert "removed avr-asterisk (telephony, asterisk)" in out
+    assert "removed the telephony secrets files" in out
     assert docker("container", "inspect", ASTERISK).returncode != 0
     assert not (session.state / "telephony" / PROJECT).exists()
 
