@@ -65,25 +65,25 @@ def _deploy_one(
     secrets: Secrets,
 ) -> AgentDeploy:
     """Deploy one agent; once its services run, record a release when it changed."""
-    from avrgen.app.releases import agent_files, not_recorded
+    from avrgen.app.releases import record_started
 
     output = project.paths.output
     result = swarm.deploy(agent, output / agent.name / STACK_FILE, secrets, timeout, resolve_image)
     if result.status == "failed":
         return result
-    environment = project.paths.environment
-    origin = f"deploy -e {environment}" if environment else "deploy"
-    try:
-        files = agent_files(output, agent.name)
-        runs = swarm.images(agent.name)
-        release = recorder.record(agent, files, runs, origin, environment, target="swarm")
-    except (OSError, AvrgenError) as exc:  # it runs, but there is no way back to it
-        swarm.say(agent.name, "its release was not recorded")
-        return replace(result, status="failed", error=not_recorded(recorder.store, agent.name, exc))
-    if release is not None:
-        swarm.say(agent.name, f"recorded release {release.number}")
-        return replace(result, release=release.number)
-    return result
+    done = record_started(
+        recorder,
+        swarm.say,
+        agent,
+        output,
+        "deploy",
+        project.paths.environment,
+        lambda: swarm.images(agent.name),
+        target="swarm",
+    )
+    if done.error is not None:
+        return replace(result, status="failed", error=done.error)
+    return replace(result, release=done.number) if done.number is not None else result
 
 
 def undeploy(project: Project, removal: Removal) -> UndeployResult:

@@ -167,6 +167,39 @@ def not_recorded(store: ReleaseStore, agent: str, exc: OSError | AvrgenError) ->
     )
 
 
+@dataclass(frozen=True)
+class Recorded:
+    """What recording a release after a start gave."""
+
+    number: int | None = None  # the new release; None when nothing changed since the latest
+    error: str | None = None  # why none could be written (the agent runs, with no way back)
+
+
+def record_started(
+    recorder: Recorder,
+    say: Callable[[str, str], None],
+    agent: AgentPlan,
+    output: Path,
+    command: str,
+    environment: str | None,
+    images: Callable[[], Sequence[ImageRun]],
+    target: str = "compose",
+) -> Recorded:
+    """After `command` (up, deploy) started `agent`: a release of its rendered files and
+    the images it runs (`images`, asked only now) when they changed; `say` tells which."""
+    try:
+        files = agent_files(output, agent.name)
+        origin = f"{command} -e {environment}" if environment else command
+        release = recorder.record(agent, files, images(), origin, environment, target=target)
+    except (OSError, AvrgenError) as exc:  # it runs, but there is no way back to it
+        say(agent.name, "its release was not recorded")
+        return Recorded(error=not_recorded(recorder.store, agent.name, exc))
+    if release is None:
+        return Recorded()
+    say(agent.name, f"recorded release {release.number}")
+    return Recorded(number=release.number)
+
+
 # -- during `up` ----------------------------------------------------------------------------
 
 
@@ -201,18 +234,19 @@ class Releasing:
         # runs (asking the engine for its images again cost two docker calls an agent)
         recorded = result.status == "unchanged" and bool(self.recorder.store.numbers(agent.name))
         if result.status in ("started", "unchanged") and not recorded:
-            try:
-                files = agent_files(self.output, agent.name)
-                runs = running_images(docker, agent.name)
-                origin = f"up -e {self.environment}" if self.environment else "up"
-                release = self.recorder.record(agent, files, runs, origin, self.environment)
-            except (OSError, AvrgenError) as exc:  # it runs, but there is no way back to it
-                docker.say(agent.name, "its release was not recorded")
-                error = not_recorded(self.recorder.store, agent.name, exc)
-                return replace(result, status="failed", error=error)
-            if release is not None:
-                self.recorded[agent.name] = release.number
-                docker.say(agent.name, f"recorded release {release.number}")
+            done = record_started(
+                self.recorder,
+                docker.say,
+                agent,
+                self.output,
+                "up",
+                self.environment,
+                lambda: running_images(docker, agent.name),
+            )
+            if done.error is not None:
+                return replace(result, status="failed", error=done.error)
+            if done.number is not None:
+                self.recorded[agent.name] = done.number
         elif result.status == "failed" and self.atomic:
             note = self.restore_latest(docker, agent, secrets)
             result = replace(result, error=f"{result.error or agent.name}\n  --atomic: {note}")
