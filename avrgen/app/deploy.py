@@ -13,7 +13,6 @@ from avrgen.app.project import Project
 from avrgen.app.render import fresh_plan
 from avrgen.app.running import Removal, Start, remove_network_if_unused, start_agents
 from avrgen.app.sets import remember, scope_of
-from avrgen.errors import AvrgenError
 from avrgen.model.output import STACK_FILE
 
 if TYPE_CHECKING:
@@ -104,8 +103,7 @@ def undeploy(project: Project, removal: Removal) -> UndeployResult:
         chosen = list(dict.fromkeys([*chosen, *sorted(planned)]))
     if removal.orphans:
         chosen += sorted(deployed - planned - set(chosen))
-    if not (chosen or removal.network or removal.telephony):
-        raise AvrgenError("name an agent, or use --all / --orphans / --network / --telephony")
+    removal.refuse_nothing(chosen)
     removed = swarm.undeploy(chosen)
     stack = None
     if removal.telephony:  # after the agents (their calls go through it), before the network

@@ -222,17 +222,12 @@ def down_on_hosts(the_plan: Plan, removal: Removal, state_dir: Path) -> DownResu
     plan lacks: its containers on any host), and with `orphans` its containers of agents
     not placed there; with `telephony` the stack on its host (after the agents, before the
     network); with `network` the network where unused."""
-    from avrgen.app.lifecycle import DownResult, down_on
-    from avrgen.app.running import remove_network_if_unused
-    from avrgen.app.telephony import remove
+    from avrgen.app.lifecycle import DownResult, down_on, down_with_stack
 
     chosen = list(dict.fromkeys(removal.names))
     if removal.all_agents:
         chosen = list(dict.fromkeys([*chosen, *the_plan.agents]))
-    if not (chosen or removal.orphans or removal.network or removal.telephony):
-        raise AvrgenError("name an agent, or use --all / --orphans / --network / --telephony")
-    if removal.telephony and removal.dry_run:
-        raise AvrgenError("--dry-run lists agents' containers; leave out --telephony")
+    removal.refuse_nothing(chosen)
     everywhere = removal.orphans or removal.network
     hosts = the_plan.hosts_in_use if everywhere else hosts_for(the_plan, chosen)
     telephony = the_plan.telephony if removal.telephony else None
@@ -244,11 +239,7 @@ def down_on_hosts(the_plan: Plan, removal: Removal, state_dir: Path) -> DownResu
         here = [n for n in chosen if n in host_plan.agents or n not in the_plan.agents]
         if telephony is None or docker.host_name != telephony.host:
             return down_on(docker, host_plan, here, removal)
-        result = down_on(docker, host_plan, here, replace(removal, network=False))
-        result.telephony = remove(docker, telephony, state_dir)
-        if removal.network:
-            result.network = remove_network_if_unused(docker, the_plan)
-        return result
+        return down_with_stack(docker, host_plan, the_plan, here, removal, telephony, state_dir)
 
     done, failed = on_each_host(the_plan, hosts, on_host, removal.progress)
     removed = [replace(s, host=host) for host, result in done for s in result.removed]

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from avrgen.app.telephony import TelephonyUp
     from avrgen.engine.compose import AgentUp, ContainerStatus, Docker, LogLine, Progress
     from avrgen.engine.secrets import Secrets
-    from avrgen.model.plan import AgentPlan, Plan
+    from avrgen.model.plan import AgentPlan, Plan, Telephony
     from avrgen.pipeline.write import Change
 
 
@@ -131,21 +131,33 @@ def down(project: Project, removal: Removal) -> DownResult:
         docker = Docker(scope=scope_of(project, the_plan))
         docker.check(compose=False)
         chosen = _chosen(the_plan, docker, removal.names, removal.all_agents)
-        if not (chosen or removal.orphans or removal.network or removal.telephony):
-            raise AvrgenError("name an agent, or use --all / --orphans / --network / --telephony")
+        removal.refuse_nothing(chosen)
         if not removal.telephony:
             return down_on(docker, the_plan, chosen, removal)
-        if removal.dry_run:
-            raise AvrgenError("--dry-run lists agents' containers; leave out --telephony")
-        from avrgen.app.telephony import remove
-
-        result = down_on(docker, the_plan, chosen, replace(removal, network=False))
-        # after the agents (their calls go through it), before the network (it is on it)
         telephony = the_plan.telephony if the_plan is not None else None
-        result.telephony = remove(docker, telephony, project.paths.state_dir)
-        if removal.network and the_plan is not None:
-            result.network = remove_network_if_unused(docker, the_plan)
-        return result
+        state_dir = project.paths.state_dir
+        return down_with_stack(docker, the_plan, the_plan, chosen, removal, telephony, state_dir)
+
+
+def down_with_stack(
+    docker: Docker,
+    host_plan: Plan | None,
+    the_plan: Plan | None,
+    chosen: list[str],
+    removal: Removal,
+    telephony: Telephony | None,
+    state_dir: Path,
+) -> DownResult:
+    """down on the engine of the telephony stack: the agents (`host_plan`'s, of this
+    engine), then the stack (their calls go through it; the default project's without
+    `telephony`), then with `removal.network` the network (the stack is on it)."""
+    from avrgen.app.telephony import remove
+
+    result = down_on(docker, host_plan, chosen, replace(removal, network=False))
+    result.telephony = remove(docker, telephony, state_dir)
+    if removal.network and the_plan is not None:
+        result.network = remove_network_if_unused(docker, the_plan)
+    return result
 
 
 def down_on(

@@ -58,6 +58,13 @@ class Removal:
     telephony: bool = False
     dry_run: bool = False
 
+    def refuse_nothing(self, chosen: Sequence[str]) -> None:
+        """Fail when there is nothing to remove, or --dry-run is asked of the stack."""
+        if not (chosen or self.orphans or self.network or self.telephony):
+            raise AvrgenError("name an agent, or use --all / --orphans / --network / --telephony")
+        if self.telephony and self.dry_run:
+            raise AvrgenError("--dry-run lists agents' containers; leave out --telephony")
+
 
 class Outcome(Protocol):
     """What `up` or `deploy` did for one agent (engine.compose.AgentUp, swarm.AgentDeploy)."""

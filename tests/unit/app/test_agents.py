@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from avrgen.app.agents import require_known, select, unknown_agent
 from avrgen.app.project import Paths, Project
+from avrgen.app.running import Removal
 from avrgen.errors import AvrgenError
 
 
@@ -32,3 +34,14 @@ def test_select(bundled: Path) -> None:
         select(the_plan, (), all_agents=False)
     with pytest.raises(AvrgenError, match=r"did you mean 'billing'\?"):
         select(the_plan, ["biling"], all_agents=False)
+
+
+def test_a_removal_of_nothing_is_refused() -> None:
+    nothing = "name an agent, or use --all / --orphans / --network / --telephony"
+    with pytest.raises(AvrgenError, match=f"^{re.escape(nothing)}$"):
+        Removal().refuse_nothing([])
+    for enough in (Removal(orphans=True), Removal(network=True), Removal(telephony=True)):
+        enough.refuse_nothing([])
+    Removal(dry_run=True).refuse_nothing(["a"])
+    with pytest.raises(AvrgenError, match=r"^--dry-run lists agents' containers; leave out"):
+        Removal(telephony=True, dry_run=True).refuse_nothing(["a"])
