@@ -42,6 +42,7 @@ PROVIDER_TYPES = ("ASR", "LLM", "TTS", "STS")
 PIPELINE_SLOTS = ("asr", "llm", "tts")
 AGENTS_PER_FILE = 50
 PROVIDERS_PER_FILE = 20
+NAME_WIDTH = 54  # of a figure's name in the printed table
 
 
 # -- the blueprint sets --------------------------------------------------------------------------
@@ -305,7 +306,7 @@ class Report:
             spread = f"({f.detail['min_s']:.3f}-{f.detail['max_s']:.3f})"
             cpu = f"{f.detail['cpu_median_s']:.3f}"
         value = self.fmt(f.value, f.unit)
-        return f"{f.name:<44} {value:>10} {spread:<14} {cpu:>6} {f.target:<10} {verdict}"
+        return f"{f.name:<{NAME_WIDTH}} {value:>10} {spread:<14} {cpu:>6} {f.target:<10} {verdict}"
 
     def markdown(self) -> str:
         lines = [
@@ -549,6 +550,14 @@ def engine_measurement(bench: Bench) -> None:
     engine_bench.measure(bench)
 
 
+def hosts_measurement(bench: Bench) -> None:
+    """The same figures over a hosts inventory of two engines (network namespaces with a
+    dockerd each, when this machine can make them): benchmarks/hosts_bench.py."""
+    import hosts_bench  # beside this file
+
+    hosts_bench.measure(bench)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7, help="runs per measurement (default 7)")
@@ -557,6 +566,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="1,000 agents only, no engine")
     parser.add_argument("--no-up", action="store_true", help="skip the docker engine figures")
     parser.add_argument("--engine-only", action="store_true", help="only the engine figures")
+    parser.add_argument(
+        "--hosts-only", action="store_true", help="only the figures over two engines as hosts"
+    )
     options = parser.parse_args(argv)
 
     work: Path = options.work.resolve()
@@ -576,17 +588,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         " CPU (user+sys) median",
         flush=True,
     )
-    print(f"{'measurement':<44} {'median':>10} {'(spread)':<14} {'cpu':>6} target", flush=True)
+    print(
+        f"{'measurement':<{NAME_WIDTH}} {'median':>10} {'(spread)':<14} {'cpu':>6} target",
+        flush=True,
+    )
     started = time.perf_counter()
     load_before = os.getloadavg()
-    if not options.engine_only:
+    only = options.engine_only or options.hosts_only
+    if not only:
         bench.help()
         thousand = bench.thousand()
         if not options.quick:
             bench.ten_thousand(thousand)
-    if not (options.quick or options.no_up):
+    if not (options.quick or options.no_up or options.hosts_only):
         engine_measurement(bench)
-    if not options.engine_only:
+    if not (options.quick or options.no_up or options.engine_only):
+        hosts_measurement(bench)
+    if not only:
         bench.after_delete()
     bench.tidy()
     elapsed = time.perf_counter() - started

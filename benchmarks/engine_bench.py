@@ -27,8 +27,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 if TYPE_CHECKING:
     from bench import Bench, Series
@@ -47,6 +50,7 @@ STAND_INS = {
     "avrgen-bench/core:1": ROOT / "tests" / "docker" / "images" / "core",
 }
 PROVIDER_IMAGE, CORE_IMAGE = STAND_INS
+T = TypeVar("T")
 
 
 def without_healthcheck(dockerfile: str) -> str:
@@ -66,42 +70,80 @@ def without_healthcheck(dockerfile: str) -> str:
 CHANGED = f"speed-{AGENTS // 2:03d}"  # the agent the one-change runs edit
 
 
-def agent_doc(index: int, revision: str = "0") -> str:
+@dataclass(frozen=True)
+class Engine:
+    """An engine the agents run on: its host's name in the blueprints (None: the default
+    engine, no `hosts:`) and how the docker CLI reaches it."""
+
+    host: str | None = None
+    endpoint: str | None = None  # `docker -H ENDPOINT`; None: the default engine
+
+    @property
+    def cli(self) -> list[str]:
+        return ["docker", *(("-H", self.endpoint) if self.endpoint else ())]
+
+    def docker(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*self.cli, *args], capture_output=True, text=True, timeout=300, check=False
+        )
+
+    def ours(self, *filters: str) -> list[str]:
+        """Ids of this benchmark's containers (on its network), with more `--filter`s."""
+        proc = self.docker(
+            "ps", "-aq", "--no-trunc", "--filter", f"network={NETWORK}",
+            *(f for flt in filters for f in ("--filter", flt)),
+        )  # fmt: skip
+        return proc.stdout.split()
+
+    def remove_everything(self) -> None:
+        listed = self.docker(
+            "ps", "-a", "--filter", "label=avrgen.agent",
+            "--format", '{{.ID}} {{.Label "avrgen.agent"}}',
+        ).stdout.split("\n")  # fmt: skip
+        mine = [line.split()[0] for line in listed if " speed-" in line]
+        if mine:
+            self.docker("rm", "-f", *mine)
+        self.docker("network", "rm", NETWORK)
+
+
+def agent_doc(index: int, revision: str = "0", host: str | None = None) -> str:
     return (
         f"kind: agent\nname: speed-{index:03d}\nmode: sts\nproviders: {{sts: Speed STS}}\n"
-        f'core: {{env: {{REVISION: "{revision}"}}}}\n'
+        + (f"host: {host}\n" if host else "")
+        + f'core: {{env: {{REVISION: "{revision}"}}}}\n'
     )
 
 
-def blueprints(folder: Path, revision: str = "0") -> None:
-    """AGENTS STS agents on the stand-in images; agent CHANGED at `revision`."""
+def blueprints(folder: Path, revision: str = "0", engines: Sequence[Engine] = (Engine(),)) -> None:
+    """AGENTS STS agents on the stand-in images; agent CHANGED at `revision`. Over several
+    engines, a `hosts:` inventory (each engine's endpoint) and the agents dealt out in turn
+    (agent i on engine i mod n): each half of the agents is spread over every engine."""
     folder.mkdir(parents=True, exist_ok=True)
+    inventory = "".join(
+        f'  {e.host}: {{docker: "{e.endpoint}"}}\n' for e in engines if e.host is not None
+    )
     text = (
         "kind: settings\n"
         f"network: {{name: {NETWORK}, subnet: {SUBNET}}}\n"
         f"ports: {PORTS}\n"
         f'core: {{image: "{CORE_IMAGE}", env: {{CHECK_INTERVAL: "10"}}}}\n'
-        "---\n"
+        + (f"hosts:\n{inventory}" if inventory else "")
+        + "---\n"
         "kind: provider\nname: Speed STS\ntype: STS\n"
         f'config: {{image: "{PROVIDER_IMAGE}"}}\n'
     )
     for i in range(AGENTS):
         name = f"speed-{i:03d}"
-        text += "---\n" + agent_doc(i, revision if name == CHANGED else "0")
+        host = engines[i % len(engines)].host
+        text += "---\n" + agent_doc(i, revision if name == CHANGED else "0", host)
     (folder / "agents.yaml").write_text(text, encoding="utf-8")
-
-
-def docker(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        ["docker", *args], capture_output=True, text=True, timeout=300, check=False
-    )
 
 
 def why_not() -> str | None:
     """None when the measurement can run, else the reason it cannot."""
     if shutil.which("docker") is None:
         return "no docker CLI"
-    if docker("info").returncode != 0:
+    if Engine().docker("info").returncode != 0:
         return "no Docker Engine answers (`docker info` failed)"
     sys.path.insert(0, str(ROOT / "tests"))
     try:
@@ -126,41 +168,50 @@ def why_not() -> str | None:
     return None
 
 
-def ours(*filters: str) -> list[str]:
-    """Ids of this benchmark's containers (on its network), with more `--filter`s."""
-    proc = docker(
-        "ps", "-aq", "--no-trunc", "--filter", f"network={NETWORK}",
-        *(f for flt in filters for f in ("--filter", flt)),
-    )  # fmt: skip
-    return proc.stdout.split()
+def on_each(engines: Sequence[Engine], step: Callable[[Engine], T]) -> list[T]:
+    """`step` on every engine at once, as avrgen works on the hosts of an inventory."""
+    with ThreadPoolExecutor(max_workers=len(engines)) as pool:
+        return list(pool.map(step, engines))
 
 
-def remove_everything() -> None:
-    ids = docker("ps", "-aq", "--filter", "label=avrgen.agent").stdout.split()
-    mine = [
-        i for i in ids
-        if docker("inspect", "--format", '{{index .Config.Labels "avrgen.agent"}}', i)
-        .stdout.startswith("speed-")
-    ]  # fmt: skip
-    if mine:
-        docker("rm", "-f", *mine)
-    docker("network", "rm", NETWORK)
+def ours(engines: Sequence[Engine], *filters: str) -> list[str]:
+    """Ids of this benchmark's containers on every engine (ids are unique across engines)."""
+    return [i for found in on_each(engines, lambda e: e.ours(*filters)) for i in found]
 
 
 def measure(bench: Bench) -> None:
-    from bench import AVRGEN, Series, run
-
-    report, n = bench.report, bench.repeat
+    """The figures on the machine's own engine, when one answers."""
     label = f"{AGENTS} agents"
     reason = why_not()
     if reason is not None:
-        print(f"{'engine figures, ' + label:<44} skipped: {reason}", flush=True)
-        report.skipped.append(f"engine figures of {label}: {reason}")
+        from bench import NAME_WIDTH
+
+        print(f"{'engine figures, ' + label:<{NAME_WIDTH}} skipped: {reason}", flush=True)
+        bench.report.skipped.append(f"engine figures of {label}: {reason}")
         return
-    folder = bench.work / "engine"
+    engine = Engine()
+    try:
+        figures(bench, [engine], "engine")
+    finally:
+        engine.remove_everything()
+
+
+def figures(bench: Bench, engines: Sequence[Engine], where: str, prefix: str = "") -> None:
+    """Every figure with the agents on `engines` (blueprints and output in bench.work /
+    `where`); each figure's name starts with `prefix`. The caller removes what runs."""
+    from bench import AVRGEN, Series, run
+
+    n = bench.repeat
+
+    def add(name: str, value: float, unit: str, target: str = "", ok: bool | None = None,
+            detail: Mapping[str, object] | None = None) -> None:  # fmt: skip
+        bench.report.add(prefix + name, value, unit, target, ok, **(detail or {}))
+
+    label = f"{AGENTS} agents"
+    folder = bench.work / where
     shutil.rmtree(folder, ignore_errors=True)
     bp = folder / "blueprints"
-    blueprints(bp)
+    blueprints(bp, engines=engines)
     paths = ["-b", str(bp), "-o", str(folder / "output")]
 
     def avrgen(*args: str) -> list[str]:
@@ -172,82 +223,97 @@ def measure(bench: Bench) -> None:
             series.add(run(argv, folder))
         return series
 
-    try:
-        remove_everything()
-        run(avrgen("render"), folder)
-        started = run(avrgen("up", "--all", "--parallel", "8"), folder)
-        report.add(f"up --all {label} from nothing (--parallel 8)", started.seconds, "s")
-        containers = ours()
-        if len(containers) != 2 * AGENTS:
-            raise SystemExit(f"{len(containers)} containers up, not {2 * AGENTS}")
+    on_each(engines, Engine.remove_everything)
+    run(avrgen("render"), folder)
+    started = run(avrgen("up", "--all", "--parallel", "8"), folder)
+    add(f"up --all {label} from nothing (--parallel 8)", started.seconds, "s")
+    for engine in engines:
+        up = len(engine.ours())
+        if up != 2 * AGENTS // len(engines):
+            raise SystemExit(
+                f"{up} containers up on {engine.cli}, not {2 * AGENTS // len(engines)}"
+            )
+    containers = ours(engines)
 
-        # the floor: one docker ps plus one docker inspect of every container involved
-        floor = Series()
-        ps_argv = ["docker", "ps", "-aq", "--no-trunc", "--filter", f"network={NETWORK}"]
-        for _ in range(n * 2):
-            listed = run(ps_argv, folder)
-            inspected = run(["docker", "inspect", *listed.stdout.split()], folder)
-            floor.runs.append(listed.seconds + inspected.seconds)
-            floor.cpu.append(listed.cpu + inspected.cpu)
-        report.add(
-            f"floor: docker ps + inspect of {len(containers)} containers", floor.median, "s",
-            **floor.summary(),
-        )  # fmt: skip
+    # the floor: one docker ps plus one docker inspect of every container involved; over
+    # several engines, each engine's pair, all engines at once (as avrgen asks them)
+    def floor_on(engine: Engine) -> tuple[float, float]:
+        listed = run(
+            [*engine.cli, "ps", "-aq", "--no-trunc", "--filter", f"network={NETWORK}"], folder
+        )
+        inspected = run([*engine.cli, "inspect", *listed.stdout.split()], folder)
+        return listed.seconds + inspected.seconds, listed.cpu + inspected.cpu
 
-        def against(name: str, series: Series, times: float, base: float = 0.0) -> None:
-            report.add(name, series.median, "s", **series.summary())
-            ratio = (series.median - base) / floor.median
-            what = f"{name.split(' ')[0]} / floor" + (" (own start taken off)" if base else "")
-            report.add(what, ratio, "x", f"< {times:.2f}x", ratio < times)
-
-        status = timed(avrgen("status", "--exit-code"))
-        against(f"status, {label} in sync", status, 4.0)
-
-        before = sorted(ours())
-        unchanged = timed(avrgen("up", "--all"))
-        if sorted(ours()) != before:
-            raise SystemExit("up --all with nothing changed replaced containers")
-        against(f"up --all, {label}, nothing changed", unchanged, 6.0)
-
-        ps = timed(avrgen("ps"))
-        against(f"ps, {label}", ps, 3.0)
-
-        # one agent changed: up --all, against that agent's own up (edits alternate)
-        all_one, own = Series(), Series()
-        for i in range(max(2, n // 2)):
-            blueprints(bp, revision=f"a{i}")
-            kept = set(ours(f"label=avrgen.agent={CHANGED}"))
-            all_one.add(run(avrgen("up", "--all"), folder))
-            replaced = set(ours()) ^ set(before)
-            if not replaced <= kept | set(ours(f"label=avrgen.agent={CHANGED}")):
-                raise SystemExit("up --all with one agent changed replaced other agents")
-            before = sorted(ours())
-            blueprints(bp, revision=f"b{i}")
-            own.add(run([*avrgen("up"), CHANGED], folder))
-            before = sorted(ours())
-        report.add(f"up {CHANGED} alone, changed (its own start)", own.median, "s", **own.summary())
-        against(f"up --all, {label}, one changed", all_one, 6.0, base=own.median)
-
-        # down: half the agents by the engine itself, the other half by avrgen down --all
-        half = [f"speed-{i:03d}" for i in range(AGENTS // 2)]
-        ids = [c for name in half for c in ours(f"label=avrgen.agent={name}")]
+    floor = Series()
+    for _ in range(n * 2):
         start = time.perf_counter()
-        docker("stop", *ids)
-        docker("rm", *ids)
-        engine_stop = time.perf_counter() - start
-        report.add(f"engine: docker stop + rm of {len(ids)} containers", engine_stop, "s")
-        rest = len(ours())
-        down = run(avrgen("down", "--all"), folder)
-        if ours():
-            raise SystemExit("down --all left containers")
-        report.add(f"down --all, {rest} containers", down.seconds, "s")
-        over = (down.seconds - engine_stop) / floor.median
-        report.add(
-            "down --all - engine stop time, / floor", over, "x", "< 3.00x", over < 3.0,
-            cpu_s=round(down.cpu, 3), load=round(os.getloadavg()[0], 2),
-        )  # fmt: skip
-    finally:
-        remove_everything()
+        pairs = on_each(engines, floor_on)
+        seconds = time.perf_counter() - start if len(engines) > 1 else pairs[0][0]
+        floor.runs.append(seconds)
+        floor.cpu.append(sum(cpu for _, cpu in pairs))
+    add(
+        f"floor: docker ps + inspect of {len(containers)} containers",
+        floor.median, "s", detail={"load": round(os.getloadavg()[0], 2), **floor.summary()},
+    )  # fmt: skip
+
+    def against(command: str, name: str, series: Series, times: float, base: float = 0.0) -> None:
+        add(name, series.median, "s", detail=series.summary())
+        ratio = (series.median - base) / floor.median
+        what = f"{command} / floor" + (" (own start taken off)" if base else "")
+        add(what, ratio, "x", f"< {times:.2f}x", ratio < times)
+
+    status = timed(avrgen("status", "--exit-code"))
+    against("status,", f"status, {label} in sync", status, 4.0)
+
+    before = sorted(ours(engines))
+    unchanged = timed(avrgen("up", "--all"))
+    if sorted(ours(engines)) != before:
+        raise SystemExit("up --all with nothing changed replaced containers")
+    against("up", f"up --all, {label}, nothing changed", unchanged, 6.0)
+
+    ps = timed(avrgen("ps"))
+    against("ps,", f"ps, {label}", ps, 3.0)
+
+    # one agent changed: up --all, against that agent's own up (edits alternate)
+    all_one, own = Series(), Series()
+    for i in range(max(2, n // 2)):
+        blueprints(bp, revision=f"a{i}", engines=engines)
+        kept = set(ours(engines, f"label=avrgen.agent={CHANGED}"))
+        all_one.add(run(avrgen("up", "--all"), folder))
+        replaced = set(ours(engines)) ^ set(before)
+        if not replaced <= kept | set(ours(engines, f"label=avrgen.agent={CHANGED}")):
+            raise SystemExit("up --all with one agent changed replaced other agents")
+        before = sorted(ours(engines))
+        blueprints(bp, revision=f"b{i}", engines=engines)
+        own.add(run([*avrgen("up"), CHANGED], folder))
+        before = sorted(ours(engines))
+    add(f"up {CHANGED} alone, changed (its own start)", own.median, "s", detail=own.summary())
+    against("up", f"up --all, {label}, one changed", all_one, 6.0, base=own.median)
+
+    # down: half the agents by the engine itself (every engine at once: its own stop and
+    # removal of its share), the other half by avrgen down --all
+    half = [f"speed-{i:03d}" for i in range(AGENTS // 2)]
+
+    def stop_half(engine: Engine) -> int:
+        ids = [c for name in half for c in engine.ours(f"label=avrgen.agent={name}")]
+        engine.docker("stop", *ids)
+        engine.docker("rm", *ids)
+        return len(ids)
+
+    start = time.perf_counter()
+    stopped = sum(on_each(engines, stop_half))
+    engine_stop = time.perf_counter() - start
+    add(f"engine: docker stop + rm of {stopped} containers", engine_stop, "s")
+    rest = len(ours(engines))
+    down = run(avrgen("down", "--all"), folder)
+    if ours(engines):
+        raise SystemExit("down --all left containers")
+    add(f"down --all, {rest} containers", down.seconds, "s")
+    over = (down.seconds - engine_stop) / floor.median
+    add(
+        "down --all - engine stop time, / floor", over, "x", "< 3.00x", over < 3.0,
+        detail={"cpu_s": round(down.cpu, 3), "load": round(os.getloadavg()[0], 2)},
+    )  # fmt: skip
 
 
 def median(values: list[float]) -> float:
