@@ -12,7 +12,6 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from avrgen.fs.files import read_regular
-from avrgen.model.blueprint import Secret
 from avrgen.model.plan import AgentPlan, Container, EnvItems
 from avrgen.pipeline.cache.key import FORMAT, Doubt, code_hash
 from avrgen.pipeline.cache.store import entry_path
@@ -30,9 +29,10 @@ EnvKey = tuple[tuple[str, str | tuple[str]], ...]
 
 
 def _plain_env(env: EnvItems) -> EnvKey:
-    """The env as plain tuples: a Secret as a 1-tuple of its name (not its text)."""
+    """The env as plain tuples: a Secret as a 1-tuple of its name (not its text). A value
+    is text or a Secret, told apart as Container.literal_env does (the faster check)."""
     return tuple(
-        (key, (value.secret,)) if isinstance(value, Secret) else (key, value) for key, value in env
+        (key, value) if isinstance(value, str) else (key, (value.secret,)) for key, value in env
     )
 
 
