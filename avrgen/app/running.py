@@ -177,11 +177,5 @@ def remove_network_if_unused(engine: Docker | Swarm, the_plan: Plan) -> str:
         return f"network {name} kept: used by {', '.join(users)}"
     if not engine.network_is_ours(name):
         return f"network {name} kept: avrgen did not create it (it has no {MANAGED_LABEL} label)"
-    from avrgen.model.plan import AMI_CONTAINER, ASTERISK_CONTAINER
-
-    # the names its containers had: an endpoint the engine kept of one is removed too
-    former = [c.name for agent in the_plan.agents.values() for c in agent.containers]
-    if the_plan.telephony is not None:
-        former += [ASTERISK_CONTAINER, AMI_CONTAINER]
-    engine.remove_network(name, former)
+    engine.remove_network(name)
     return f"removed network {name}"

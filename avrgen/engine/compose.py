@@ -81,8 +81,8 @@ class Docker(Engine):
     def network_is_ours(self, name: str) -> bool:
         return network.created_by_avrgen(self, name)
 
-    def remove_network(self, name: str, former: Sequence[str] = ()) -> None:
-        network.remove_network(self, name, former)
+    def remove_network(self, name: str) -> None:
+        network.remove_network(self, name)
 
     # -- up ----------------------------------------------------------------------------------
 

@@ -6,9 +6,8 @@ with a warning where it differs from the settings: it may carry other agents' co
 
 from __future__ import annotations
 
-import contextlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from avrgen.engine.docker import Engine, last_line
@@ -148,40 +147,21 @@ def created_by_avrgen(engine: Engine, name: str) -> bool:
 ACTIVE_ENDPOINTS = "has active endpoints"
 
 
-def remove_network(engine: Engine, name: str, former: Sequence[str] = ()) -> None:
-    """Remove network `name`, which no container uses. The engine can keep counting an
+def remove_network(engine: Engine, name: str) -> None:
+    """Remove network `name`, which no container uses. Docker 20.10 can keep counting an
     endpoint of a container already removed (moby#17217: the network "has active endpoints"
-    though inspect lists none): such an endpoint named after one of `former` (avrgen's own
-    container names) that is no container now is disconnected with --force, then the
-    removal is tried again."""
+    though inspect lists none, and no `network disconnect --force` finds it); only a restart
+    of the engine clears that count, so the error says so."""
     from python_on_whales.exceptions import DockerException
 
     try:
         engine.client.network.remove(name)
-        return
     except DockerException as exc:
         reason = last_line(exc)
-    if ACTIVE_ENDPOINTS not in reason or not former:
-        raise ComposeError(f"cannot remove network {name!r}: {reason}")
-    for stale in sorted(set(former) - set(container_names(engine))):
-        with contextlib.suppress(DockerException):  # no endpoint of that name: nothing to do
-            engine.client.network.disconnect(name, stale, force=True)
-    try:
-        engine.client.network.remove(name)
-    except DockerException as exc:
-        raise ComposeError(
-            f"cannot remove network {name!r}: {last_line(exc)}; no container is on it, so the "
-            "engine still counts an endpoint of one removed before: restarting the engine "
-            "clears it"
-        ) from None
-
-
-def container_names(engine: Engine) -> list[str]:
-    """The names of every container of this engine, running or not."""
-    from python_on_whales.exceptions import DockerException
-
-    try:
-        listed = engine.client.container.list(all=True)
-    except DockerException as exc:
-        raise ComposeError(f"cannot list containers: {last_line(exc)}") from None
-    return [str(c.name) for c in listed]
+        found = inspect_network(engine, name) if ACTIVE_ENDPOINTS in reason else None
+        if found is not None and not container_users(found):
+            reason += (
+                "; no container is on it: the engine still counts an endpoint of one removed "
+                "before (a fault of its network store), which restarting the engine clears"
+            )
+        raise ComposeError(f"cannot remove network {name!r}: {reason}") from None

@@ -118,8 +118,8 @@ class Swarm:
     def network_is_ours(self, name: str) -> bool:
         return network.created_by_avrgen(self.engine, name)
 
-    def remove_network(self, name: str, former: Sequence[str] = ()) -> None:
-        network.remove_network(self.engine, name, former)
+    def remove_network(self, name: str) -> None:
+        network.remove_network(self.engine, name)
 
     # -- deploy ------------------------------------------------------------------------------
 
