@@ -128,7 +128,7 @@ def safe_key(value: object) -> str:
 def remembered(escape: Callable[[Any], str]) -> Callable[[Any], str]:
     """`escape`, remembering its last few thousand results: values repeat across agents (env
     names, labels, images, the network), and a render of 1,000 agents makes 120,000 calls."""
-    cached = lru_cache(maxsize=4096)(escape)
+    cached = lru_cache(maxsize=4096, typed=True)(escape)  # typed: 1, 1.0 and True differ
 
     def escape_remembered(value: Any) -> str:
         try:

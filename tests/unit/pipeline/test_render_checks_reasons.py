@@ -438,6 +438,8 @@ def test_remembered_filters_give_the_same_bytes_for_any_value() -> None:
     assert filtered(["x"]) == "['X']"
     assert filtered(["x"]) == "['X']"
     assert calls == ["a", ["x"], ["x"]]
+    # equal but of other types (1 == 1.0 == True): each escaped as itself
+    assert [filtered(1), filtered(1.0), filtered(True)] == ["1", "1.0", "TRUE"]
 
 
 def test_rendered_files_read_dates_and_times_as_text() -> None:
