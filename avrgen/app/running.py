@@ -152,10 +152,12 @@ def start_agents(
     secrets = check_host_paths(selected, blueprints, secrets, telephony=telephony)
     if stack is not None:
         stack.prepare(secrets)
-    engine.check()
-    engine.refuse_foreign(selected)
-    engine.claim(selected, start.take_over)  # containers or services of another set
-    note = engine.ensure_network(the_plan.network)
+    # the engine (and compose, before its first command) is checked when a call fails: an
+    # `up` of agents in sync makes no call it does not need
+    with engine.checked_on_failure():
+        engine.refuse_foreign(selected)
+        engine.claim(selected, start.take_over)  # containers or services of another set
+        note = engine.ensure_network(the_plan.network)
     if note:
         engine.say("network", note)
     if stack is not None:  # with docker compose on either target (on a swarm: this node)

@@ -61,6 +61,7 @@ class Engine:
         self.endpoint: str | None = host[1].docker if host else None
         self._host = host[1] if host else None
         self.cli = ["docker"]  # the docker CLI as command() calls it
+        self._compose_found = False  # `docker compose version` answered
         self._tls = self._host.tls if self._host else None
         self._progress = progress
         self._lock = threading.Lock()  # agents come up in threads; one message at a time
@@ -83,7 +84,21 @@ class Engine:
     ) -> DockerClient:
         """A client for `docker compose` on this engine, of one file (and `overrides`
         merged over it) as one project."""
+        self.require_compose()
         return client_for(self._host, [compose_file, *(o.resolve() for o in overrides)], project)
+
+    def require_compose(self) -> None:
+        """Fail with a clear message when the compose plugin is missing; asked once, before
+        the first compose command (an `up` of agents in sync runs none)."""
+        if self._compose_found:
+            return
+        missing = self.failure("compose", "version")
+        if missing is not None:
+            raise ComposeError(
+                "the Docker Compose v2 plugin is missing (`docker compose version` failed: "
+                f"{missing}); install it as ~/.docker/cli-plugins/docker-compose"
+            )
+        self._compose_found = True
 
     def say(self, agent: str, message: str) -> None:
         if self._progress is not None:
@@ -157,11 +172,8 @@ class Engine:
             host = os.environ.get("DOCKER_HOST")
             where = f" at DOCKER_HOST={host}" if host else " (is dockerd running?)"
             raise ComposeError(f"no Docker Engine reachable{where}: {unreachable}")
-        if compose and (missing := self.failure("compose", "version")) is not None:
-            raise ComposeError(
-                "the Docker Compose v2 plugin is missing (`docker compose version` failed: "
-                f"{missing}); install it as ~/.docker/cli-plugins/docker-compose"
-            )
+        if compose:
+            self.require_compose()
 
     @contextmanager
     def checked_on_failure(self, compose: bool = False) -> Iterator[None]:

@@ -77,6 +77,11 @@ class Swarm:
         """Deploys are not interrupted midway: a signal ends avrgen as it always did."""
         return nullcontext()
 
+    def checked_on_failure(self) -> AbstractContextManager[None]:
+        """A swarm is checked first, not on a failure: deploy needs a manager."""
+        self.check()
+        return nullcontext()
+
     def check(self) -> None:
         """Fail unless this engine answers and is a manager of an active swarm."""
         self.engine.check(compose=False)

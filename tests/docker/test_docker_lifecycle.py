@@ -648,7 +648,8 @@ def test_compose_plugin_missing(workdir: Path, tmp_path: Path) -> None:
         if not k.startswith(("AVRGEN_", "T3_")) or k == "AVRGEN_STATE"
     }
     env["DOCKER_CONFIG"] = str(config)
-    command = f"{mounts}exec {sys.executable} -m avrgen up t3-sts"
+    # an agent not running, which compose must start (one in sync needs no compose at all)
+    command = f"{mounts}exec {sys.executable} -m avrgen up t3-crash"
     proc = subprocess.run(
         [unshare, "-m", "sh", "-c", command],
         cwd=workdir,
