@@ -175,9 +175,10 @@ def ps_on_hosts(the_plan: Plan, names: Sequence[str]) -> list[ContainerStatus]:
     chosen = list(dict.fromkeys(names)) or None
 
     def on_host(docker: Docker, host_plan: Plan) -> list[ContainerStatus]:
-        docker.check(compose=False)
-        # a named agent placed elsewhere: its containers here, if any (orphans of this host)
-        return ps_on(docker, host_plan, chosen)
+        # a named agent placed elsewhere: its containers here, if any (orphans of this host);
+        # the engine checked only when a call fails, as ps on one engine does
+        with docker.checked_on_failure():
+            return ps_on(docker, host_plan, chosen)
 
     done, failed = on_each_host(the_plan, hosts_for(the_plan, names), on_host)
     found = [replace(s, host=host) for host, statuses in done for s in statuses]
@@ -206,8 +207,8 @@ def all_sets_on_hosts(the_plan: Plan, names: Sequence[str]) -> list[ContainerSta
     chosen = list(dict.fromkeys(names)) or None
 
     def on_host(docker: Docker, _: Plan) -> list[ContainerStatus]:
-        docker.check(compose=False)
-        return docker.unscoped_containers(chosen)
+        with docker.checked_on_failure():
+            return docker.unscoped_containers(chosen)
 
     done, failed = on_each_host(the_plan, the_plan.hosts_in_use, on_host)
     found = [replace(s, host=host) for host, statuses in done for s in statuses]

@@ -175,9 +175,8 @@ class Docker(Engine):
         if self.scope is None:
             return
         names = [c.name for agent in agents for c in agent.containers]
-        found = containers.list_containers(self, [a.name for a in agents])
-        found += containers.named(self, names)
-        held = sets.held_by_others(self.scope, agents, list({s.id: s for s in found}.values()))
+        found = containers.list_containers(self, [a.name for a in agents], names)
+        held = sets.held_by_others(self.scope, agents, found)
         if not take_over:
             sets.refuse_held(self.scope, held)
         for each in held:

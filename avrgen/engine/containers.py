@@ -69,25 +69,22 @@ def absent(agent: str, container: Container) -> ContainerStatus:
     return ContainerStatus(agent, container.name, container.role, "absent", image=container.image)
 
 
-def list_containers(engine: Engine, agents: Sequence[str] | None = None) -> list[ContainerStatus]:
-    """The containers of `agents` (all avrgen containers with None), by their labels: one
-    `docker container ls` of avrgen's containers, then one `docker container inspect`."""
+def list_containers(
+    engine: Engine, agents: Sequence[str] | None = None, named: Sequence[str] = ()
+) -> list[ContainerStatus]:
+    """The containers of `agents` (all avrgen containers with None), by their labels, and
+    those holding one of the container names `named`: one `docker container ls` of
+    avrgen's containers, then one `docker container inspect`."""
     rows = listed(engine, managed_only=True)
     if agents is not None:
         names = set(agents)
         projects = {f"avr-{name}" for name in agents}
+        held = set(named)
         # a container of the project avr-<agent> that avrgen did not create is never one of
         # its own (ownership.py refuses to start or remove next to it)
-        rows = [r for r in rows if r.agent in names or r.project in projects]
+        rows = [r for r in rows if r.agent in names or r.project in projects or r.name in held]
     found = [data for data in inspect(engine, [r.id for r in rows]) if is_managed(data)]
     return sorted((status_of(data) for data in found), key=role_key)
-
-
-def named(engine: Engine, names: Sequence[str]) -> list[ContainerStatus]:
-    """avrgen's containers holding exactly these names (one listing, one inspect)."""
-    wanted = set(names)
-    ids = [row.id for row in listed(engine, managed_only=True) if row.name in wanted]
-    return [status_of(data) for data in inspect(engine, ids) if is_managed(data)]
 
 
 @dataclass(frozen=True)
