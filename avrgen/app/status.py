@@ -158,15 +158,8 @@ def status_on(
     only this blueprint set's containers (an engine given without a set gets the plan's)."""
     if docker.scope is None:
         docker.scope = SetScope.of(the_plan, project.paths.state_dir)
-    # compose is asked only about containers without a hash; the engine checked on failure
-    with docker.checked_on_failure():
-        orphaned = orphans(docker, the_plan)
-    known = [*the_plan.agents, *sorted(orphaned)]
-    if check_names:
-        wanted = require_known(names, known) if names else known
-    else:  # several hosts: the names were checked against the whole plan
-        wanted = [n for n in dict.fromkeys(names) if n in known] if names else known
-    planned = [the_plan.agents[name] for name in wanted if name in the_plan.agents]
+    chosen = dict.fromkeys(names) if names else the_plan.agents
+    planned = [the_plan.agents[name] for name in chosen if name in the_plan.agents]
     rendered = Rendered(project, the_plan, [a.name for a in planned])
     checker = DriftChecker(
         docker,
@@ -176,8 +169,24 @@ def status_on(
         rendered.hashes,
         by,
     )
-    with docker.checked_on_failure():
+
+    def read_engine() -> dict[str, list[ContainerStatus]]:
+        found = orphans(docker, the_plan)
         checker.load(planned)
+        return found
+
+    # the engine is read (this set's orphans, the agents' containers and images) while the
+    # agents render in memory; compose is asked only about containers without a hash, and
+    # the engine checked when a call fails
+    with docker.checked_on_failure(), ThreadPoolExecutor(max_workers=1) as pool:
+        reading = pool.submit(read_engine)
+        rendered.render()
+        orphaned = reading.result()
+    known = [*the_plan.agents, *sorted(orphaned)]
+    if check_names:
+        wanted = require_known(names, known) if names else known
+    else:  # several hosts: the names were checked against the whole plan
+        wanted = [n for n in dict.fromkeys(names) if n in known] if names else known
 
     def agent_status(agent: AgentPlan) -> AgentStatus:
         drift = checker.drift(agent)
@@ -199,7 +208,13 @@ class Rendered:
     content hash read from them: what the running containers are compared with."""
 
     def __init__(self, project: Project, the_plan: Plan, names: Sequence[str]) -> None:
-        self._files = project.targets(the_plan, names)[0].files if names else {}
+        self._project, self._plan, self._names = project, the_plan, names
+        self._files: dict[str, bytes] = {}
+
+    def render(self) -> None:
+        """Render the agents' files (before any of them is asked for)."""
+        if self._names:
+            self._files = self._project.targets(self._plan, self._names)[0].files
 
     def files(self, agent: AgentPlan) -> dict[str, bytes]:
         prefix = f"{agent.name}/"
