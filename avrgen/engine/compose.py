@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from avrgen.engine import containers, logs, network, ownership, sets
 from avrgen.engine.containers import ContainerStatus, absent, role_key
@@ -61,6 +62,9 @@ class Docker(Engine):
         super().__init__(progress, host, interruption)
         # whose containers `containers()` lists: one blueprint set's (None: every set's)
         self.scope = scope
+        # the agents' containers' inspect data as `claim` read it (the agents' names): up's
+        # in-sync check reads no listing again; None once containers were changed since
+        self.claimed: tuple[frozenset[str], list[dict[str, Any]]] | None = None
         self._lost_lock = threading.Lock()
         self.engine_lost: str | None = None  # set when the engine stops answering mid-`up`
 
@@ -116,6 +120,7 @@ class Docker(Engine):
             self.say(agent.name, "not attempted")
             message = f"agent {agent.name!r}: not attempted: {self.engine_lost}"
             return AgentUp(agent.name, "failed", 0.0, [], message)
+        self.claimed = None
         try:
             changed = compose_up(
                 self, agent, compose_file, secrets.for_agent(agent), redact, timeout, overrides
@@ -175,7 +180,10 @@ class Docker(Engine):
         if self.scope is None:
             return
         names = [c.name for agent in agents for c in agent.containers]
-        found = containers.list_containers(self, [a.name for a in agents], names)
+        data = containers.inspect_agents(self, [a.name for a in agents], names)
+        # read just before anything starts: up's in-sync check takes it as it is
+        self.claimed = (frozenset(a.name for a in agents), data)
+        found = sorted(map(containers.status_of, data), key=role_key)
         held = sets.held_by_others(self.scope, agents, found)
         if not take_over:
             sets.refuse_held(self.scope, held)
@@ -184,12 +192,14 @@ class Docker(Engine):
 
     def remove(self, statuses: Sequence[ContainerStatus], timeout: int | None = None) -> None:
         """Stop (each container's own stop timeout, without `timeout`) and remove them."""
+        self.claimed = None
         containers.remove(self, statuses, timeout)
 
     def containers_by_id(self, ids: Sequence[str]) -> list[str]:
         return containers.existing(self, ids)
 
     def restart(self, statuses: Sequence[ContainerStatus], timeout: int = 10) -> None:
+        self.claimed = None
         containers.restart(self, statuses, timeout)
 
     def wait_ready(

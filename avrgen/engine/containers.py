@@ -75,6 +75,14 @@ def list_containers(
     """The containers of `agents` (all avrgen containers with None), by their labels, and
     those holding one of the container names `named`: one `docker container ls` of
     avrgen's containers, then one `docker container inspect`."""
+    found = inspect_agents(engine, agents, named)
+    return sorted((status_of(data) for data in found), key=role_key)
+
+
+def inspect_agents(
+    engine: Engine, agents: Sequence[str] | None = None, named: Sequence[str] = ()
+) -> list[dict[str, Any]]:
+    """The inspect data of what `list_containers` lists."""
     rows = listed(engine, managed_only=True)
     if agents is not None:
         names = set(agents)
@@ -83,8 +91,18 @@ def list_containers(
         # a container of the project avr-<agent> that avrgen did not create is never one of
         # its own (ownership.py refuses to start or remove next to it)
         rows = [r for r in rows if r.agent in names or r.project in projects or r.name in held]
-    found = [data for data in inspect(engine, [r.id for r in rows]) if is_managed(data)]
-    return sorted((status_of(data) for data in found), key=role_key)
+    return [data for data in inspect(engine, [r.id for r in rows]) if is_managed(data)]
+
+
+def of_agents(found: Sequence[dict[str, Any]], agents: Sequence[str]) -> list[dict[str, Any]]:
+    """Of `found` (inspect data), the containers of `agents`, by label or compose project."""
+    names, projects = set(agents), {f"avr-{name}" for name in agents}
+    return [
+        data
+        for data in found
+        if (labels := (data.get("Config") or {}).get("Labels") or {}).get(AGENT_LABEL) in names
+        or labels.get(PROJECT_LABEL) in projects
+    ]
 
 
 @dataclass(frozen=True)

@@ -98,10 +98,11 @@ class DriftChecker:
         one `docker container inspect` of their containers, one `docker image inspect` of
         their images (instead of several engine calls an agent)."""
         names = {a.name for a in agents}
-        projects = {a.project for a in agents}
-        rows = containers.listed(self.docker, managed_only=True)
-        ids = [r.id for r in rows if r.agent in names or r.project in projects]
-        found = [d for d in containers.inspect(self.docker, ids) if containers.is_managed(d)]
+        claimed = self.docker.claimed
+        if claimed is not None and names <= claimed[0]:  # up read them just before
+            found = containers.of_agents(claimed[1], sorted(names))
+        else:
+            found = containers.inspect_agents(self.docker, sorted(names))
         self._inspected = {str(d.get("Id", "")): d for d in found}
         loaded: dict[str, list[ContainerStatus]] = {name: [] for name in names}
         scope = self.docker.scope  # this blueprint set's containers only, as containers() gives
