@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from avrgen.app.agents import select, unknown_agent
 from avrgen.app.insync import InSync, InSyncOnEach
@@ -23,6 +23,7 @@ from avrgen.model.output import COMPOSE_FILE
 if TYPE_CHECKING:
     from avrgen.app.telephony import TelephonyUp
     from avrgen.engine.compose import AgentUp, ContainerStatus, Docker, LogLine, Progress
+    from avrgen.engine.containers import Snapshot
     from avrgen.engine.secrets import Secrets
     from avrgen.model.plan import AgentPlan, Plan, Telephony
     from avrgen.pipeline.write import Change
@@ -194,11 +195,15 @@ def held_elsewhere(docker: Docker, name: str) -> str:
 
 
 def ps(
-    project: Project, names: Sequence[str] = (), all_sets: bool = False
+    project: Project,
+    names: Sequence[str] = (),
+    all_sets: bool = False,
+    early: Snapshot | None = None,
 ) -> list[ContainerStatus]:
     """Containers of the named agents; without names, this blueprint set's containers on
     its network or of its agents (every set's with `all_sets`, which needs no blueprints).
-    With names, planned containers that do not exist are listed as `absent`."""
+    With names, planned containers that do not exist are listed as `absent`. `early`: the
+    default engine's containers, being read since the command started (app/reading.py)."""
     from avrgen.engine.compose import Docker, role_key
 
     if all_sets:  # every avrgen container of the engine(s), each with its set
@@ -217,18 +222,23 @@ def ps(
 
         return ps_on_hosts(the_plan, names)
     docker = Docker(scope=scope_of(project, the_plan))
+    known = early.found() if early is not None else None
     with docker.checked_on_failure():
-        chosen = _known(the_plan, docker, names) if names else None
-        return ps_on(docker, the_plan, chosen)
+        chosen = _known(the_plan, docker, names, known) if names else None
+        return ps_on(docker, the_plan, chosen, known)
 
 
 def ps_on(
-    docker: Docker, the_plan: Plan | None, chosen: Sequence[str] | None
+    docker: Docker,
+    the_plan: Plan | None,
+    chosen: Sequence[str] | None,
+    known: Sequence[dict[str, Any]] | None = None,
 ) -> list[ContainerStatus]:
-    """ps on one engine: the `chosen` agents' containers (None: the blueprints' agents)."""
+    """ps on one engine: the `chosen` agents' containers (None: the blueprints' agents);
+    `known`: the inspect data of every avrgen container of the engine, read already."""
     from avrgen.engine.compose import absent, role_key
 
-    found = docker.containers(chosen)
+    found = docker.containers(chosen, known)
     if the_plan is not None:
         if chosen is None:  # the blueprints' agents, on the network or not (it may be gone)
             network = the_plan.network.name
@@ -364,7 +374,12 @@ def _chosen(
     return chosen
 
 
-def _known(the_plan: Plan | None, docker: Docker, names: Sequence[str]) -> list[str]:
+def _known(
+    the_plan: Plan | None,
+    docker: Docker,
+    names: Sequence[str],
+    known: Sequence[dict[str, Any]] | None = None,
+) -> list[str]:
     """Names of agents in the blueprints or with containers; else the nearest match."""
     planned = set(the_plan.agents) if the_plan is not None else set()
     running: set[str] | None = None
@@ -372,7 +387,7 @@ def _known(the_plan: Plan | None, docker: Docker, names: Sequence[str]) -> list[
         if name in planned:
             continue
         if running is None:
-            running = {s.agent for s in docker.containers()}
+            running = {s.agent for s in docker.containers(None, known)}
         if name not in running:
             elsewhere = held_elsewhere(docker, name)
             if elsewhere:  # not one of this set's: run avrgen where it belongs

@@ -97,6 +97,12 @@ class Project:
         self._catalogs: dict[tuple[Path, ...], Catalog] = {}
         self.settings_catalog: Path | None = None  # the last catalog_for()'s `catalog:`
         self._new_set_id: str | None = None  # made up once, when the lock records none
+        # plan()'s last documents read and validated, and its last plan with the lock it
+        # started from: a command asks for the plan more than once (ps: the target, then
+        # the agents), and validating again documents equal to the last ones is waste
+        self._read: tuple[list[Document], tuple[str, ...], tuple[Validated, Catalog]] | None
+        self._read = None
+        self._planned: tuple[tuple[Validated, Catalog], Lock, str, Plan] | None = None
 
     def locked_set(self) -> str:
         """The set id the lock records; without one, a new one (the same for this Project's
@@ -154,14 +160,20 @@ class Project:
             parsed.save()
         return self.overlaid(documents)
 
-    def check(self, documents: list[Document]) -> tuple[Validated, Catalog]:
-        """The documents validated, and their catalog."""
+    def check(
+        self, documents: list[Document], reserved: tuple[str, ...] | None = None
+    ) -> tuple[Validated, Catalog]:
+        """The documents validated, and their catalog; `reserved`: reserved_names()."""
         from avrgen.pipeline.validate import validate
 
         catalog = self.catalog_for(documents)
-        reserved = () if self.paths.environment else environment_names(self.paths)
+        reserved = self.reserved_names() if reserved is None else reserved
         root = self.paths.blueprints.as_posix()
         return validate(documents, catalog, reserved, root), catalog
+
+    def reserved_names(self) -> tuple[str, ...]:
+        """The names no agent may take: the environments' (none within an environment)."""
+        return () if self.paths.environment else environment_names(self.paths)
 
     def overlaid(self, documents: list[Document]) -> list[Document]:
         """The base documents with the environment's overlay merged in (-e)."""
@@ -172,12 +184,32 @@ class Project:
         return apply_overlay(documents, load_overlay(self.paths))
 
     def plan(self, checked: tuple[Validated, Catalog] | None = None) -> tuple[Plan, Validated]:
-        """The plan; `checked` (from validated()) saves loading and validating again."""
+        """The plan; `checked` (from validated()) saves loading and validating again.
+        Without it, the blueprints are read (through the document cache, as validate()
+        reads them), validated only when they differ from plan()'s last documents, and
+        planned only when those or the lock differ from its last plan's."""
         from avrgen.pipeline.plan import plan
 
-        validated, catalog = checked or self.validated()
-        lock = self.port_lock()
-        return plan(validated.blueprint, lock, catalog, self.locked_set()), validated
+        checked = checked or self._read_blueprints()
+        validated, catalog = checked
+        lock, locked_set = self.port_lock(), self.locked_set()
+        known = self._planned
+        if known is not None and known[0] is checked and known[1:3] == (lock, locked_set):
+            return known[3], validated
+        the_plan = plan(validated.blueprint, lock, catalog, locked_set)
+        self._planned = (checked, lock, locked_set, the_plan)
+        return the_plan, validated
+
+    def _read_blueprints(self) -> tuple[Validated, Catalog]:
+        from avrgen.pipeline.cache import enabled
+
+        documents, reserved = self.documents(use_cache=enabled()), self.reserved_names()
+        known = self._read
+        if known is not None and (known[0], known[1]) == (documents, reserved):
+            return known[2]
+        checked = self.check(documents, reserved)
+        self._read = (documents, reserved, checked)
+        return checked
 
     def port_lock(self) -> Lock:
         """The port lock the plan starts from. An environment's: its own, and for an agent

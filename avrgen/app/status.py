@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from avrgen.app.agents import require_known
 from avrgen.app.insync import compose_hashes
@@ -29,6 +29,7 @@ from avrgen.app.project import Project
 from avrgen.app.running import Start
 from avrgen.app.telephony import TelephonyStatus
 from avrgen.engine.compose import ContainerStatus, Docker, SetScope
+from avrgen.engine.containers import Snapshot
 from avrgen.engine.differences import Difference
 from avrgen.engine.drift import DriftChecker, orphans
 from avrgen.errors import AvrgenError, ComposeError
@@ -79,10 +80,12 @@ def status(
     environ: Mapping[str, str] | None = None,
     docker: Docker | None = None,
     by: Literal["hash", "compose"] = "hash",
+    early: Snapshot | None = None,
 ) -> StatusReport:
     """Compare every agent's containers (or the named agents') with the blueprints: by
     each container's content-hash label (`by="compose"`: by compose's own dry run, the
-    tests' cross-check)."""
+    tests' cross-check). `early`: the default engine's containers, being read since the
+    command started (app/reading.py); `docker`'s are read here."""
     the_plan, _ = project.plan()
     if the_plan.target != "compose":
         raise AvrgenError("`status` compares docker compose agents; these blueprints render swarm")
@@ -103,8 +106,9 @@ def status(
             except ComposeError as exc:  # its host does not answer: said, as for agents
                 stack = TelephonyStatus("unreachable", [], [str(exc)])
     else:
+        known = early.found() if early is not None and docker is None else None
         docker = docker or Docker()
-        results = status_on(project, docker, the_plan, names, secrets, by=by)
+        results = status_on(project, docker, the_plan, names, secrets, by=by, known=known)
         if the_plan.telephony is not None and not names:
             stack = telephony_status(
                 project, the_plan, the_plan.telephony, docker, environ, secrets_file
@@ -153,9 +157,11 @@ def status_on(
     secrets: dict[str, str],
     check_names: bool = True,
     by: Literal["hash", "compose"] = "hash",
+    known: Sequence[dict[str, Any]] | None = None,
 ) -> list[AgentStatus]:
     """status on one engine: its agents of the plan (or the named ones), then its orphans;
-    only this blueprint set's containers (an engine given without a set gets the plan's)."""
+    only this blueprint set's containers (an engine given without a set gets the plan's).
+    `known`: the inspect data of every avrgen container of the engine, read already."""
     if docker.scope is None:
         docker.scope = SetScope.of(the_plan, project.paths.state_dir)
     chosen = dict.fromkeys(names) if names else the_plan.agents
@@ -171,8 +177,8 @@ def status_on(
     )
 
     def read_engine() -> dict[str, list[ContainerStatus]]:
-        found = orphans(docker, the_plan)
-        checker.load(planned)
+        found = orphans(docker, the_plan, known)
+        checker.load(planned, known)
         return found
 
     # the engine is read (this set's orphans, the agents' containers and images) while the
@@ -182,11 +188,11 @@ def status_on(
         reading = pool.submit(read_engine)
         rendered.render()
         orphaned = reading.result()
-    known = [*the_plan.agents, *sorted(orphaned)]
+    agents = [*the_plan.agents, *sorted(orphaned)]
     if check_names:
-        wanted = require_known(names, known) if names else known
+        wanted = require_known(names, agents) if names else agents
     else:  # several hosts: the names were checked against the whole plan
-        wanted = [n for n in dict.fromkeys(names) if n in known] if names else known
+        wanted = [n for n in dict.fromkeys(names) if n in agents] if names else agents
 
     def agent_status(agent: AgentPlan) -> AgentStatus:
         drift = checker.drift(agent)

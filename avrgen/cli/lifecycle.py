@@ -239,6 +239,10 @@ def ps(
 ) -> None:
     """Containers of this blueprint set's agents: state, health, published ports (target
     swarm: the agents' swarm tasks: node, state, error)."""
+    from avrgen.app.reading import read_default_engine
+
+    # the engine answers while the models are imported and the blueprints planned
+    early = None if all_sets or target == "swarm" else read_default_engine()
     from avrgen.app.deploy import tasks
 
     # --all-sets needs no blueprints: without them, the target is compose
@@ -253,7 +257,7 @@ def ps(
     try:
         from avrgen.app.lifecycle import ps as containers
 
-        statuses = containers(project, names, all_sets=all_sets)
+        statuses = containers(project, names, all_sets=all_sets, early=early)
     except HostsUnreachable as exc:
         partial = cast("list[ContainerStatus]", exc.partial)
         _hosts_failed(exc, as_json, serialize.containers, shown, partial)
@@ -340,9 +344,12 @@ def status(
     as_json: bool,
 ) -> None:
     """Compare running agents with the blueprints: in sync, drifted, not running, orphaned."""
+    from avrgen.app.reading import read_default_engine
+
+    early = read_default_engine()  # the engine answers while the blueprints are planned
     from avrgen.app.status import status as agent_status
 
-    report = agent_status(project, names, secrets_file=secrets_file)
+    report = agent_status(project, names, secrets_file=secrets_file, early=early)
     if as_json:
         serialize.emit(serialize.status_report(report))
     else:

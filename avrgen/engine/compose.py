@@ -162,10 +162,16 @@ class Docker(Engine):
 
     # -- what is running ---------------------------------------------------------------------
 
-    def containers(self, agents: Sequence[str] | None = None) -> list[ContainerStatus]:
+    def containers(
+        self, agents: Sequence[str] | None = None, known: Sequence[dict[str, Any]] | None = None
+    ) -> list[ContainerStatus]:
         """The containers of `agents` (all avrgen containers with None), by their labels:
-        of this engine's blueprint set (`scope`) only, when it has one."""
-        found = containers.list_containers(self, agents)
+        of this engine's blueprint set (`scope`) only, when it has one. `known`: the inspect
+        data of every avrgen container of this engine (a Snapshot's), read already."""
+        if known is not None:
+            found = containers.statuses_of(known, agents)
+        else:
+            found = containers.list_containers(self, agents)
         return found if self.scope is None else [s for s in found if self.scope.owns(s)]
 
     def unscoped_containers(self, agents: Sequence[str] | None) -> list[ContainerStatus]:

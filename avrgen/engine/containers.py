@@ -11,11 +11,12 @@ from __future__ import annotations
 import contextlib
 import json
 import subprocess
+import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from avrgen.engine.docker import LOG_LINES, Engine, last_line, last_lines, role_rank
 from avrgen.errors import ComposeError
@@ -28,7 +29,9 @@ from avrgen.model.labels import (
     TELEPHONY_LABEL,
     WORKING_DIR_LABEL,
 )
-from avrgen.model.plan import Container
+
+if TYPE_CHECKING:
+    from avrgen.model.plan import Container  # pydantic's models: not for a listing
 
 # one `docker container ls --filter KEY=VALUE` condition: ("label", "avrgen.agent=x")
 ListFilter = tuple[str, str]
@@ -75,8 +78,7 @@ def list_containers(
     """The containers of `agents` (all avrgen containers with None), by their labels, and
     those holding one of the container names `named`: one `docker container ls` of
     avrgen's containers, then one `docker container inspect`."""
-    found = inspect_agents(engine, agents, named)
-    return sorted((status_of(data) for data in found), key=role_key)
+    return statuses_of(inspect_agents(engine, agents, named), None)
 
 
 def inspect_agents(
@@ -92,6 +94,38 @@ def inspect_agents(
         # its own (ownership.py refuses to start or remove next to it)
         rows = [r for r in rows if r.agent in names or r.project in projects or r.name in held]
     return [data for data in inspect(engine, [r.id for r in rows]) if is_managed(data)]
+
+
+class Snapshot:
+    """Every avrgen container of one engine, inspected (`inspect_agents`), read in a thread
+    of its own from the moment it is made: a command makes one before it reads and plans
+    the blueprints, so the engine answers meanwhile. A daemon thread: a command that never
+    asks for it (its plan names other hosts) does not wait for it at exit."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._found: list[dict[str, Any]] | None = None
+        self._reading = threading.Thread(target=self._read, args=(engine,), daemon=True)
+        self._reading.start()
+
+    def _read(self, engine: Engine) -> None:
+        # any failure (no engine, no docker CLI) is None here: the caller reads again the
+        # ordinary way, and that says what is wrong, in the command's own thread
+        with contextlib.suppress(Exception):
+            self._found = inspect_agents(engine)
+
+    def found(self) -> list[dict[str, Any]] | None:
+        """The inspect data, once read; None when the engine did not answer."""
+        self._reading.join()
+        return self._found
+
+
+def statuses_of(
+    found: Sequence[dict[str, Any]], agents: Sequence[str] | None
+) -> list[ContainerStatus]:
+    """What `list_containers(engine, agents)` lists, from inspect data of every avrgen
+    container (a Snapshot's)."""
+    chosen = found if agents is None else of_agents(found, agents)
+    return sorted(map(status_of, chosen), key=role_key)
 
 
 def of_agents(found: Sequence[dict[str, Any]], agents: Sequence[str]) -> list[dict[str, Any]]:

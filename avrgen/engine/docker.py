@@ -24,11 +24,12 @@ from typing import TYPE_CHECKING, Any
 
 from avrgen.engine.interrupt import Interruption
 from avrgen.errors import ComposeError
-from avrgen.model.blueprint import Host
 
 if TYPE_CHECKING:  # python-on-whales is imported where a client is used, not for a listing
     from python_on_whales import DockerClient
     from python_on_whales.exceptions import DockerException
+
+    from avrgen.model.blueprint import Host  # pydantic's models: not for a listing
 
 ROLE_ORDER = ("asr", "llm", "tts", "sts", "core")
 LOG_LINES = 15  # lines of a failing container's log shown in an error

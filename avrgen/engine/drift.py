@@ -46,19 +46,26 @@ AgentFiles = Callable[[AgentPlan], Mapping[str, bytes]]  # an agent's rendered f
 AgentHashes = Callable[[AgentPlan], Mapping[str, str]]  # role -> its service's content hash
 
 
-def orphans(docker: Docker, the_plan: Plan) -> dict[str, list[ContainerStatus]]:
-    """Containers of this blueprint set (its label), of agents it lacks."""
-    command = (
-        *("container", "ls", "--all", "--no-trunc"),
-        *("--filter", f"label={MANAGED_LABEL}=true"),
-        *("--filter", f"label={SET_LABEL}={the_plan.set_id}"),
-        *("--format", '{{.Label "' + AGENT_LABEL + '"}}'),
-    )
-    listed = docker.output(*command, doing="list containers")
-    names = sorted({n.strip() for n in listed.splitlines() if n.strip()})
+def orphans(
+    docker: Docker, the_plan: Plan, known: Sequence[dict[str, Any]] | None = None
+) -> dict[str, list[ContainerStatus]]:
+    """Containers of this blueprint set (its label), of agents it lacks. `known`: the
+    inspect data of every avrgen container of the engine (a Snapshot's), read already."""
+    if known is not None:
+        labels = [(d.get("Config") or {}).get("Labels") or {} for d in known]
+        agents = {ls.get(AGENT_LABEL, "") for ls in labels if ls.get(SET_LABEL) == the_plan.set_id}
+    else:
+        command = (
+            *("container", "ls", "--all", "--no-trunc"),
+            *("--filter", f"label={MANAGED_LABEL}=true"),
+            *("--filter", f"label={SET_LABEL}={the_plan.set_id}"),
+            *("--format", '{{.Label "' + AGENT_LABEL + '"}}'),
+        )
+        agents = set(docker.output(*command, doing="list containers").splitlines())
+    names = sorted({n.strip() for n in agents if n.strip()})
     names = [n for n in names if n not in the_plan.agents]
     found: dict[str, list[ContainerStatus]] = {}
-    for each in docker.containers(names) if names else []:
+    for each in docker.containers(names, known) if names else []:
         found.setdefault(each.agent, []).append(dataclasses.replace(each, orphan=True))
     return {name: sorted(found[name], key=role_key) for name in sorted(found)}
 
@@ -93,13 +100,18 @@ class DriftChecker:
         self._loaded: dict[str, list[ContainerStatus]] | None = None
         self._inspected: dict[str, dict[str, Any]] = {}
 
-    def load(self, agents: Sequence[AgentPlan]) -> None:
+    def load(
+        self, agents: Sequence[AgentPlan], known: Sequence[dict[str, Any]] | None = None
+    ) -> None:
         """Read what drift() compares for all of `agents` at once: one `docker container ls`,
         one `docker container inspect` of their containers, one `docker image inspect` of
-        their images (instead of several engine calls an agent)."""
+        their images (instead of several engine calls an agent). `known`: the inspect data
+        of every avrgen container of the engine (a Snapshot's), read already."""
         names = {a.name for a in agents}
         claimed = self.docker.claimed
-        if claimed is not None and names <= claimed[0]:  # up read them just before
+        if known is not None:
+            found = containers.of_agents(known, sorted(names))
+        elif claimed is not None and names <= claimed[0]:  # up read them just before
             found = containers.of_agents(claimed[1], sorted(names))
         else:
             found = containers.inspect_agents(self.docker, sorted(names))

@@ -19,8 +19,9 @@ import pytest
 from conftest import Avrgen
 
 from avrgen.app.diff import plan_diff
-from avrgen.app.lifecycle import up
+from avrgen.app.lifecycle import ps, up
 from avrgen.app.project import Paths, Project
+from avrgen.app.reading import read_default_engine
 from avrgen.app.running import Start
 from avrgen.app.status import AgentStatus, StatusReport, status
 
@@ -128,6 +129,18 @@ def test_in_sync_after_up(stack: Project, env: dict[str, str], avrgen: Avrgen) -
     result = avrgen("status", "--exit-code", *cli_args(stack))
     assert result.exit_code == 0, result.stdout + result.stderr
     assert result.stdout.endswith("status: 2 in sync\n")
+
+
+@pytest.mark.docker
+def test_the_engine_read_early_gives_the_same_answers(stack: Project, env: dict[str, str]) -> None:
+    """What the CLI does (the engine read while it plans: app/reading.py) reports exactly
+    what reading the engine after planning does, for status and ps, all agents or named."""
+    assert status(stack, environ=env, early=read_default_engine()) == status(stack, environ=env)
+    named = status(stack, [TWO], environ=env, early=read_default_engine())
+    assert named == status(stack, [TWO], environ=env)
+    assert ps(stack, early=read_default_engine()) == ps(stack)
+    assert ps(stack, [ONE], early=read_default_engine()) == ps(stack, [ONE])
+    assert {s.agent for s in ps(stack, early=read_default_engine())} == {ONE, TWO}
 
 
 @pytest.mark.docker
@@ -281,6 +294,7 @@ def test_deleted_blueprint_is_orphaned(stack: Project, env: dict[str, str], avrg
     try:
         report = status(stack, environ=env)
         assert states(report) == {ONE: "in sync", TWO: "orphaned"}
+        assert status(stack, environ=env, early=read_default_engine()) == report
         orphan = by_agent(report)[TWO]
         assert {c.name for c in orphan.containers} == {f"avr-sts-{TWO}", f"avr-core-{TWO}"}
         assert all(c.orphan for c in orphan.containers)

@@ -39,3 +39,11 @@ def test_the_client_imports_it_on_first_use() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "True"]
+
+
+def test_the_early_read_imports_no_models() -> None:
+    """ps and status start reading the engine before they import avrgen's models (pydantic)
+    and plan: app/reading.py must stay that light."""
+    loaded = imported_after(("avrgen.app.reading",))
+    assert not {m for m in loaded if m.split(".")[0] in ("pydantic", "python_on_whales")}
+    assert "avrgen.model.blueprint" not in loaded
