@@ -29,6 +29,8 @@ class RenderResult:
     changes: list[Change]
     warnings: list[Problem] = field(default_factory=list)
     checked: bool = False  # --check: nothing was written
+    # the caller's text of the plan (`summary` of render()), made or given back by the cache
+    summary: str | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ def render(
     wait: bool = True,
     on_wait: Callable[[str], None] | None = None,
     use_cache: bool = False,
+    summary: Callable[[Plan], str] | None = None,
 ) -> RenderResult:
     """Write output/ and the lock; with `check`, write nothing and fail when stale.
 
@@ -69,9 +72,11 @@ def render(
     With `use_cache` (and no `agents`), a render whose inputs and output files are as the
     last one left them is answered from the render cache (avrgen/pipeline/cache.py); its
     `plan` is then a PlanView (what the CLI prints), so only the CLI asks for it.
+    `summary`: text the caller makes of a plan (the CLI: its table), for a render that uses
+    the cache: made after a full render and stored, given back by a hit (result.summary).
     """
     with mutex.hold(project.paths.blueprints, wait, on_wait, create=False):
-        return _render_set(project, check, agents, target, wait, on_wait, use_cache)
+        return _render_set(project, check, agents, target, wait, on_wait, use_cache, summary)
 
 
 def _render_set(
@@ -82,9 +87,11 @@ def _render_set(
     wait: bool,
     on_wait: Callable[[str], None] | None,
     use_cache: bool,
+    summary: Callable[[Plan], str] | None,
 ) -> RenderResult:
     from avrgen.pipeline import cache
 
+    since = cache.clock()  # before any output file is read: see cache.settled()
     paths = project.paths
     options: dict[str, object] = {"target": target}
     if paths.environment is None:  # their names are validated against the base's agents
@@ -108,7 +115,7 @@ def _render_set(
             if key is not None and paths.output.is_dir():
                 hit = cache.lookup(key, paths.output, paths.lock)
         if hit is not None:
-            return RenderResult(hit.plan, [], hit.warnings, checked=check)
+            return RenderResult(hit.plan, [], hit.warnings, checked=check, summary=hit.summary)
     # the blueprints, read once (the mutex guards the lock)
     checked = project.validated(use_cache=key is not None)
     early: _FirstRender | None = None
@@ -122,7 +129,11 @@ def _render_set(
         from avrgen.model.plan import Plan
 
         # stored only when the inputs after the render are those hashed before it
-        if key is not None and isinstance(done.result.plan, Plan) and cache_key() == key:
+        if key is not None and isinstance(done.result.plan, Plan):
+            if summary is not None:
+                done.result.summary = summary(done.result.plan)
+            if cache_key() != key:
+                return done.result
             output, lock = done.targets
             cache.store(
                 key,
@@ -133,6 +144,8 @@ def _render_set(
                 done.result.plan.agents,
                 done.result.warnings,
                 done.reuse,
+                since,
+                done.result.summary,
             )
         return done.result
 

@@ -12,6 +12,7 @@ from avrgen.app.telephony import TelephonyStatus, TelephonyUp
 from avrgen.engine.compose import AgentUp, ContainerStatus, LogLine
 from avrgen.engine.differences import Difference
 from avrgen.engine.swarm import AgentDeploy, DeployResult, TaskStatus, UndeployResult
+from avrgen.pipeline.cache import PlanView
 from avrgen.pipeline.validate import Validated
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "ImportResult",
     "LogLine",
     "PlanDiff",
+    "PlanView",
     "PortChange",
     "RenderResult",
     "StatusReport",

@@ -13,13 +13,14 @@ import click
 from avrgen.cli import serialize
 from avrgen.cli.environments import all_environments_option, render_all, validate_all
 from avrgen.cli.options import json_option, no_wait_option, project_options, target_option
-from avrgen.cli.output import Failed, print_problems, say_waiting, table
+from avrgen.cli.output import Failed, print_problems, say_waiting, table_text
 from avrgen.errors import BlueprintError, StaleOutputError
 
 if TYPE_CHECKING:
     from avrgen.app.project import Project
-    from avrgen.app.results import PlanDiff, RenderResult
+    from avrgen.app.results import PlanDiff, PlanView, RenderResult
     from avrgen.model.blueprint import Target
+    from avrgen.model.plan import Plan
 
 _DIFF_COLORS = {"+": "green", "-": "red", "@": "cyan"}
 _AGENT_MARKS = {"added": "+", "changed": "~", "removed": "-"}
@@ -118,6 +119,7 @@ def render(
                 wait=not no_wait,
                 on_wait=say_waiting,
                 use_cache=not no_cache,
+                summary=plan_table,  # the table of every agent: stored, printed by a hit
             )
 
     if all_environments:
@@ -135,7 +137,9 @@ def render(
         serialize.emit(serialize.render_result(result))
         return
     print_problems(result.warnings)
-    print_plan_table(result, agents)
+    # the cache's text is of every agent's table (it is not used when agents are named)
+    text = result.summary if result.summary is not None and not agents else None
+    click.echo(text if text is not None else plan_table(result.plan, agents))
     if check:
         click.echo("up to date: output/ and the lock match the blueprints")
     else:
@@ -150,9 +154,10 @@ def render(
         )
 
 
-def print_plan_table(result: RenderResult, only: tuple[str, ...] = ()) -> None:
+def plan_table(plan: Plan | PlanView, only: tuple[str, ...] = ()) -> str:
+    """The table `render` prints of a plan's agents (of those in `only`, when given)."""
     rows = [("AGENT", "MODE", "CONTAINER", "IMAGE", "PORT")]
-    for name, agent in result.plan.agents.items():
+    for name, agent in plan.agents.items():
         if only and name not in only:
             continue
         for c in agent.containers:
@@ -160,7 +165,7 @@ def print_plan_table(result: RenderResult, only: tuple[str, ...] = ()) -> None:
             if c.published:
                 port += " (published)"
             rows.append((name, agent.mode, c.name, c.image, port))
-    table(rows)
+    return table_text(rows)
 
 
 @click.command("plan")

@@ -14,40 +14,42 @@ from collections.abc import Sequence
 import click
 
 from avrgen import __version__
-from avrgen.cli import blueprint, catalog, explain, lifecycle, releases, serialize, swarm
+from avrgen.cli.lazy import LazyGroup
 from avrgen.cli.options import Invocation
 from avrgen.cli.output import Failed
 from avrgen.errors import AvrgenError, BlueprintError
 
+_COMMANDS = {
+    "validate": ("blueprint", "validate"),
+    "render": ("blueprint", "render"),
+    "plan": ("blueprint", "plan_command"),
+    "diff": ("blueprint", "plan_command"),
+    "templates": ("catalog", "templates_cmd"),
+    "new": ("catalog", "new"),
+    "schema": ("catalog", "schema"),
+    "import": ("catalog", "import_cmd"),
+    "up": ("lifecycle", "up"),
+    "down": ("lifecycle", "down"),
+    "ps": ("lifecycle", "ps"),
+    "logs": ("lifecycle", "logs"),
+    "restart": ("lifecycle", "restart"),
+    "deploy": ("swarm", "deploy"),
+    "undeploy": ("swarm", "undeploy"),
+    "status": ("lifecycle", "status"),
+    "explain": ("explain", "explain"),
+    "history": ("releases", "history"),
+    "rollback": ("releases", "rollback"),
+}
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+
+@click.group(
+    cls=LazyGroup,
+    lazy={name: (f"avrgen.cli.{module}", attr) for name, (module, attr) in _COMMANDS.items()},
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.version_option(__version__, prog_name="avrgen")
 def cli() -> None:
     """Declarative blueprints for Agent Voice Response agents, rendered to docker compose."""
-
-
-for command in (
-    blueprint.validate,
-    blueprint.render,
-    blueprint.plan_command,
-    catalog.templates_cmd,
-    catalog.new,
-    catalog.schema,
-    catalog.import_cmd,
-    lifecycle.up,
-    lifecycle.down,
-    lifecycle.ps,
-    lifecycle.logs,
-    lifecycle.restart,
-    swarm.deploy,
-    swarm.undeploy,
-    lifecycle.status,
-    explain.explain,
-    releases.history,
-    releases.rollback,
-):
-    cli.add_command(command)
-cli.add_command(blueprint.plan_command, name="diff")
 
 
 def main(args: Sequence[str] | None = None) -> None:
@@ -66,6 +68,8 @@ def main(args: Sequence[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except Failed as exc:
         if exc.document is not None:
+            from avrgen.cli import serialize
+
             serialize.emit(exc.document)
         sys.exit(exc.exit_code)
     except (AvrgenError, OSError) as raised:
@@ -73,6 +77,8 @@ def main(args: Sequence[str] | None = None) -> None:
         text = str(error) if isinstance(error, BlueprintError) else f"error: {error}"
         click.echo(text, err=True)
         if invocation.json:  # stdout stays parseable for a machine reader
+            from avrgen.cli import serialize
+
             serialize.emit(serialize.error(error))
         sys.exit(error.exit_code)
     if isinstance(code, int) and code:  # pragma: no cover - no command calls ctx.exit(N)

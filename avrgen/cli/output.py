@@ -30,12 +30,17 @@ class Failed(Exception):
 def table(rows: Sequence[Sequence[str]]) -> None:
     """Left-aligned columns two spaces apart, the first row the header; one write, as a
     table of 1,000s of agents has thousands of rows."""
+    click.echo(table_text(rows))
+
+
+def table_text(rows: Sequence[Sequence[str]]) -> str:
+    """The text `table` prints (without its last newline)."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = (
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         for row in rows
     )
-    click.echo("\n".join(lines))
+    return "\n".join(lines)
 
 
 def print_problems(problems: Sequence[Problem]) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import signal
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -86,7 +85,7 @@ def up_result(result: UpResult) -> dict[str, object]:
             }
             for a in result.agents
         ],
-        "interrupted": signal.Signals(result.interrupted).name if result.interrupted else None,
+        "interrupted": _signal_name(result.interrupted),
         "telephony": telephony_up(result.telephony),
         "releases": dict(result.releases),
     }
@@ -101,6 +100,12 @@ def telephony_up(stack: TelephonyUp | None) -> dict[str, object] | None:
         "containers": containers(stack.containers),
         "reloads": stack.reloads,
     }
+
+
+def _signal_name(number: int | None) -> str | None:
+    import signal  # here: only `up` and `deploy` report one
+
+    return signal.Signals(number).name if number else None
 
 
 def render_result(result: RenderResult) -> dict[str, object]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -39,6 +38,8 @@ def stage_file(path: str, data: bytes, mode: int, sync: bool = True) -> str:
     permissions; synced if `sync`, else the caller syncs everything at once. Returns the
     temporary file's path (`.{name}.*.tmp`), for the caller to rename over `path`.
     """
+    import tempfile  # here: it imports shutil and random, which a read-only run never needs
+
     folder, name = os.path.split(path)
     fd, tmp = tempfile.mkstemp(dir=folder or ".", prefix=f".{name}.", suffix=TEMP_SUFFIX)
     try:

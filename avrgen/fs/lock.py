@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -42,6 +41,8 @@ def new_set_id(folder: Path) -> str:
     (what an operator recognises in a message) and 8 random hex digits (two checkouts of
     one repository still differ)."""
     stem = re.sub(r"[^a-z0-9]+", "-", folder.resolve().parent.name.lower()).strip("-")[:31]
+    import secrets  # here: its imports (hmac, random) are for a new set only
+
     suffix = secrets.token_hex(4)
     return f"{stem.rstrip('-')}-{suffix}" if stem else f"set-{suffix}"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import functools
 import re
 from collections.abc import Iterable
@@ -19,6 +18,8 @@ def suggest(word: str, choices: Iterable[str]) -> str:
 
 @functools.lru_cache(maxsize=1024)  # one unknown env key of a set is often in every agent
 def _nearest(word: str, choices: tuple[str, ...]) -> str:
+    import difflib  # here: only a misspelt name needs it
+
     match = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f" (did you mean {match[0]!r}?)" if match else ""
 

@@ -7,15 +7,17 @@ bytes, the templates folder, every --catalog folder, every blueprint file (relat
 and bytes), the lock, the paths as given (they appear in what is printed), the working
 folder and the options. The settings' `catalog:` folder is named inside a blueprint, so its
 files are hashed on a lookup and compared with what the entry recorded. The value
-(store.py) is the sha256 of every file the render produced (output files and the lock) and
-what the CLI prints after a render (warnings, and the plan's agents and containers for
-the table and --json).
+(store.py) is the sha256 and the stat of every file the render produced (output files; the
+lock is hashed) and what the CLI prints after a render (warnings, the plan's agents and
+containers for --json, and the table's text).
 
-A hit still reads every output file and compares its hash, and refuses any extra file
-avrgen generated, a leftover temporary file, a symlink or an env file with loose
-permissions: a hand-edited or deleted output is found and repaired by the full pipeline.
-On any doubt (unreadable input, corrupt entry, version change) the answer is a miss.
-An entry is stored only when the inputs hashed after the render equal those before it.
+A hit stats every output file and reads and hashes one whose stat is not the recorded,
+settled one (git's rule for its index: store.settled; what stat can and cannot see is in
+docs/render-cache.md), and refuses any extra file avrgen generated, a leftover temporary
+file, a symlink or an env file with loose permissions: a hand-edited, replaced or deleted
+output is found and repaired by the full pipeline. On any doubt (unreadable input, corrupt
+entry, version change) the answer is a miss. An entry is stored only when the inputs
+hashed after the render equal those before it.
 
 When the pipeline does run (one agent changed), two finer layers save most of its work:
 DocumentCache (documents.py) gives the parsed documents of a blueprint file whose name and
@@ -35,7 +37,16 @@ from typing import TYPE_CHECKING, Any
 
 from avrgen.pipeline.cache.documents import DocumentCache
 from avrgen.pipeline.cache.key import FORMAT, LIBRARIES, catalog_hash, enabled, folder, key
-from avrgen.pipeline.cache.store import AgentView, ContainerView, Hit, PlanView, lookup, store
+from avrgen.pipeline.cache.store import (
+    AgentView,
+    ContainerView,
+    Hit,
+    PlanView,
+    clock,
+    lookup,
+    settled,
+    store,
+)
 
 if TYPE_CHECKING:
     from avrgen.pipeline.cache.agents import AgentReuse, agent_bytes
@@ -62,9 +73,11 @@ __all__ = [
     "PlanView",
     "agent_bytes",
     "catalog_hash",
+    "clock",
     "enabled",
     "folder",
     "key",
     "lookup",
+    "settled",
     "store",
 ]

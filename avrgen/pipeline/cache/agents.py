@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import marshal
 import operator
 import os
@@ -14,7 +13,7 @@ from pathlib import Path
 from avrgen.fs.files import read_regular
 from avrgen.model.plan import AgentPlan, Container, EnvItems
 from avrgen.pipeline.cache.key import FORMAT, Doubt, code_hash
-from avrgen.pipeline.cache.store import entry_path
+from avrgen.pipeline.cache.store import AGENT_KEYS, FILES, read_entry
 
 # every field of the plan's dataclasses, in order: a field added to them is in the key too
 _AGENT_FIELDS = tuple(f.name for f in dataclasses.fields(AgentPlan))
@@ -78,11 +77,10 @@ class AgentReuse:
             return
         self._shared = repr((FORMAT, self.code, target, *shared)).encode()
         try:
-            with open(entry_path(output), "rb") as handle:
-                entry = json.loads(handle.read())
-            if entry.get("format") != FORMAT or entry.get("code") != self.code:
+            entry = read_entry(output)
+            if entry is None or entry.header.get("code") != self.code:
                 return
-            known, files = entry["agent_keys"], entry["files"]
+            known, files = entry.section(AGENT_KEYS), entry.section(FILES)
             if not isinstance(known, dict) or not isinstance(files, dict):
                 return
         except (OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):

@@ -16,7 +16,7 @@ from avrgen.fs.lock import LOCK_NAME
 from avrgen.fs.package import PACKAGE, default_templates
 from avrgen.pipeline.blueprint_files import blueprint_files
 
-FORMAT = 1
+FORMAT = 2  # of the entries (store.py): 2, with stats and sections
 # the libraries whose behaviour shapes the output bytes or the checks (yaml_rs reads the
 # rendered files back): their entry files, version files and installed versions are hashed
 LIBRARIES = ("jinja2", "markupsafe", "yaml", "pydantic", "pydantic_core", "yaml_rs")

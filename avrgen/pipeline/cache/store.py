@@ -1,5 +1,11 @@
 """The render cache's entries: one per output folder, recording what a render produced and
-printed; a lookup answers only when every output file still holds the recorded bytes."""
+printed; a lookup answers only when every output file still holds the recorded bytes.
+
+Whether a file still holds them is told as git's index tells it: by its stat (size, mtime,
+ctime, inode, mode), recorded beside its sha256, and by reading and hashing the file only
+when its stat differs or was not recorded as settled (see `settled`). What stat sees and
+what it cannot is written in docs/render-cache.md.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +15,10 @@ import hashlib
 import json
 import os
 import stat
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +33,11 @@ if TYPE_CHECKING:
     from avrgen.pipeline.cache.agents import AgentReuse
 
 CACHE_MODE = 0o600  # entries describe the user's blueprints (paths, warnings): theirs alone
+
+# The entry: a JSON header line, then one JSON line per section, in this order. A lookup
+# parses only the sections it needs; the header holds the sha256 of the rest ("body"), so
+# a section parsed later (the plan's views, for --json) is exactly what store() wrote.
+STATS, FILES, AGENT_KEYS, VIEWS, SUMMARY = range(5)
 
 
 # -- what a hit gives back: the parts of the plan the CLI prints ------------------------------
@@ -47,17 +60,40 @@ class AgentView:
     containers: tuple[ContainerView, ...]
 
 
-@dataclass(frozen=True)
 class PlanView:
-    """What `render` prints of a plan (the table and --json), read back from the cache."""
+    """What `render` prints of a plan (the table and --json), read back from the cache:
+    parsed when first asked for (a hit printed from its stored summary never asks)."""
 
-    agents: dict[str, AgentView]
+    def __init__(self, text: bytes) -> None:
+        self._text = text
+
+    @cached_property
+    def agents(self) -> dict[str, AgentView]:
+        return {
+            str(name): AgentView(
+                mode=str(agent["mode"]),
+                project=str(agent["project"]),
+                containers=tuple(
+                    ContainerView(
+                        role=str(c["role"]),
+                        name=str(c["name"]),
+                        image=str(c["image"]),
+                        port=int(c["port"]),
+                        http_port=None if c["http_port"] is None else int(c["http_port"]),
+                        published=tuple(int(p) for p in c["published"]),
+                    )
+                    for c in agent["containers"]
+                ),
+            )
+            for name, agent in json.loads(self._text).items()
+        }
 
 
 @dataclass(frozen=True)
 class Hit:
     plan: PlanView
     warnings: list[Problem]
+    summary: str | None  # the caller's text of the plan, as stored (see store())
 
 
 _CONTAINER_VIEW = tuple(f.name for f in dataclasses.fields(ContainerView))
@@ -75,102 +111,197 @@ def entry_path(output: Path) -> Path:
     return folder() / f"{folder_name(output)}.json"
 
 
+# -- stat: what tells a file unchanged without reading it -------------------------------------
+
+
+def clock() -> int:
+    """Now, in ns, as the kernel stamps files: Linux sets mtime and ctime from its coarse
+    real-time clock, which may lag time.time_ns() by a tick. Elsewhere: time.time_ns() less
+    a second, so that a file stamped just before is never taken for one stamped after."""
+    coarse = getattr(time, "CLOCK_REALTIME_COARSE", None)
+    if coarse is not None:
+        return time.clock_gettime_ns(coarse)
+    return time.time_ns() - 1_000_000_000  # pragma: no cover - not Linux
+
+
+def stat_text(info: os.stat_result) -> str:
+    """The fields compared: size, mtime, ctime, inode and mode."""
+    return f"{info.st_size} {info.st_mtime_ns} {info.st_ctime_ns} {info.st_ino} {info.st_mode}"
+
+
+def _granule(*stamps: int) -> int:
+    """An upper bound of the file system's timestamp granularity: the largest power of ten
+    (up to a second) dividing the stamps; 2 s for whole seconds (FAT keeps even seconds)."""
+    granule = 1
+    while granule < 1_000_000_000 and not any(s % (granule * 10) for s in stamps):
+        granule *= 10
+    return 2_000_000_000 if granule == 1_000_000_000 else granule
+
+
+def settled(info: os.stat_result, since: int) -> bool:
+    """Whether a file with this stat, whose bytes were known (written or read) after
+    `since` (a clock() reading), would show any later change in its stat.
+
+    A change stamps ctime (which no user can set) with the clock of that moment, cut to the
+    file system's granule; one after `since` is stamped at least `since` cut to the granule.
+    A file whose ctime and mtime lie before that has a stat no later change can reproduce;
+    one stamped in the same granule could be changed again within it unseen (git's "racy"
+    file), so it is read and hashed instead."""
+    granule = _granule(info.st_mtime_ns, info.st_ctime_ns)
+    start = since - since % granule
+    return info.st_ctime_ns < start and info.st_mtime_ns < start
+
+
+# -- the entry's file -------------------------------------------------------------------------
+
+
+class Entry:
+    """An entry as read: its header, and its sections parsed when first asked for."""
+
+    def __init__(self, header: dict[str, Any], sections: list[bytes]) -> None:
+        self.header = header
+        self.sections = sections
+        self._parsed: dict[int, Any] = {}
+
+    def section(self, index: int) -> Any:
+        if index not in self._parsed:
+            self._parsed[index] = json.loads(self.sections[index])
+        return self._parsed[index]
+
+    def encode(self) -> bytes:
+        body = b"\n".join(self.sections)
+        header = {**self.header, "body": hashlib.sha256(body).hexdigest()}
+        return json.dumps(header, separators=(",", ":")).encode() + b"\n" + body
+
+
+def read_entry(output: Path, the_key: str | None = None) -> Entry | None:
+    """The entry of `output` (with `the_key`, when given); None when absent, of another
+    format or key, or not exactly as store() wrote it."""
+    with open(entry_path(output), "rb") as handle:
+        raw = handle.read()
+    prefix = b'{"format":%d,"key":"' % FORMAT  # as store() writes it: no need to parse
+    if not raw.startswith(prefix + (b'%s"' % the_key.encode() if the_key else b"")):
+        return None
+    head, _, body = raw.partition(b"\n")
+    header = json.loads(head)
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        return None
+    if the_key is not None and header.get("key") != the_key:
+        return None
+    if header.get("body") != hashlib.sha256(body).hexdigest():
+        return None
+    sections = body.split(b"\n")
+    return Entry(header, sections) if len(sections) == SUMMARY + 1 else None
+
+
+# -- lookup and store -------------------------------------------------------------------------
+
+
 def lookup(the_key: str, output: Path, lock: Path) -> Hit | None:
     """The recorded result when the entry for `output` has `the_key` and every output file
-    (and the lock) still holds exactly the recorded bytes; else None."""
+    (and the lock) still holds exactly the recorded bytes; else None.
+
+    A file whose stat is as recorded is not read; any other is read and hashed, and when
+    its bytes are the recorded ones and its stat is now settled, the entry is written again
+    with that stat (once: later lookups need not read it)."""
+    since = clock()  # before any output file is read: what settled() measures against
     try:
-        with open(entry_path(output), "rb") as handle:
-            raw = handle.read()
-        if not raw.startswith(b'{"format":%d,"key":"%s"' % (FORMAT, the_key.encode())):
-            return None  # another key (as store() writes it): no need to parse the rest
-        entry = json.loads(raw)
-        if entry.get("format") != FORMAT or entry.get("key") != the_key:
+        entry = read_entry(output, the_key)
+        if entry is None:
             return None
-        own = entry["catalog"]
-        if catalog_hash(Path(own) if own else None) != entry["catalog_hash"]:
+        header = entry.header
+        own = header["catalog"]
+        if catalog_hash(Path(own) if own else None) != header["catalog_hash"]:
             return None
-        if hashlib.sha256(read_input(lock)).hexdigest() != entry["lock"]:
+        if hashlib.sha256(read_input(lock)).hexdigest() != header["lock"]:
             return None
-        if not _outputs_match(output, entry["files"]):
+        fresh: dict[str, dict[str, str]] = {}
+        if not _outputs_match(output, entry, since, fresh):
             return None
-        return _hit(entry)
+        warnings = _warnings(header["warnings"])
+        summary = entry.section(SUMMARY)
+        if summary is not None and not isinstance(summary, str):
+            return None
+        if fresh:
+            stats = entry.section(STATS)
+            for agent, names in fresh.items():
+                stats[agent].update(names)
+            entry.sections[STATS] = _dumps(stats)
+            write_entry(entry_path(output), entry.encode())
+        return Hit(PlanView(entry.sections[VIEWS]), warnings, summary)
     except (Doubt, OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
         return None
 
 
-def _outputs_match(root: Path, recorded: dict[str, str]) -> bool:
-    """Every recorded file holds its bytes (read and hashed), is a plain file (env files
-    private), and no other generated or temporary file lies in the agent folders."""
-    if not isinstance(recorded, dict):
+def _outputs_match(root: Path, entry: Entry, since: int, fresh: dict[str, dict[str, str]]) -> bool:
+    """Every recorded file holds its bytes (by its recorded stat, else read and hashed), is
+    a plain file (env files private), and no other generated or temporary file lies in the
+    agent folders. `fresh` gets the stat of each file read and found settled."""
+    stats = entry.section(STATS)  # by agent folder, by file name: its stat_text or ""
+    if not isinstance(stats, dict):
         return False
     seen = 0
-    parents = {rel.partition("/")[0] for rel in recorded}
     with os.scandir(root) as folders:
         for agent in folders:
+            recorded = stats.get(agent.name)
             if agent.is_symlink():
-                if agent.name in parents:
+                if recorded is not None:
                     return False  # the full render refuses it, with its message
                 continue
             if not agent.is_dir():
                 continue
             with os.scandir(agent.path) as entries:
-                for entry in entries:
-                    name = entry.name
+                for dir_entry in entries:
+                    name = dir_entry.name
                     if name.startswith("."):
                         if name.endswith(TEMP_SUFFIX):
                             return False  # a killed render's leftover: the full one tidies
                         continue
-                    rel = f"{agent.name}/{name}"
-                    expected = recorded.get(rel)
-                    if expected is None:
-                        if entry.is_symlink() or not entry.is_file():
-                            continue
-                        with open(entry.path, "rb") as handle:
-                            if handle.read(len(GENERATED_MARK)) == GENERATED_MARK:
-                                return False  # a generated file the render would remove
+                    known = recorded.get(name) if recorded is not None else None
+                    if known is None:
+                        if _generated(dir_entry):
+                            return False  # a generated file the render would remove
                         continue
-                    info = entry.stat(follow_symlinks=False)
+                    info = dir_entry.stat(follow_symlinks=False)
                     if not stat.S_ISREG(info.st_mode):
                         return False
                     if name.endswith(".env") and info.st_mode & 0o777 & ~0o600:
                         return False  # the full render takes the extra bits off
-                    data = read_regular(entry.path)
-                    if data is None or hashlib.sha256(data).hexdigest() != expected:
-                        return False
+                    if not known or stat_text(info) != known:
+                        data = read_regular(dir_entry.path)
+                        digest = entry.section(FILES).get(f"{agent.name}/{name}")
+                        if data is None or hashlib.sha256(data).hexdigest() != digest:
+                            return False
+                        if settled(info, since):
+                            fresh.setdefault(agent.name, {})[name] = stat_text(info)
                     seen += 1
-    return seen == len(recorded)
+    return seen == sum(len(names) for names in stats.values())
 
 
-def _hit(entry: dict[str, Any]) -> Hit:
-    """The entry's plan and warnings, each value checked for its type (a corrupt entry
-    raises, and the lookup is a miss)."""
-    agents = {
-        str(name): AgentView(
-            mode=str(agent["mode"]),
-            project=str(agent["project"]),
-            containers=tuple(
-                ContainerView(
-                    role=str(c["role"]),
-                    name=str(c["name"]),
-                    image=str(c["image"]),
-                    port=int(c["port"]),
-                    http_port=None if c["http_port"] is None else int(c["http_port"]),
-                    published=tuple(int(p) for p in c["published"]),
-                )
-                for c in agent["containers"]
-            ),
-        )
-        for name, agent in entry["agents"].items()
-    }
+def _generated(dir_entry: os.DirEntry[str]) -> bool:
+    if dir_entry.is_symlink() or not dir_entry.is_file():
+        return False
+    with open(dir_entry.path, "rb") as handle:
+        return handle.read(len(GENERATED_MARK)) == GENERATED_MARK
+
+
+def _warnings(stored: list[dict[str, Any]]) -> list[Problem]:
+    """The entry's warnings, each value checked for its type (a corrupt entry raises, and
+    the lookup is a miss)."""
     warnings = []
-    for p in entry["warnings"]:
+    for p in stored:
         severity = p["severity"]
         if severity not in ("error", "warning"):
             raise ValueError("bad severity")
         warnings.append(
             Problem(str(p["file"]), int(p["line"]), str(p["path"]), str(p["message"]), severity)
         )
-    return Hit(PlanView(agents), warnings)
+    return warnings
+
+
+def _dumps(value: object) -> bytes:
+    """One line of JSON (ASCII: json escapes every control character, so no newline)."""
+    return json.dumps(value, separators=(",", ":")).encode()
 
 
 def store(
@@ -182,34 +313,47 @@ def store(
     agents: Mapping[str, AgentPlan],
     warnings: list[Problem],
     reuse: AgentReuse | None = None,
+    since: int | None = None,
+    summary: str | None = None,
 ) -> None:
     """Record a render's result for `output` (atomically; a failure is silently skipped).
 
     `files`: the output folder's files by relative path (all one level deep, as rendered);
-    `agents`: the plan's agents by name; `reuse`: the render's per-agent keys.
+    `agents`: the plan's agents by name; `reuse`: the render's per-agent keys; `since`: a
+    clock() reading from before the render read or wrote any output file (each file's stat
+    is recorded when settled against it; without it, none is and a lookup reads them all);
+    `summary`: the caller's text of this plan, given back by a hit.
     """
     if any(rel.count("/") != 1 for rel in files):
         return  # not the shape _outputs_match() checks: do not cache
     known = reuse.digests if reuse is not None else {}  # of the bytes reused: hashed already
-    entry = {
-        "format": FORMAT,
-        "key": the_key,
-        "catalog": str(catalog) if catalog is not None else "",
-        "catalog_hash": "",
-        "lock": hashlib.sha256(lock).hexdigest(),
-        "files": {
-            rel: known.get(rel) or hashlib.sha256(data).hexdigest() for rel, data in files.items()
-        },
-        "warnings": [dataclasses.asdict(p) for p in warnings],
-        "code": reuse.code if reuse is not None else "",
-        "agent_keys": reuse.keys(agents.values()) if reuse is not None else {},
-        "agents": {name: view_entry(agent) for name, agent in agents.items()},
-    }
+    stats: dict[str, dict[str, str]] = {}  # by agent folder, by file name
     try:
-        entry["catalog_hash"] = catalog_hash(catalog)
+        for rel in files:
+            info = os.lstat(os.path.join(output, rel))
+            agent, _, name = rel.partition("/")
+            text = stat_text(info) if since is not None and settled(info, since) else ""
+            stats.setdefault(agent, {})[name] = text
+        header = {
+            "format": FORMAT,
+            "key": the_key,
+            "catalog": str(catalog) if catalog is not None else "",
+            "catalog_hash": catalog_hash(catalog),
+            "lock": hashlib.sha256(lock).hexdigest(),
+            "warnings": [dataclasses.asdict(p) for p in warnings],
+            "code": reuse.code if reuse is not None else "",
+        }
     except (Doubt, OSError):
         return
-    write_entry(entry_path(output), json.dumps(entry, separators=(",", ":")).encode())
+    sections = [b""] * (SUMMARY + 1)
+    sections[STATS] = _dumps(stats)
+    sections[FILES] = _dumps(
+        {rel: known.get(rel) or hashlib.sha256(data).hexdigest() for rel, data in files.items()}
+    )
+    sections[AGENT_KEYS] = _dumps(reuse.keys(agents.values()) if reuse is not None else {})
+    sections[VIEWS] = _dumps({name: view_entry(agent) for name, agent in agents.items()})
+    sections[SUMMARY] = _dumps(summary)
+    write_entry(entry_path(output), Entry(header, sections).encode())
 
 
 def write_entry(path: Path, data: bytes) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -323,6 +325,161 @@ def test_no_templates_folder_means_the_bundled_one(project: Path) -> None:
     args = (project / "blueprints", project / "output")
     assert cache.key(*args, None, (), {}) == cache.key(*args, default_templates(), (), {})
     assert cache.key(*args, None, (), {}) is not None
+
+
+# -- the output check by stat (as git's index): what it trusts, what it still reads -----------
+
+_OPENED: list[str] | None = None  # while a list: the path of every file this process opens
+
+
+def _audit(event: str, args: tuple[object, ...]) -> None:
+    if event == "open" and _OPENED is not None and isinstance(args[0], str | bytes | Path):
+        _OPENED.append(os.fsdecode(args[0]))  # type: ignore[arg-type]
+
+
+sys.addaudithook(_audit)  # Python's own audit events: every open(), os.open() included
+
+
+def opened_outputs(avrgen: Avrgen, project: Path, *extra: str) -> tuple[CliResult, list[str]]:
+    """A render, and the files under output/ it opened."""
+    global _OPENED
+    _OPENED = []
+    try:
+        result = render_cli(avrgen, project, *extra)
+        found = [p for p in _OPENED if "/output/" in Path(p).absolute().as_posix()]
+    finally:
+        _OPENED = None
+    return result, found
+
+
+def settle(folder: Path) -> None:
+    """Wait until the clock files are stamped by has left the newest stamp below `folder`
+    (milliseconds here): until then a lookup may not trust any of their stats."""
+    stamps = [max(p.stat().st_ctime_ns, p.stat().st_mtime_ns) for p in folder.rglob("*")]
+    while cache.clock() <= max(stamps):
+        time.sleep(0.001)
+
+
+def fast(avrgen: Avrgen, project: Path) -> None:
+    """Rendered, with an entry whose every stat is settled (the state of a later hit)."""
+    for _ in range(2):  # the first writes the lock (no entry), the second stores
+        assert render_cli(avrgen, project).exit_code == 0
+    settle(project / "output")
+    assert render_cli(avrgen, project).exit_code == 0  # records what it had to read
+
+
+def test_a_hit_with_settled_stats_reads_no_output_file(
+    avrgen: Avrgen, project: Path, runs: list[int]
+) -> None:
+    fast(avrgen, project)
+    calls = len(runs)
+    full = render_cli(avrgen, project, "--no-cache")
+    for extra in ((), ("--json",), ("--check",)):
+        hit, opened = opened_outputs(avrgen, project, *extra)
+        assert hit.exit_code == 0, hit.stderr
+        assert opened == []
+    assert (hit.stdout, hit.stderr) == (
+        render_cli(avrgen, project, "--no-cache", "--check").stdout,
+        "",
+    )
+    assert render_cli(avrgen, project).stdout == full.stdout
+    assert len(runs) == calls + 2  # the two --no-cache renders only
+
+
+def test_a_file_rewritten_with_its_bytes_is_read_then_trusted_again(
+    avrgen: Avrgen, project: Path, runs: list[int]
+) -> None:
+    """Its stat changed: it is read and hashed (still a hit); once its new stat is settled
+    the entry records it, and the next hit reads nothing."""
+    fast(avrgen, project)
+    target = project / "output" / "billing" / "core.env"
+    target.write_bytes(target.read_bytes())  # same bytes, new mtime and ctime
+    calls = len(runs)
+    settle(project / "output")
+    hit, opened = opened_outputs(avrgen, project)
+    assert hit.exit_code == 0
+    assert [Path(p).name for p in opened] == ["core.env"]
+    hit, opened = opened_outputs(avrgen, project)
+    assert (hit.exit_code, opened) == (0, [])
+    assert len(runs) == calls
+
+
+def _edit_in_place(target: Path) -> None:
+    """One byte changed in place, the size kept and the mtime (and atime) set back: all that
+    a user can restore. The ctime cannot be set: the kernel stamps it with the time of the
+    change."""
+    before = target.stat()
+    data = target.read_bytes()
+    index = data.index(b"image:")
+    with target.open("r+b") as handle:
+        handle.seek(index)
+        handle.write(b"Image:")
+    os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = target.stat()
+    assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+
+
+def _replace(target: Path) -> None:
+    """Replaced by another file of the same size and mtime (a new inode)."""
+    before = target.stat()
+    other = target.with_name("other")
+    other.write_bytes(target.read_bytes().replace(b"image:", b"Image:", 1))
+    os.utime(other, ns=(before.st_atime_ns, before.st_mtime_ns))
+    other.chmod(before.st_mode & 0o777)
+    other.replace(target)
+
+
+@pytest.mark.parametrize("how", ["edited in place", "replaced", "removed", "extra generated"])
+def test_a_change_behind_settled_stats_is_caught(
+    avrgen: Avrgen, project: Path, runs: list[int], how: str
+) -> None:
+    fast(avrgen, project)
+    good = state(project / "output")
+    target = project / "output" / "billing" / "docker-compose.yml"
+    if how == "edited in place":
+        _edit_in_place(target)
+    elif how == "replaced":
+        _replace(target)
+    elif how == "removed":
+        target.unlink()
+    else:
+        (project / "output" / "gone").mkdir()
+        shutil.copy(target, project / "output" / "gone" / "docker-compose.yml")
+    calls = len(runs)
+    check = render_cli(avrgen, project, "--check")
+    assert check.exit_code == 1, check.stdout
+    assert "docker-compose.yml" in check.stderr
+    assert len(runs) == calls + 1
+    assert render_cli(avrgen, project).exit_code == 0
+    assert {k: v[3] for k, v in state(project / "output").items()} == {
+        k: v[3] for k, v in good.items()
+    }
+
+
+def _stat(mtime_ns: int, ctime_ns: int) -> os.stat_result:
+    # mode, ino, dev, nlink, uid, gid, size, 3 x float times, then the ns times
+    return os.stat_result(
+        (0o100644, 1, 1, 1, 0, 0, 5, 0, 0, 0, 0.0, 0.0, 0.0, 0, mtime_ns, ctime_ns)
+    )
+
+
+@pytest.mark.parametrize(
+    ("mtime", "ctime", "since", "trusted"),
+    [
+        (1_000_000_123, 1_000_000_456, 1_000_000_457, True),  # ns stamps, both before
+        (1_000_000_123, 1_000_000_456, 1_000_000_456, False),  # ctime in the same ns: racy
+        (1_000_000_123, 1_000_000_999, 1_000_000_456, False),  # changed after `since`
+        (5_000_000_000, 1_000_000_123, 1_000_000_456, False),  # an mtime set in the future
+        (4_000_000_000, 4_000_000_000, 5_999_999_999, False),  # whole seconds: 2 s granules
+        (4_000_000_000, 4_000_000_000, 6_000_000_000, True),
+        (1_230_000_000, 1_230_000_000, 1_235_000_000, False),  # 10 ms stamps: 10 ms granules
+        (1_230_000_000, 1_230_000_000, 1_240_000_000, True),
+    ],
+)
+def test_settled_needs_both_stamps_a_granule_before(
+    mtime: int, ctime: int, since: int, trusted: bool
+) -> None:
+    assert cache.settled(_stat(mtime, ctime), since) is trusted
 
 
 # -- per agent and per blueprint file (a render that runs the pipeline) -----------------------
