@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from subprocess import CompletedProcess
 
+import click
 import pytest
 from conftest import BUNDLED_OUTPUT, Avrgen
 
@@ -28,15 +29,27 @@ def project(bundled: Path) -> Path:
     return bundled.parent
 
 
-@pytest.mark.parametrize(
-    "args", [["--help"], ["-h"], *[[c, "--help"] for c in sorted(cli.commands)]]
-)
+COMMANDS = cli.list_commands(click.Context(cli))  # imported when run (cli/lazy.py)
+
+
+@pytest.mark.parametrize("args", [["--help"], ["-h"], *[[c, "--help"] for c in COMMANDS]])
 def test_help(avrgen: Avrgen, args: list[str]) -> None:
     result = avrgen(*args)
     assert result.exit_code == 0, result.stderr
     first = result.stdout.splitlines()[0]  # click names the program after how it was started
     assert first.startswith("Usage: ") and "avrgen" in first
     assert result.stderr == ""
+
+
+def test_help_lists_every_command_with_its_first_line(avrgen: Avrgen) -> None:
+    listed = avrgen("--help").stdout.partition("Commands:\n")[2].splitlines()
+    assert [line.split()[0] for line in listed] == COMMANDS
+    assert len(COMMANDS) == 19
+    for line, name in zip(listed, COMMANDS, strict=True):
+        command = cli.get_command(click.Context(cli), name)
+        assert command is not None and command.name in (name, "plan")  # diff: plan's alias
+        first = line.split(maxsplit=1)[1].removesuffix("...")
+        assert (command.help or "").startswith(first)
 
 
 def test_help_lists_the_core_commands_and_options(avrgen: Avrgen) -> None:
