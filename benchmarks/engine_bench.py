@@ -179,15 +179,19 @@ def ours(engines: Sequence[Engine], *filters: str) -> list[str]:
     return [i for found in on_each(engines, lambda e: e.ours(*filters)) for i in found]
 
 
+def skipped(bench: Bench, what: str, reason: str) -> None:
+    """Say (and record in the JSON) that the figures `what` were not measured, and why."""
+    from bench import NAME_WIDTH
+
+    print(f"{what:<{NAME_WIDTH}} skipped: {reason}", flush=True)
+    bench.report.skipped.append(f"{what}: {reason}")
+
+
 def measure(bench: Bench) -> None:
     """The figures on the machine's own engine, when one answers."""
-    label = f"{AGENTS} agents"
     reason = why_not()
     if reason is not None:
-        from bench import NAME_WIDTH
-
-        print(f"{'engine figures, ' + label:<{NAME_WIDTH}} skipped: {reason}", flush=True)
-        bench.report.skipped.append(f"engine figures of {label}: {reason}")
+        skipped(bench, f"engine figures of {AGENTS} agents", reason)
         return
     engine = Engine()
     try:

@@ -48,13 +48,10 @@ def why_not() -> str | None:
 
 
 def measure(bench: Bench) -> None:
-    label = f"{engine_bench.AGENTS} agents on {len(HOSTS)} hosts"
     reason = why_not()
     if reason is not None:
-        from bench import NAME_WIDTH
-
-        print(f"{'hosts figures, ' + label:<{NAME_WIDTH}} skipped: {reason}", flush=True)
-        bench.report.skipped.append(f"hosts figures of {label}: {reason}")
+        label = f"{engine_bench.AGENTS} agents on {len(HOSTS)} hosts"
+        engine_bench.skipped(bench, f"hosts figures of {label}", reason)
         return
     hosts = cluster.Cluster(len(HOSTS), images=engine_bench.STAND_INS, prefix=PREFIX, net=NET)
     engines = [Engine(name, node.host) for name, node in zip(HOSTS, hosts.nodes, strict=True)]

@@ -9,8 +9,7 @@ after the agent's blueprint was deleted.
 from __future__ import annotations
 
 import contextlib
-import json
-import subprocess
+import re
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -194,27 +193,17 @@ def is_managed(data: dict[str, Any]) -> bool:
     return isinstance(labels, dict) and labels.get(MANAGED_LABEL) == "true"
 
 
+NO_SUCH_CONTAINER = re.compile(r"no such container", re.IGNORECASE)
+
+
 def inspect(engine: Engine, ids: Sequence[str]) -> list[dict[str, Any]]:
     """`docker container inspect` as plain data, read once (a container removed since it
     was listed is left out)."""
     if not ids:
         return []
-    try:
-        command = engine.command("container", "inspect", *ids)
-        proc = subprocess.run(command, capture_output=True, text=True, check=False)
-    except OSError as exc:
-        raise ComposeError(f"cannot inspect containers: {exc}") from None
-    try:
-        found = json.loads(proc.stdout or "[]")
-    except json.JSONDecodeError:
-        found = None
-    if not isinstance(found, list) or (proc.returncode != 0 and not found and ids):
-        if "No such container" in proc.stderr:
-            return []
-        lines = proc.stderr.strip().splitlines()
-        reason = lines[-1] if lines else f"exit status {proc.returncode}"
-        raise ComposeError(f"cannot inspect containers: {reason}")
-    return [data for data in found if isinstance(data, dict)]
+    return engine.existing(
+        "container", "inspect", *ids, doing="inspect containers", missing=NO_SUCH_CONTAINER
+    )
 
 
 def status_of(data: dict[str, Any]) -> ContainerStatus:

@@ -124,22 +124,34 @@ class Engine:
         self, *args: str, doing: str, missing: re.Pattern[str]
     ) -> list[dict[str, Any]] | None:
         """The objects `docker ARGS` (an inspect) prints as JSON; None when docker's reason
-        matches `missing` (the object does not exist)."""
+        matches `missing` (an object does not exist)."""
+        found, all_there = self._inspect(args, doing, missing)
+        return found if all_there else None
+
+    def existing(self, *args: str, doing: str, missing: re.Pattern[str]) -> list[dict[str, Any]]:
+        """Those of the objects `docker ARGS` (an inspect of several) asks for that exist:
+        docker prints them, then fails with a reason matching `missing` for the others."""
+        return self._inspect(args, doing, missing)[0]
+
+    def _inspect(
+        self, args: Sequence[str], doing: str, missing: re.Pattern[str]
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """The objects printed, and whether every one asked for was there."""
         proc = self._run(args)
         if isinstance(proc, OSError):
             raise ComposeError(f"cannot {doing}: {proc}")
-        if proc.returncode != 0:
+        all_there = proc.returncode == 0
+        if not all_there:
             why = reason(proc.stderr, proc.returncode)
-            if missing.search(why):
-                return None
-            raise ComposeError(f"cannot {doing}: {why}")
+            if not missing.search(why):
+                raise ComposeError(f"cannot {doing}: {why}")
         try:
-            found = json.loads(proc.stdout)
+            found = json.loads(proc.stdout or ("[]" if not all_there else ""))
         except json.JSONDecodeError:
             found = None
         if not isinstance(found, list):
             raise ComposeError(f"cannot {doing}: docker printed no JSON list")
-        return [each for each in found if isinstance(each, dict)]
+        return [each for each in found if isinstance(each, dict)], all_there
 
     def failure(self, *args: str) -> str | None:
         """Why `docker ARGS` fails on this engine; None when it succeeds."""

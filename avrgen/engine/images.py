@@ -5,9 +5,7 @@ digests) for a release's record (avrgen/app/releases.py)."""
 
 from __future__ import annotations
 
-import json
 import re
-import subprocess
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,7 +25,7 @@ def running_images(engine: Engine, agent: str) -> list[ImageRun]:
     ids = sorted({str(d.get("Image", "")) for d in found} - {""})
     try:
         images = (
-            engine.inspected(
+            engine.existing(
                 "image", "inspect", *ids, doing="inspect its images", missing=NO_SUCH_IMAGE
             )
             if ids
@@ -36,8 +34,7 @@ def running_images(engine: Engine, agent: str) -> list[ImageRun]:
     except ComposeError as exc:
         raise ComposeError(f"agent {agent!r}: {exc}") from None
     digests = {
-        str(image.get("Id", "")): tuple(sorted(image.get("RepoDigests") or ()))
-        for image in images or []
+        str(image.get("Id", "")): tuple(sorted(image.get("RepoDigests") or ())) for image in images
     }
     runs = []
     for data in found:
@@ -67,27 +64,19 @@ class LocalImages:
         wanted = [r for r in references if r not in self._ids]
         if not wanted:
             return
-        proc = subprocess.run(
-            self.engine.command("image", "inspect", *wanted),
-            capture_output=True,
-            text=True,
-            errors="replace",
-            check=False,
+        found = self.engine.existing(
+            "image", "inspect", *wanted, doing="inspect images", missing=NO_SUCH_IMAGE
         )
-        try:
-            found = json.loads(proc.stdout or "[]")
-        except json.JSONDecodeError:
-            found = []
         tags: dict[str, dict[str, Any]] = {}
-        for image in found if isinstance(found, list) else []:
+        for image in found:
             for name in [*(image.get("RepoTags") or []), *(image.get("RepoDigests") or [])]:
                 tags[name] = image
             tags[str(image.get("Id", ""))] = image
         for reference in wanted:
-            image = tags.get(reference) or tags.get(with_tag(reference))
-            self._ids[reference] = str(image["Id"]) if image else None
-            if image is not None:
-                self._env[str(image["Id"])] = parse_env((image.get("Config") or {}).get("Env"))
+            match = tags.get(reference) or tags.get(with_tag(reference))
+            self._ids[reference] = str(match["Id"]) if match else None
+            if match is not None:
+                self._env[str(match["Id"])] = parse_env((match.get("Config") or {}).get("Env"))
 
     def env_defaults(self, image_id: str) -> dict[str, str]:
         if image_id not in self._env:

@@ -6,6 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from telephony_plan import bare_telephony
 
 from avrgen.app.mounts import check_host_paths
 from avrgen.engine.secrets import Secrets
@@ -115,22 +116,7 @@ TLS_KEY = Mount(TLS_KEY_PATH, "telephony.asterisk.tls.key", "file", True, secret
 
 
 def stack(host: str | None = None) -> Telephony:
-    return Telephony(
-        context="demo",
-        asterisk_image="asterisk",
-        ami_image=None,
-        numbers=(),
-        phones=(),
-        trunks=(),
-        sip_port=5060,
-        transports=("udp", "tls"),
-        rtp=(10000, 10050),
-        published=(),
-        reserved=(),
-        ami_user=None,
-        host=host,
-        key_files=(CERT, TLS_KEY),
-    )
+    return bare_telephony(transports=("udp", "tls"), host=host, key_files=(CERT, TLS_KEY))
 
 
 def test_the_stacks_key_files_are_made_absolute_and_checked(blueprints: Path) -> None:

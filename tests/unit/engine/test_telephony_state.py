@@ -7,6 +7,7 @@ import stat
 from pathlib import Path
 
 import pytest
+from telephony_plan import bare_telephony
 
 from avrgen.engine.telephony_state import (
     LoadedConfig,
@@ -35,21 +36,7 @@ EXTENSIONS = b"[demo]\nexten => 5001,1,NoOp(x)\n"
 
 
 def telephony(*file_secrets: FileSecret) -> Telephony:
-    return Telephony(
-        context="demo",
-        asterisk_image="asterisk",
-        ami_image=None,
-        numbers=(),
-        phones=(),
-        trunks=(),
-        sip_port=5060,
-        transports=("udp",),
-        rtp=(10000, 10050),
-        published=(),
-        reserved=(),
-        ami_user="avr",
-        file_secrets=file_secrets,
-    )
+    return bare_telephony(ami_user="avr", file_secrets=file_secrets)
 
 
 STACK = telephony(
