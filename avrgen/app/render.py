@@ -213,19 +213,21 @@ def fresh_plan(
     render_stale: bool,
     target: TargetName | None = None,
 ) -> tuple[Plan, list[Change]]:
-    """The plan, with output/ rendered when stale (or an error, without `render_stale`)."""
+    """The plan, with output/ rendered when stale (or an error, without `render_stale`).
+    Through the render cache, as `avrgen render` runs: output/ as the last render left it
+    is not rendered again, and of several agents only the changed ones are rendered."""
     from avrgen.model.plan import Plan
 
     agents = () if all_agents else names
     if render_stale:
-        result = render(project, agents=agents, target=target)
-        assert isinstance(result.plan, Plan)  # no use_cache: always the full plan
-        return result.plan, result.changes
-    try:
-        result = render(project, check=True, agents=agents, target=target)
-    except StaleOutputError as exc:
-        raise StaleOutputError(
-            f"{exc}\n--no-render: refusing to start agents from stale output"
-        ) from None
-    assert isinstance(result.plan, Plan)
-    return result.plan, []
+        result = render(project, agents=agents, target=target, use_cache=True)
+    else:
+        try:
+            result = render(project, check=True, agents=agents, target=target, use_cache=True)
+        except StaleOutputError as exc:
+            raise StaleOutputError(
+                f"{exc}\n--no-render: refusing to start agents from stale output"
+            ) from None
+    if not isinstance(result.plan, Plan):  # the cache's answer: output/ is what they render
+        return project.plan()[0], []
+    return result.plan, result.changes if render_stale else []

@@ -4,28 +4,24 @@ change (a blueprint edited, the lock, an environment folder) is planned anew."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
-
-from conftest import REPO
 
 from avrgen.app.project import Paths, Project
 
 
-def bundled(tmp_path: Path) -> Project:
-    shutil.copytree(REPO / "blueprints", tmp_path / "blueprints")
-    return Project(Paths(tmp_path / "blueprints", tmp_path / "output"))
+def project_of(bundled: Path) -> Project:
+    return Project(Paths(bundled, bundled.parent / "output"))
 
 
-def test_unchanged_blueprints_are_planned_once(tmp_path: Path) -> None:
-    project = bundled(tmp_path)
+def test_unchanged_blueprints_are_planned_once(bundled: Path) -> None:
+    project = project_of(bundled)
     first, validated = project.plan()
     again, validated_again = project.plan()
     assert again is first and validated_again is validated
 
 
-def test_an_edited_blueprint_is_planned_anew(tmp_path: Path) -> None:
-    project = bundled(tmp_path)
+def test_an_edited_blueprint_is_planned_anew(bundled: Path) -> None:
+    project = project_of(bundled)
     first = project.plan()[0]
     settings = project.paths.blueprints / "settings.yaml"
     text = settings.read_text()
@@ -36,8 +32,8 @@ def test_an_edited_blueprint_is_planned_anew(tmp_path: Path) -> None:
     assert str(edited.network.subnet) == "172.31.0.0/24"
 
 
-def test_a_changed_lock_is_planned_anew(tmp_path: Path) -> None:
-    project = bundled(tmp_path)
+def test_a_changed_lock_is_planned_anew(bundled: Path) -> None:
+    project = project_of(bundled)
     first = project.plan()[0]
     project.paths.lock.unlink()
     replanned = project.plan()[0]
@@ -45,8 +41,8 @@ def test_a_changed_lock_is_planned_anew(tmp_path: Path) -> None:
     assert replanned.set_id != first.set_id  # no lock: a new set id, as a first render makes
 
 
-def test_a_new_environment_folder_is_validated_anew(tmp_path: Path) -> None:
-    project = bundled(tmp_path)
+def test_a_new_environment_folder_is_validated_anew(bundled: Path) -> None:
+    project = project_of(bundled)
     validated = project.plan()[1]
-    (tmp_path / "environments" / "staging").mkdir(parents=True)
+    (bundled.parent / "environments" / "staging").mkdir(parents=True)
     assert project.plan()[1] is not validated

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from avrgen.app.project import Paths, Project
-from avrgen.app.render import render
+from avrgen.app.render import fresh_plan, render
 from avrgen.errors import StaleOutputError
 from avrgen.model.output import COMPOSE_FILE, STACK_FILE
 
@@ -69,3 +69,30 @@ def test_use_cache_answers_an_unchanged_render(
     again = render(project_of(bundled), use_cache=True)
     assert again.changes == []
     assert list(again.plan.agents) == list(first.plan.agents)
+
+
+def test_fresh_plan_goes_through_the_render_cache(
+    bundled: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`up` and `deploy` plan with fresh_plan: output/ as the last render left it is not
+    rendered again (the plan is then the project's own), an edited agent is rendered anew,
+    and --no-render still refuses stale output."""
+    monkeypatch.setenv("AVRGEN_NO_CACHE", "")
+    project = project_of(bundled)
+    first, rendered = fresh_plan(project, (), all_agents=True, render_stale=True)
+    assert rendered
+    again = project_of(bundled)
+    the_plan, rendered = fresh_plan(again, (), all_agents=True, render_stale=True)
+    assert rendered == [] and the_plan == first
+    assert the_plan is again.plan()[0]  # the cache answered: planned, not rendered
+    assert fresh_plan(project_of(bundled), (), True, render_stale=False)[0] == first
+
+    agents = bundled / "agents.yaml"
+    text = agents.read_text()
+    assert "Billing desk: how can I help?" in text
+    agents.write_text(text.replace("Billing desk: how can I help?", "Billing: how can I help?"))
+    with pytest.raises(StaleOutputError, match="--no-render: refusing"):
+        fresh_plan(project_of(bundled), (), all_agents=True, render_stale=False)
+    _, rendered = fresh_plan(project_of(bundled), (), all_agents=True, render_stale=True)
+    output = project.paths.output
+    assert [Path(c.path).relative_to(output).as_posix() for c in rendered] == ["billing/core.env"]
