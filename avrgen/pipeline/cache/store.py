@@ -215,7 +215,7 @@ def lookup(the_key: str, output: Path, lock: Path) -> Hit | None:
             return None
         if hashlib.sha256(read_input(lock)).hexdigest() != header["lock"]:
             return None
-        fresh: dict[str, dict[str, str]] = {}
+        fresh: dict[tuple[str, str], str] = {}
         if not _outputs_match(output, entry, since, fresh):
             return None
         warnings = _warnings(header["warnings"])
@@ -224,8 +224,11 @@ def lookup(the_key: str, output: Path, lock: Path) -> Hit | None:
             return None
         if fresh:
             stats = entry.section(STATS)
-            for agent, names in fresh.items():
-                stats[agent].update(names)
+            for (agent, name), text in fresh.items():
+                if agent:
+                    stats[agent][name] = text
+                else:
+                    stats[""] = text
             entry.sections[STATS] = _dumps(stats)
             write_entry(entry_path(output), entry.encode())
         return Hit(PlanView(entry.sections[VIEWS]), warnings, summary)
@@ -233,49 +236,97 @@ def lookup(the_key: str, output: Path, lock: Path) -> Hit | None:
         return None
 
 
-def _outputs_match(root: Path, entry: Entry, since: int, fresh: dict[str, dict[str, str]]) -> bool:
+def _outputs_match(root: Path, entry: Entry, since: int, fresh: dict[tuple[str, str], str]) -> bool:
     """Every recorded file holds its bytes (by its recorded stat, else read and hashed), is
     a plain file (env files private), and no other generated or temporary file lies in the
-    agent folders. `fresh` gets the stat of each file read and found settled."""
-    stats = entry.section(STATS)  # by agent folder, by file name: its stat_text or ""
+    agent folders. `fresh` gets the settled stat of each file or folder that had to be read.
+
+    A folder's mtime and ctime change whenever a name in it is added, removed or renamed:
+    a folder whose stat is as recorded (and settled) holds the recorded names, so it is not
+    listed, and only its recorded files are stat'ed."""
+    # "": the output folder's stat; by agent folder: "" its stat, by file name the file's
+    stats = entry.section(STATS)
     if not isinstance(stats, dict):
         return False
+    agents = {name: names for name, names in stats.items() if name}
+    root_text = stat_text(os.stat(root))
+    if root_text == stats.get(""):
+        folders = list(agents)  # no folder came or went
+    else:
+        folders = []
+        with os.scandir(root) as found:
+            for agent in found:
+                if agent.is_symlink():
+                    if agent.name in agents:
+                        return False  # the full render refuses it, with its message
+                    continue
+                if agent.is_dir():
+                    folders.append(agent.name)
+        if settled(os.stat(root), since):
+            fresh[("", "")] = root_text
     seen = 0
-    with os.scandir(root) as folders:
-        for agent in folders:
-            recorded = stats.get(agent.name)
-            if agent.is_symlink():
-                if recorded is not None:
-                    return False  # the full render refuses it, with its message
-                continue
-            if not agent.is_dir():
-                continue
-            with os.scandir(agent.path) as entries:
-                for dir_entry in entries:
-                    name = dir_entry.name
-                    if name.startswith("."):
-                        if name.endswith(TEMP_SUFFIX):
-                            return False  # a killed render's leftover: the full one tidies
-                        continue
-                    known = recorded.get(name) if recorded is not None else None
-                    if known is None:
-                        if _generated(dir_entry):
-                            return False  # a generated file the render would remove
-                        continue
-                    info = dir_entry.stat(follow_symlinks=False)
-                    if not stat.S_ISREG(info.st_mode):
+    for name in folders:
+        path = os.path.join(root, name)
+        recorded = agents.get(name)
+        if recorded is None:  # not an agent folder of the last render
+            if any(_generated(e) for e in _listing(path)):
+                return False  # a generated file the render would remove
+            continue
+        info = os.lstat(path)
+        if not stat.S_ISDIR(info.st_mode):
+            return False  # a symlink or a file in an agent folder's place
+        if stat_text(info) == recorded.get(""):
+            for file_name in recorded:
+                if file_name:
+                    full = os.path.join(path, file_name)
+                    if not _file_holds(entry, name, file_name, full, since, fresh):
                         return False
-                    if name.endswith(".env") and info.st_mode & 0o777 & ~0o600:
-                        return False  # the full render takes the extra bits off
-                    if not known or stat_text(info) != known:
-                        data = read_regular(dir_entry.path)
-                        digest = entry.section(FILES).get(f"{agent.name}/{name}")
-                        if data is None or hashlib.sha256(data).hexdigest() != digest:
-                            return False
-                        if settled(info, since):
-                            fresh.setdefault(agent.name, {})[name] = stat_text(info)
                     seen += 1
-    return seen == sum(len(names) for names in stats.values())
+            continue
+        if settled(info, since):
+            fresh[(name, "")] = stat_text(info)
+        for dir_entry in _listing(path):
+            file_name = dir_entry.name
+            if file_name.startswith("."):
+                if file_name.endswith(TEMP_SUFFIX):
+                    return False  # a killed render's leftover: the full one tidies
+                continue
+            if file_name not in recorded:
+                if _generated(dir_entry):
+                    return False  # a generated file the render would remove
+                continue
+            if not _file_holds(entry, name, file_name, dir_entry.path, since, fresh):
+                return False
+            seen += 1
+    return seen == sum(len(names) - ("" in names) for names in agents.values())
+
+
+def _listing(path: str) -> list[os.DirEntry[str]]:
+    with os.scandir(path) as entries:
+        return list(entries)
+
+
+def _file_holds(
+    entry: Entry, agent: str, name: str, path: str, since: int, fresh: dict[tuple[str, str], str]
+) -> bool:
+    """The recorded file holds its bytes: its stat is the recorded one, or it is read and
+    hashed (and its stat goes to `fresh` when settled). A plain file; an env file private."""
+    info = os.lstat(path)
+    if not stat.S_ISREG(info.st_mode):
+        return False
+    if name.endswith(".env") and info.st_mode & 0o777 & ~0o600:
+        return False  # the full render takes the extra bits off
+    text = stat_text(info)
+    if text == entry.section(STATS)[agent][name]:
+        return True
+    data = read_regular(path)
+    if data is None or hashlib.sha256(data).hexdigest() != entry.section(FILES).get(
+        f"{agent}/{name}"
+    ):
+        return False
+    if settled(info, since):
+        fresh[(agent, name)] = text
+    return True
 
 
 def _generated(dir_entry: os.DirEntry[str]) -> bool:
@@ -327,13 +378,20 @@ def store(
     if any(rel.count("/") != 1 for rel in files):
         return  # not the shape _outputs_match() checks: do not cache
     known = reuse.digests if reuse is not None else {}  # of the bytes reused: hashed already
-    stats: dict[str, dict[str, str]] = {}  # by agent folder, by file name
+
+    def recorded(info: os.stat_result) -> str:
+        return stat_text(info) if since is not None and settled(info, since) else ""
+
+    # as _outputs_match() reads them: "" the output folder's stat, then by agent folder ""
+    # its stat and each file's; "" where not settled (read at the next lookup)
+    stats: dict[str, Any] = {}
     try:
+        stats[""] = recorded(os.stat(output))
         for rel in files:
-            info = os.lstat(os.path.join(output, rel))
             agent, _, name = rel.partition("/")
-            text = stat_text(info) if since is not None and settled(info, since) else ""
-            stats.setdefault(agent, {})[name] = text
+            if agent not in stats:
+                stats[agent] = {"": recorded(os.lstat(os.path.join(output, agent)))}
+            stats[agent][name] = recorded(os.lstat(os.path.join(output, rel)))
         header = {
             "format": FORMAT,
             "key": the_key,

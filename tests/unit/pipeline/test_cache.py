@@ -331,24 +331,31 @@ def test_no_templates_folder_means_the_bundled_one(project: Path) -> None:
 
 # -- the output check by stat (as git's index): what it trusts, what it still reads -----------
 
-_OPENED: list[str] | None = None  # while a list: the path of every file this process opens
+_OPENED: list[tuple[str, Path]] | None = None  # while a list: every file opened, folder listed
 
 
 def _audit(event: str, args: tuple[object, ...]) -> None:
-    if event == "open" and _OPENED is not None and isinstance(args[0], str | bytes | Path):
-        _OPENED.append(os.fsdecode(args[0]))  # type: ignore[arg-type]
+    listed = event in ("open", "os.scandir", "os.listdir")
+    if listed and _OPENED is not None and isinstance(args[0], str | bytes | Path):
+        _OPENED.append((event, Path(os.path.abspath(os.fsdecode(args[0])))))
 
 
-sys.addaudithook(_audit)  # Python's own audit events: every open(), os.open() included
+sys.addaudithook(_audit)  # Python's audit events: open(), os.open(), os.scandir() among them
 
 
 def opened_outputs(avrgen: Avrgen, project: Path, *extra: str) -> tuple[CliResult, list[str]]:
-    """A render, and the files under output/ it opened."""
+    """A render, and the files under output/ it opened and the folders it listed (by name;
+    not the output folder's own handle, which holds the render's lock: fs/mutex.py)."""
     global _OPENED
     _OPENED = []
+    output = project.absolute() / "output"
     try:
         result = render_cli(avrgen, project, *extra)
-        found = [p for p in _OPENED if "/output/" in Path(p).absolute().as_posix()]
+        found = [
+            f"{path.name}" if event == "open" else f"{event} {path.name}"
+            for event, path in _OPENED
+            if path.is_relative_to(output) and (event, path) != ("open", output)
+        ]
     finally:
         _OPENED = None
     return result, found
@@ -400,7 +407,7 @@ def test_a_file_rewritten_with_its_bytes_is_read_then_trusted_again(
     settle(project / "output")
     hit, opened = opened_outputs(avrgen, project)
     assert hit.exit_code == 0
-    assert [Path(p).name for p in opened] == ["core.env"]
+    assert opened == ["core.env"]
     hit, opened = opened_outputs(avrgen, project)
     assert (hit.exit_code, opened) == (0, [])
     assert len(runs) == calls
@@ -431,7 +438,17 @@ def _replace(target: Path) -> None:
     other.replace(target)
 
 
-@pytest.mark.parametrize("how", ["edited in place", "replaced", "removed", "extra generated"])
+@pytest.mark.parametrize(
+    "how",
+    [
+        "edited in place",
+        "replaced",
+        "removed",
+        "extra generated",
+        "extra in an agent folder",
+        "leftover temp",
+    ],
+)
 def test_a_change_behind_settled_stats_is_caught(
     avrgen: Avrgen, project: Path, runs: list[int], how: str
 ) -> None:
@@ -444,14 +461,21 @@ def test_a_change_behind_settled_stats_is_caught(
         _replace(target)
     elif how == "removed":
         target.unlink()
-    else:
+    elif how == "extra generated":
         (project / "output" / "gone").mkdir()
         shutil.copy(target, project / "output" / "gone" / "docker-compose.yml")
+    elif how == "extra in an agent folder":  # the folder's stat changes, not the output's
+        shutil.copy(target, target.with_name("old.yml"))
+    else:
+        (target.parent / ".docker-compose.yml.abc123.tmp").write_bytes(b"half")
     calls = len(runs)
     check = render_cli(avrgen, project, "--check")
-    assert check.exit_code == 1, check.stdout
-    assert "docker-compose.yml" in check.stderr
-    assert len(runs) == calls + 1
+    assert len(runs) == calls + 1  # the full pipeline ran
+    if how == "leftover temp":  # not stale: the full pipeline found nothing to do
+        assert check.exit_code == 0, check.stderr
+    else:
+        assert check.exit_code == 1, check.stdout
+        assert ".yml" in check.stderr
     assert render_cli(avrgen, project).exit_code == 0
     assert {k: v[3] for k, v in state(project / "output").items()} == {
         k: v[3] for k, v in good.items()
