@@ -93,19 +93,9 @@ def _render_set(
 
     since = cache.clock()  # before any output file is read: see cache.settled()
     paths = project.paths
-    options: dict[str, object] = {"target": target}
-    if paths.environment is None:  # their names are validated against the base's agents
-        options["environments"] = environment_names(paths)
 
     def cache_key() -> str | None:
-        return cache.key(
-            paths.blueprints,
-            paths.output,
-            paths.templates,
-            paths.catalogs,
-            options,
-            overlay=paths.overlay,
-        )
+        return _cache_key(project, target)
 
     key: str | None = None
     if use_cache and not agents and cache.enabled():
@@ -148,6 +138,32 @@ def _render_set(
                 done.result.summary,
             )
         return done.result
+
+
+def _cache_key(project: Project, target: TargetName | None) -> str | None:
+    """The render cache's key of a render of `project` (None when an input is unreadable)."""
+    from avrgen.pipeline import cache
+
+    paths = project.paths
+    options: dict[str, object] = {"target": target}
+    if paths.environment is None:  # their names are validated against the base's agents
+        options["environments"] = environment_names(paths)
+    return cache.key(
+        paths.blueprints, paths.output, paths.templates, paths.catalogs, options, paths.overlay
+    )
+
+
+def rendered_as_is(project: Project) -> bool:
+    """output/ holds what `avrgen render` of the blueprints writes, as the render cache
+    recorded it (a lookup that hits: every input and output file as the last render left
+    them); False when the cache is off or cannot tell."""
+    from avrgen.pipeline import cache
+
+    paths = project.paths
+    if not cache.enabled() or not paths.output.is_dir():
+        return False
+    key = _cache_key(project, None)
+    return key is not None and cache.lookup(key, paths.output, paths.lock) is not None
 
 
 def _first_render(

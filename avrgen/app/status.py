@@ -26,6 +26,7 @@ from avrgen.app.insync import compose_hashes
 from avrgen.app.lifecycle import UpResult, up
 from avrgen.app.mounts import absolute_key_paths
 from avrgen.app.project import Project
+from avrgen.app.render import rendered_as_is
 from avrgen.app.running import Start
 from avrgen.app.telephony import TelephonyStatus
 from avrgen.engine.compose import ContainerStatus, Docker, SetScope
@@ -34,6 +35,7 @@ from avrgen.engine.differences import Difference
 from avrgen.engine.drift import DriftChecker, orphans
 from avrgen.errors import AvrgenError, ComposeError
 from avrgen.fs.dotenv import read_secrets_file
+from avrgen.fs.files import generated_files
 from avrgen.model.output import COMPOSE_FILE
 from avrgen.model.plan import AgentPlan, Plan, Telephony
 
@@ -210,8 +212,10 @@ def status_on(
 
 
 class Rendered:
-    """The agents' files rendered in memory once (none written), and each service's
-    content hash read from them: what the running containers are compared with."""
+    """The agents' files as the blueprints render them (none written), and each service's
+    content hash read from them: what the running containers are compared with. When the
+    render cache says output/ holds exactly what they render, they are read from there;
+    else rendered in memory."""
 
     def __init__(self, project: Project, the_plan: Plan, names: Sequence[str]) -> None:
         self._project, self._plan, self._names = project, the_plan, names
@@ -219,7 +223,16 @@ class Rendered:
 
     def render(self) -> None:
         """Render the agents' files (before any of them is asked for)."""
-        if self._names:
+        if not self._names:
+            return
+        if rendered_as_is(self._project):
+            output = self._project.paths.output
+            self._files = {
+                f"{name}/{file}": data
+                for name in self._names
+                for file, data in generated_files(output / name).items()
+            }
+        else:
             self._files = self._project.targets(self._plan, self._names)[0].files
 
     def files(self, agent: AgentPlan) -> dict[str, bytes]:

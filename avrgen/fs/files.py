@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import stat
+from pathlib import Path
+
+from avrgen.model.output import GENERATED_MARK
 
 _READ_FLAGS, _NOFOLLOW = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0), getattr(os, "O_NOFOLLOW", 0)
 
@@ -23,3 +26,20 @@ def read_regular(path: str, follow_symlinks: bool = False) -> bytes | None:
         return os.read(fd, info.st_size + 1) if stat.S_ISREG(info.st_mode) else None
     finally:
         os.close(fd)
+
+
+def generated_files(folder: Path) -> dict[str, bytes]:
+    """The regular files directly in `folder` that avrgen generated (they begin with its
+    mark), by name; {} when there is no such folder."""
+    found: dict[str, bytes] = {}
+    try:
+        entries = list(os.scandir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return found
+    for entry in entries:
+        if entry.name.startswith(".") or not entry.is_file(follow_symlinks=False):
+            continue
+        data = read_regular(entry.path)
+        if data is not None and data.startswith(GENERATED_MARK):
+            found[entry.name] = data
+    return found

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from avrgen.app.project import Paths, Project
-from avrgen.app.render import fresh_plan, render
+from avrgen.app.render import fresh_plan, render, rendered_as_is
 from avrgen.errors import StaleOutputError
+from avrgen.fs.files import generated_files
 from avrgen.model.output import COMPOSE_FILE, STACK_FILE
 
 
@@ -96,3 +97,33 @@ def test_fresh_plan_goes_through_the_render_cache(
     _, rendered = fresh_plan(project_of(bundled), (), all_agents=True, render_stale=True)
     output = project.paths.output
     assert [Path(c.path).relative_to(output).as_posix() for c in rendered] == ["billing/core.env"]
+
+
+def test_rendered_as_is_is_the_cache_saying_output_holds_the_render(
+    bundled: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """status reads an agent's files from output/ (avrgen's generated files there) instead
+    of rendering them when the render cache says output/ holds what the blueprints render:
+    those are exactly the files a render in memory gives."""
+    monkeypatch.setenv("AVRGEN_NO_CACHE", "")
+    project = project_of(bundled)
+    assert not rendered_as_is(project)  # nothing rendered yet
+    render(project, use_cache=True)
+    assert rendered_as_is(project)
+    the_plan = project.plan()[0]
+    in_memory = project.targets(the_plan, list(the_plan.agents))[0].files
+    output = project.paths.output
+    for name in the_plan.agents:
+        read = {f"{name}/{file}": data for file, data in generated_files(output / name).items()}
+        assert read == {
+            path: data for path, data in in_memory.items() if path.startswith(f"{name}/")
+        }
+    (output / "billing" / "notes.txt").write_text("an operator's own file\n")
+    assert "notes.txt" not in generated_files(output / "billing")
+
+    compose = output / "billing" / "docker-compose.yml"
+    compose.write_bytes(compose.read_bytes().replace(b"restart:", b"restart: "))
+    assert not rendered_as_is(project)  # an edited output file: render in memory
+    monkeypatch.setenv("AVRGEN_NO_CACHE", "1")
+    render(project)
+    assert not rendered_as_is(project)  # the cache off: it cannot tell
