@@ -70,17 +70,20 @@ class Hasher:
         return self.sha.hexdigest()
 
 
-def _files(root: Path) -> Iterable[tuple[str, Path]]:
-    for base, dirs, names in os.walk(root, followlinks=True):
+def _files(root: Path) -> Iterable[tuple[str, str]]:
+    """(relative posix path, path) of every file below `root`; strings, not Paths: pathlib
+    costs more than the reading (hundreds of files on every render)."""
+    top = os.fspath(root)
+    for base, dirs, names in os.walk(top, followlinks=True):
         dirs[:] = [d for d in dirs if d != "__pycache__"]
+        folder = os.path.relpath(base, top).replace(os.sep, "/")
+        prefix = "" if folder == "." else folder + "/"
         for name in names:
-            if name.endswith(".pyc"):
-                continue
-            path = Path(base, name)
-            yield path.relative_to(root).as_posix(), path
+            if not name.endswith(".pyc"):
+                yield prefix + name, os.path.join(base, name)
 
 
-def read_input(path: Path) -> bytes:
+def read_input(path: Path | str) -> bytes:
     """The bytes of a file the key covers; Doubt when it cannot be read as a plain file."""
     try:
         data = read_regular(os.fspath(path), follow_symlinks=True)
