@@ -61,7 +61,7 @@ def render(
     wait: bool = True,
     on_wait: Callable[[str], None] | None = None,
     use_cache: bool = False,
-    summary: Callable[[Plan], str] | None = None,
+    summary: Callable[[Plan | PlanView], str] | None = None,
 ) -> RenderResult:
     """Write output/ and the lock; with `check`, write nothing and fail when stale.
 
@@ -87,7 +87,7 @@ def _render_set(
     wait: bool,
     on_wait: Callable[[str], None] | None,
     use_cache: bool,
-    summary: Callable[[Plan], str] | None,
+    summary: Callable[[Plan | PlanView], str] | None,
 ) -> RenderResult:
     from avrgen.pipeline import cache
 
@@ -104,6 +104,9 @@ def _render_set(
             hit = None
             if key is not None and paths.output.is_dir():
                 hit = cache.lookup(key, paths.output, paths.lock)
+                if hit is not None and summary is not None and hit.summary is None:
+                    # stored by a render that asked for none (`up`): made once, and kept
+                    hit = cache.with_summary(hit, key, paths.output, summary(hit.plan))
         if hit is not None:
             return RenderResult(hit.plan, [], hit.warnings, checked=check, summary=hit.summary)
     # the blueprints, read once (the mutex guards the lock)

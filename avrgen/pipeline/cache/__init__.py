@@ -46,6 +46,7 @@ from avrgen.pipeline.cache.store import (
     lookup,
     settled,
     store,
+    with_summary,
 )
 
 if TYPE_CHECKING:
@@ -80,4 +81,5 @@ __all__ = [
     "lookup",
     "settled",
     "store",
+    "with_summary",
 ]

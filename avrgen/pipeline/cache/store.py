@@ -236,6 +236,16 @@ def lookup(the_key: str, output: Path, lock: Path) -> Hit | None:
         return None
 
 
+def with_summary(hit: Hit, the_key: str, output: Path, summary: str) -> Hit:
+    """The hit with `summary`, which the entry (stored without one) keeps from now on."""
+    with contextlib.suppress(OSError, ValueError, TypeError):
+        entry = read_entry(output, the_key)
+        if entry is not None:
+            entry.sections[SUMMARY] = _dumps(summary)
+            write_entry(entry_path(output), entry.encode())
+    return dataclasses.replace(hit, summary=summary)
+
+
 def _outputs_match(root: Path, entry: Entry, since: int, fresh: dict[tuple[str, str], str]) -> bool:
     """Every recorded file holds its bytes (by its recorded stat, else read and hashed), is
     a plain file (env files private), and no other generated or temporary file lies in the

@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -411,6 +412,32 @@ def test_a_file_rewritten_with_its_bytes_is_read_then_trusted_again(
     hit, opened = opened_outputs(avrgen, project)
     assert (hit.exit_code, opened) == (0, [])
     assert len(runs) == calls
+
+
+def test_an_entry_stored_without_the_table_gets_it_on_the_first_hit(
+    avrgen: Avrgen, project: Path, runs: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`up` renders through the cache without the CLI's table: the next `render` prints the
+    table made from the stored views, the same bytes, and keeps it for the hits after."""
+    with monkeypatch.context() as patch:
+        patch.chdir(project)  # the paths as the CLI gives them (they are in the key)
+        render_project(Project(Paths(Path("blueprints"), Path("output"))), use_cache=True)
+    paths = Paths(project / "blueprints", project / "output")
+    calls = len(runs)
+    full = render_cli(avrgen, project, "--no-cache")
+    entry = store_module().read_entry(paths.output)
+    assert entry is not None and entry.section(store_module().SUMMARY) is None
+    assert render_cli(avrgen, project).stdout == full.stdout
+    entry = store_module().read_entry(paths.output)
+    assert entry is not None
+    table = entry.section(store_module().SUMMARY)
+    assert isinstance(table, str) and table in full.stdout
+    assert render_cli(avrgen, project).stdout == full.stdout
+    assert len(runs) == calls + 1  # the --no-cache render only
+
+
+def store_module() -> Any:
+    return sys.modules["avrgen.pipeline.cache.store"]  # the name `store` is the function
 
 
 def _edit_in_place(target: Path) -> None:
