@@ -275,8 +275,9 @@ def _outputs_match(root: Path, entry: Entry, since: int, fresh: dict[tuple[str, 
         if settled(os.stat(root), since):
             fresh[("", "")] = root_text
     seen = 0
+    top = os.fspath(root) + os.sep  # joined by hand: os.path.join costs more than the lstat
     for name in folders:
-        path = os.path.join(root, name)
+        path = top + name
         recorded = agents.get(name)
         if recorded is None:  # not an agent folder of the last render
             if any(_generated(e) for e in _listing(path)):
@@ -286,10 +287,11 @@ def _outputs_match(root: Path, entry: Entry, since: int, fresh: dict[tuple[str, 
         if not stat.S_ISDIR(info.st_mode):
             return False  # a symlink or a file in an agent folder's place
         if stat_text(info) == recorded.get(""):
-            for file_name in recorded:
+            inside = path + os.sep
+            for file_name, known in recorded.items():
                 if file_name:
-                    full = os.path.join(path, file_name)
-                    if not _file_holds(entry, name, file_name, full, since, fresh):
+                    full = inside + file_name
+                    if not _file_holds(entry, name, file_name, full, known, since, fresh):
                         return False
                     seen += 1
             continue
@@ -301,11 +303,12 @@ def _outputs_match(root: Path, entry: Entry, since: int, fresh: dict[tuple[str, 
                 if file_name.endswith(TEMP_SUFFIX):
                     return False  # a killed render's leftover: the full one tidies
                 continue
-            if file_name not in recorded:
+            known = recorded.get(file_name)
+            if known is None:
                 if _generated(dir_entry):
                     return False  # a generated file the render would remove
                 continue
-            if not _file_holds(entry, name, file_name, dir_entry.path, since, fresh):
+            if not _file_holds(entry, name, file_name, dir_entry.path, known, since, fresh):
                 return False
             seen += 1
     return seen == sum(len(names) - ("" in names) for names in agents.values())
@@ -317,17 +320,24 @@ def _listing(path: str) -> list[os.DirEntry[str]]:
 
 
 def _file_holds(
-    entry: Entry, agent: str, name: str, path: str, since: int, fresh: dict[tuple[str, str], str]
+    entry: Entry,
+    agent: str,
+    name: str,
+    path: str,
+    known: str,
+    since: int,
+    fresh: dict[tuple[str, str], str],
 ) -> bool:
-    """The recorded file holds its bytes: its stat is the recorded one, or it is read and
-    hashed (and its stat goes to `fresh` when settled). A plain file; an env file private."""
+    """The recorded file holds its bytes: its stat is `known` (the recorded one), or it is
+    read and hashed (and its stat goes to `fresh` when settled). A plain file; an env file
+    private."""
     info = os.lstat(path)
     if not stat.S_ISREG(info.st_mode):
         return False
     if name.endswith(".env") and info.st_mode & 0o777 & ~0o600:
         return False  # the full render takes the extra bits off
     text = stat_text(info)
-    if text == entry.section(STATS)[agent][name]:
+    if text == known:
         return True
     data = read_regular(path)
     if data is None or hashlib.sha256(data).hexdigest() != entry.section(FILES).get(
