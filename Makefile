@@ -30,11 +30,17 @@ demo: $(VENV)/.installed
 	$(BIN)/avrgen validate
 	$(BIN)/avrgen render
 
+# avrgen's bytecode, written before the suite: the tests start hundreds of `python -m avrgen`
+# processes, and where PYTHONDONTWRITEBYTECODE is set (as on the CI machine) or the checkout
+# is fresh each would compile every module it imports from source again.
+BYTECODE := $(BIN)/python -m compileall -q avrgen
+
 # COVERAGE=1 (as .ci/run sets): the suite once, under coverage, with its floors (`coverage`)
 test: lint typecheck contracts
 ifeq ($(COVERAGE),1)
 	$(MAKE) --no-print-directory coverage
 else
+	$(BYTECODE)
 	$(BIN)/pytest $(PYTEST_ARGS)
 endif
 
@@ -55,6 +61,7 @@ DOCKER_ON_OWN_ENGINES := tests/docker/test_multinode.py tests/docker/test_hosts.
 # The whole suite under coverage.py (docker tests and the CLI run as a process included), then
 # the floors of tests/coverage_gate.py: 95% of lines, 90% of branches, 90% of each module's lines.
 coverage: $(VENV)/.installed-test
+	$(BYTECODE)
 	rm -rf .coverage-data && mkdir -p .coverage-data
 	@# Three pytest processes at once: the docker tests mostly wait on an engine, those on
 	@# engines of their own (network namespaces, DOCKER_ON_OWN_ENGINES) beside those on the

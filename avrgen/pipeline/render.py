@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from functools import partial
 from pathlib import Path
+from types import CodeType
 
 import jinja2
 
@@ -43,6 +44,30 @@ from avrgen.pipeline.escape import (
 from avrgen.pipeline.telephony_checks import TELEPHONY_CHECKS, TELEPHONY_TEMPLATES
 
 
+class CompiledTemplates(jinja2.BytecodeCache):
+    """Templates compiled once a process, by file and source: every Renderer's environment
+    has the same settings, so a template compiled for one serves the next (a render per
+    environment, status beside up, the tests' thousands of renders). A changed file is
+    compiled again: its source's checksum is part of the entry."""
+
+    def __init__(self, limit: int = 256) -> None:
+        self.limit = limit  # entries; custom templates folders: a bound, not a leak
+        self.compiled: dict[str, tuple[str, CodeType | None]] = {}
+
+    def load_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        checksum, code = self.compiled.get(bucket.key, ("", None))
+        if checksum == bucket.checksum:
+            bucket.code = code
+
+    def dump_bytecode(self, bucket: jinja2.bccache.Bucket) -> None:
+        if len(self.compiled) >= self.limit:
+            self.compiled.clear()
+        self.compiled[bucket.key] = (bucket.checksum, bucket.code)
+
+
+COMPILED = CompiledTemplates()
+
+
 class Renderer:
     """Compiles the templates once and renders any number of agents with them.
 
@@ -69,6 +94,7 @@ class Renderer:
             undefined=jinja2.StrictUndefined,
             autoescape=False,
             keep_trailing_newline=True,
+            bytecode_cache=COMPILED,
         )
         env.filters.update(
             compose=remembered(compose_value),

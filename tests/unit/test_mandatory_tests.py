@@ -15,6 +15,8 @@ def run_pytest(folder: Path, mandatory: bool) -> subprocess.CompletedProcess[str
     if mandatory:
         env["AVRGEN_TESTS_MANDATORY"] = "1"
     env["PYTHONPATH"] = str(REPO / "tests")
+    # only the plugin under test: the installed ones (hypothesis, syrupy) cost each run seconds
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
     command += ["-p", "mandatory_tests", "-c", os.devnull, "--rootdir", str(folder), str(folder)]
     return subprocess.run(command, capture_output=True, text=True, env=env, check=False)

@@ -14,7 +14,7 @@ from avrgen.errors import TemplateError
 from avrgen.fs.lock import read_set_id
 from avrgen.fs.package import default_templates
 from avrgen.model.plan import Plan
-from avrgen.pipeline import escape
+from avrgen.pipeline import escape, render
 from avrgen.pipeline.catalog import load_catalog
 from avrgen.pipeline.checks import check_compose, check_env_file, check_stack, read_rendered
 from avrgen.pipeline.load import load_blueprints
@@ -448,3 +448,30 @@ def test_rendered_files_read_dates_and_times_as_text() -> None:
         "a": "2001-01-01",
         "b": "2001-01-01T10:00:00Z",
     }
+
+
+def test_a_template_changed_in_place_is_compiled_again(tmp_path: Path, bundled_plan: Plan) -> None:
+    """Renderers of one process share their compiled templates (by file and source): a
+    template edited between two renders gives the new bytes, never the old compiled one."""
+    for path in default_templates().iterdir():
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    first = Renderer(tmp_path).render(bundled_plan, only={"billing"})
+    env_file = tmp_path / "service.env.j2"
+    env_file.write_text(env_file.read_text() + "# edited\n")
+    second = Renderer(tmp_path).render(bundled_plan, only={"billing"})
+    assert second["billing/core.env"] == first["billing/core.env"] + b"# edited\n"
+    assert Renderer(tmp_path).render(bundled_plan, only={"billing"}) == second
+    # the bundled templates' compiled code is not the copy's: another file, its own entry
+    assert Renderer().render(bundled_plan, only={"billing"}) == first
+
+
+def test_compiled_templates_past_the_limit_start_again(
+    tmp_path: Path, bundled_plan: Plan, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bundled = Renderer().render(bundled_plan, only={"billing"})
+    for path in default_templates().iterdir():
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    monkeypatch.setattr(render.COMPILED, "limit", 1)
+    assert Renderer(tmp_path).render(bundled_plan, only={"billing"}) == bundled
+    assert len(render.COMPILED.compiled) == 1  # the copy's templates: only the last one kept
+    assert Renderer(tmp_path).render(bundled_plan, only={"billing"}) == bundled
