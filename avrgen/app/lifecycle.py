@@ -3,7 +3,7 @@ target; the engine's side is avrgen/engine/compose.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -21,6 +21,7 @@ from avrgen.model.output import COMPOSE_FILE
 
 # imported where used: compose (python-on-whales), which render need not import
 if TYPE_CHECKING:
+    from avrgen.app.render import RecordedSet
     from avrgen.app.telephony import TelephonyUp
     from avrgen.engine.compose import AgentUp, ContainerStatus, Docker, LogLine, Progress
     from avrgen.engine.containers import Snapshot
@@ -199,12 +200,15 @@ def ps(
     names: Sequence[str] = (),
     all_sets: bool = False,
     early: Snapshot | None = None,
+    recorded: RecordedSet | None = None,
 ) -> list[ContainerStatus]:
     """Containers of the named agents; without names, this blueprint set's containers on
     its network or of its agents (every set's with `all_sets`, which needs no blueprints).
     With names, planned containers that do not exist are listed as `absent`. `early`: the
-    default engine's containers, being read since the command started (app/reading.py)."""
-    from avrgen.engine.compose import Docker, role_key
+    default engine's containers, being read since the command started (app/reading.py);
+    `recorded`: what the last render recorded of the plan, when output/ is still what the
+    blueprints render (app/render.recorded_set): without names, no blueprint is read."""
+    from avrgen.engine.compose import Docker, SetScope, role_key
 
     if all_sets:  # every avrgen container of the engine(s), each with its set
         blueprints = project.plan_or_none() if project.paths.blueprints.is_dir() else None
@@ -216,6 +220,15 @@ def ps(
         docker.check(compose=False)
         found = docker.containers(list(dict.fromkeys(names)) or None)
         return sorted(found, key=lambda s: (s.set_id, *role_key(s)))
+    if recorded is not None and not recorded.hosts and not names:
+        scope = SetScope(
+            recorded.set_id, recorded.network, recorded.agents, project.paths.state_dir
+        )
+        docker = Docker(scope=scope)
+        known = early.found() if early is not None else None
+        with docker.checked_on_failure():
+            found = docker.containers(None, known)
+        return sorted(of_the_set(found, recorded.network, recorded.agents), key=role_key)
     the_plan = project.plan_or_none()
     if the_plan is not None and the_plan.hosts:  # several engines: each lists its own
         from avrgen.app.hosts import ps_on_hosts
@@ -241,11 +254,9 @@ def ps_on(
     found = docker.containers(chosen, known)
     if the_plan is not None:
         if chosen is None:  # the blueprints' agents, on the network or not (it may be gone)
-            network = the_plan.network.name
-            found = [s for s in found if network in s.networks or s.agent in the_plan.agents]
-        found = [
-            replace(s, orphan=not s.telephony and s.agent not in the_plan.agents) for s in found
-        ]
+            found = of_the_set(found, the_plan.network.name, the_plan.agents)
+        else:
+            found = [replace(s, orphan=_orphaned(s, the_plan.agents)) for s in found]
         existing = {s.name for s in found}
         for name in chosen or ():
             agent = the_plan.agents.get(name)
@@ -253,6 +264,22 @@ def ps_on(
                 if container.name not in existing:
                     found.append(absent(name, container))
     return sorted(found, key=role_key)
+
+
+def of_the_set(
+    found: Sequence[ContainerStatus], network: str, agents: Collection[str]
+) -> list[ContainerStatus]:
+    """Of a blueprint set's containers, those on its network or of its `agents` (the network
+    may be gone), each marked when it is an orphan (of no agent of the set)."""
+    return [
+        replace(s, orphan=_orphaned(s, agents))
+        for s in found
+        if network in s.networks or s.agent in agents
+    ]
+
+
+def _orphaned(status: ContainerStatus, agents: Collection[str]) -> bool:
+    return not status.telephony and status.agent not in agents
 
 
 def logs(

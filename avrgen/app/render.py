@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from avrgen.model.blueprint import Target as TargetName
     from avrgen.model.catalog import Catalog
     from avrgen.model.plan import Lock, Plan
-    from avrgen.pipeline.cache import AgentReuse, PlanView
+    from avrgen.pipeline.cache import AgentReuse, Hit, PlanView
     from avrgen.pipeline.render import Renderer
     from avrgen.pipeline.validate import Validated
     from avrgen.pipeline.write import Change, Target
@@ -128,17 +128,21 @@ def _render_set(
             if cache_key() != key:
                 return done.result
             output, lock = done.targets
+            the_plan = done.result.plan
             cache.store(
                 key,
                 paths.output,
                 project.settings_catalog,
                 output.files,
                 lock.files[LOCK_NAME],
-                done.result.plan.agents,
+                the_plan.agents,
                 done.result.warnings,
                 done.reuse,
                 since,
                 done.result.summary,
+                cache.SetView(
+                    the_plan.set_id, the_plan.network.name, the_plan.target, bool(the_plan.hosts)
+                ),
             )
         return done.result
 
@@ -160,13 +164,39 @@ def rendered_as_is(project: Project) -> bool:
     """output/ holds what `avrgen render` of the blueprints writes, as the render cache
     recorded it (a lookup that hits: every input and output file as the last render left
     them); False when the cache is off or cannot tell."""
+    return _as_rendered(project) is not None
+
+
+@dataclass(frozen=True)
+class RecordedSet:
+    """What the last render recorded of its plan, read back when output/ is still exactly
+    what the blueprints render (rendered_as_is): enough for `ps` without reading them."""
+
+    set_id: str
+    network: str
+    target: TargetName
+    hosts: bool  # the settings place agents on `hosts`
+    agents: frozenset[str]
+
+
+def recorded_set(project: Project) -> RecordedSet | None:
+    """The RecordedSet of the last render, when output/ is as it left it; else None."""
+    hit = _as_rendered(project)
+    view = hit.set_view if hit is not None else None
+    if hit is None or view is None or view.target not in ("compose", "swarm"):
+        return None
+    target: TargetName = "swarm" if view.target == "swarm" else "compose"
+    return RecordedSet(view.set_id, view.network, target, view.hosts, frozenset(hit.plan.agents))
+
+
+def _as_rendered(project: Project) -> Hit | None:
     from avrgen.pipeline import cache
 
     paths = project.paths
     if not cache.enabled() or not paths.output.is_dir():
-        return False
+        return None
     key = _cache_key(project, None)
-    return key is not None and cache.lookup(key, paths.output, paths.lock) is not None
+    return cache.lookup(key, paths.output, paths.lock) if key is not None else None
 
 
 def _first_render(

@@ -241,13 +241,17 @@ def ps(
     swarm: the agents' swarm tasks: node, state, error)."""
     from avrgen.app.reading import read_default_engine
 
-    # the engine answers while the models are imported and the blueprints planned
+    # the engine answers while the blueprints are read (or the render cache says what the
+    # last render planned of them, when output/ is still what they render)
     early = None if all_sets or target == "swarm" else read_default_engine()
     from avrgen.app.deploy import tasks
+    from avrgen.app.render import recorded_set
 
+    recorded = None if all_sets or target or names else recorded_set(project)
     # --all-sets needs no blueprints: without them, the target is compose
     anywhere = all_sets and not project.paths.blueprints.is_dir()
-    swarm = (target or ("compose" if anywhere else project.target())) == "swarm"
+    planned = recorded.target if recorded is not None else None
+    swarm = (target or planned or ("compose" if anywhere else project.target())) == "swarm"
     if swarm:
         found_tasks = tasks(project, names, all_sets=all_sets)
         show = _tasks_with_set if all_sets else print_tasks
@@ -257,7 +261,7 @@ def ps(
     try:
         from avrgen.app.lifecycle import ps as containers
 
-        statuses = containers(project, names, all_sets=all_sets, early=early)
+        statuses = containers(project, names, all_sets=all_sets, early=early, recorded=recorded)
     except HostsUnreachable as exc:
         partial = cast("list[ContainerStatus]", exc.partial)
         _hosts_failed(exc, as_json, serialize.containers, shown, partial)

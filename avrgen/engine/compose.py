@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from avrgen.engine import containers, logs, network, ownership, sets
 from avrgen.engine.containers import ContainerStatus, absent, role_key
@@ -26,8 +26,10 @@ from avrgen.engine.secrets import Secrets
 from avrgen.engine.sets import SetScope
 from avrgen.engine.up import compose_up
 from avrgen.errors import ComposeError
-from avrgen.model.blueprint import Host, NetworkSettings
-from avrgen.model.plan import AgentPlan
+
+if TYPE_CHECKING:  # pydantic's models: not for a listing
+    from avrgen.model.blueprint import Host, NetworkSettings
+    from avrgen.model.plan import AgentPlan
 
 __all__ = [
     "AgentUp",

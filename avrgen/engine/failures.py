@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import re
 import time
+from typing import TYPE_CHECKING
 
 from avrgen.engine.containers import ContainerStatus, list_containers, log_tail
 from avrgen.engine.docker import Engine, Redact, quoted_log, tail
 from avrgen.engine.ports import port_holder, port_message, taken_port
 from avrgen.errors import ComposeError
-from avrgen.model.plan import AgentPlan
+
+if TYPE_CHECKING:  # pydantic's models: not for a listing
+    from avrgen.model.plan import AgentPlan
 
 _UNHEALTHY = re.compile(r"container ([\w.-]+) (?:is unhealthy|exited \((\d+)\)|has exited)")
 _NOT_HEALTHY = re.compile(r"not healthy after (\S+)")

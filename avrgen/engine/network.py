@@ -9,11 +9,14 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from avrgen.engine.docker import Engine, last_line
 from avrgen.errors import ComposeError
-from avrgen.model.blueprint import NetworkSettings
 from avrgen.model.labels import MANAGED_LABEL, SET_LABEL
+
+if TYPE_CHECKING:  # pydantic's models: not for a listing
+    from avrgen.model.blueprint import NetworkSettings
 
 # how the docker CLI (`No such network: X`) and the engine (`network X not found`) say it
 NO_SUCH_NETWORK = re.compile(r"no such network|network \S+ not found", re.IGNORECASE)

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from avrgen.engine.containers import Listed, listed
 from avrgen.engine.docker import Engine
 from avrgen.errors import ComposeError
 from avrgen.model.labels import MANAGED_LABEL, STACK_LABEL
-from avrgen.model.plan import AgentPlan
+
+if TYPE_CHECKING:  # pydantic's models: not for a listing
+    from avrgen.model.plan import AgentPlan
 
 
 @dataclass(frozen=True, order=True)

@@ -6,11 +6,14 @@ from __future__ import annotations
 import errno
 import re
 import socket
+from typing import TYPE_CHECKING
 
 from avrgen.engine.containers import inspect, list_containers
 from avrgen.engine.docker import Engine
 from avrgen.errors import ComposeError
-from avrgen.model.plan import AgentPlan, Container
+
+if TYPE_CHECKING:  # pydantic's models: not for a listing
+    from avrgen.model.plan import AgentPlan, Container
 
 _PORT_TAKEN = re.compile(
     r"(?:0\.0\.0\.0|\[?::\]?|127\.0\.0\.1|[\d.]+):(\d+)[^\n]*?"

@@ -15,10 +15,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from avrgen.errors import SecretsError
 from avrgen.fs.dotenv import read_secrets_file
-from avrgen.model.plan import AgentPlan
+
+if TYPE_CHECKING:  # pydantic's models: not for a listing
+    from avrgen.model.plan import AgentPlan
 
 
 @dataclass(frozen=True)

@@ -12,11 +12,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from avrgen.engine.containers import ContainerStatus
 from avrgen.errors import ComposeError
 from avrgen.fs.sets import known_set
-from avrgen.model.plan import AgentPlan, Plan
+
+if TYPE_CHECKING:  # pydantic's models: not for a listing
+    from avrgen.model.plan import AgentPlan, Plan
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,15 @@ import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from avrgen.engine.docker import Engine, Redact, last_line
 from avrgen.engine.failures import crash_message, explain_failure, safe_list, settle
 from avrgen.engine.ports import check_ports
 from avrgen.errors import ComposeError
-from avrgen.model.plan import AgentPlan
+
+if TYPE_CHECKING:  # pydantic's models: not for a listing
+    from avrgen.model.plan import AgentPlan
 
 _CHANGED = re.compile(r"\b(?:Creat|Recreat|Start|Remov|Stopp)")
 _CRASHED = ("exited", "dead", "restarting")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from avrgen.app.diff import plan_diff
 from avrgen.app.lifecycle import ps, up
 from avrgen.app.project import Paths, Project
 from avrgen.app.reading import read_default_engine
+from avrgen.app.render import recorded_set, render
 from avrgen.app.running import Start
 from avrgen.app.status import AgentStatus, StatusReport, status
 
@@ -141,6 +143,28 @@ def test_the_engine_read_early_gives_the_same_answers(stack: Project, env: dict[
     assert ps(stack, early=read_default_engine()) == ps(stack)
     assert ps(stack, [ONE], early=read_default_engine()) == ps(stack, [ONE])
     assert {s.agent for s in ps(stack, early=read_default_engine())} == {ONE, TWO}
+
+
+@pytest.mark.docker
+def test_ps_from_what_the_last_render_recorded(stack: Project, avrgen: Avrgen) -> None:
+    """`ps` of output/ as the last render left it takes the set, its network and agents from
+    the render cache (app/render.recorded_set) and lists exactly what planning gives; the
+    CLI then imports none of pydantic, jinja2 or PyYAML."""
+    render(stack, use_cache=True)  # the first render made the lock: it stored no entry
+    recorded = recorded_set(stack)
+    assert recorded is not None and recorded.agents == {ONE, TWO}
+    assert ps(stack, recorded=recorded, early=read_default_engine()) == ps(stack)
+    code = (
+        "import sys\nfrom avrgen.cli.main import main\n"
+        f"sys.argv = ['avrgen', 'ps', *{list(cli_args(stack))!r}]\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+        "print(sorted(m for m in ('pydantic', 'jinja2', 'yaml') if m in sys.modules))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    table, loaded = proc.stdout.rsplit("\n", 2)[0], proc.stdout.splitlines()[-1]
+    assert loaded == "[]"
+    assert {line.split()[0] for line in table.splitlines()[1:]} == {ONE, TWO}
 
 
 @pytest.mark.docker

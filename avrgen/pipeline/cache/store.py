@@ -90,10 +90,22 @@ class PlanView:
 
 
 @dataclass(frozen=True)
+class SetView:
+    """What `ps` reads of a plan besides its agents' names: the set, its network, its
+    target, and whether the settings place agents on `hosts`."""
+
+    set_id: str
+    network: str
+    target: str
+    hosts: bool
+
+
+@dataclass(frozen=True)
 class Hit:
     plan: PlanView
     warnings: list[Problem]
     summary: str | None  # the caller's text of the plan, as stored (see store())
+    set_view: SetView | None = None  # as stored (see store())
 
 
 _CONTAINER_VIEW = tuple(f.name for f in dataclasses.fields(ContainerView))
@@ -231,7 +243,8 @@ def lookup(the_key: str, output: Path, lock: Path) -> Hit | None:
                     stats[""] = text
             entry.sections[STATS] = _dumps(stats)
             write_entry(entry_path(output), entry.encode())
-        return Hit(PlanView(entry.sections[VIEWS]), warnings, summary)
+        set_view = _set_view(header.get("set"))
+        return Hit(PlanView(entry.sections[VIEWS]), warnings, summary, set_view)
     except (Doubt, OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
         return None
 
@@ -356,6 +369,18 @@ def _generated(dir_entry: os.DirEntry[str]) -> bool:
         return handle.read(len(GENERATED_MARK)) == GENERATED_MARK
 
 
+def _set_view(stored: Any) -> SetView | None:
+    """The stored SetView (None when none was), each value checked for its type."""
+    if stored is None:
+        return None
+    view = SetView(**stored)
+    if not all(isinstance(v, str) for v in (view.set_id, view.network, view.target)):
+        raise ValueError("bad set view")
+    if not isinstance(view.hosts, bool):
+        raise ValueError("bad set view")
+    return view
+
+
 def _warnings(stored: list[dict[str, Any]]) -> list[Problem]:
     """The entry's warnings, each value checked for its type (a corrupt entry raises, and
     the lookup is a miss)."""
@@ -386,6 +411,7 @@ def store(
     reuse: AgentReuse | None = None,
     since: int | None = None,
     summary: str | None = None,
+    set_view: SetView | None = None,
 ) -> None:
     """Record a render's result for `output` (atomically; a failure is silently skipped).
 
@@ -393,7 +419,7 @@ def store(
     `agents`: the plan's agents by name; `reuse`: the render's per-agent keys; `since`: a
     clock() reading from before the render read or wrote any output file (each file's stat
     is recorded when settled against it; without it, none is and a lookup reads them all);
-    `summary`: the caller's text of this plan, given back by a hit.
+    `summary`: the caller's text of this plan, given back by a hit, as is `set_view`.
     """
     if any(rel.count("/") != 1 for rel in files):
         return  # not the shape _outputs_match() checks: do not cache
@@ -420,6 +446,7 @@ def store(
             "lock": hashlib.sha256(lock).hexdigest(),
             "warnings": [dataclasses.asdict(p) for p in warnings],
             "code": reuse.code if reuse is not None else "",
+            "set": dataclasses.asdict(set_view) if set_view is not None else None,
         }
     except (Doubt, OSError):
         return

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from avrgen.app.project import Paths, Project
-from avrgen.app.render import fresh_plan, render, rendered_as_is
+from avrgen.app.render import RecordedSet, fresh_plan, recorded_set, render, rendered_as_is
 from avrgen.errors import StaleOutputError
 from avrgen.fs.files import generated_files
 from avrgen.model.output import COMPOSE_FILE, STACK_FILE
@@ -127,3 +127,27 @@ def test_rendered_as_is_is_the_cache_saying_output_holds_the_render(
     monkeypatch.setenv("AVRGEN_NO_CACHE", "1")
     render(project)
     assert not rendered_as_is(project)  # the cache off: it cannot tell
+
+
+def test_recorded_set_is_what_the_last_render_planned(
+    bundled: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`ps` takes the set, network, target and agents from the render cache while output/
+    is what the blueprints render; before a render, after an edit or without the cache,
+    there is none (ps then reads the blueprints)."""
+    monkeypatch.setenv("AVRGEN_NO_CACHE", "")
+    project = project_of(bundled)
+    assert recorded_set(project) is None
+    render(project, use_cache=True)
+    the_plan = project.plan()[0]
+    assert recorded_set(project) == RecordedSet(
+        the_plan.set_id, the_plan.network.name, "compose", False, frozenset(the_plan.agents)
+    )
+    settings = bundled / "settings.yaml"
+    settings.write_text(settings.read_text() + "target: swarm\n")
+    assert recorded_set(project) is None
+    render(project, use_cache=True)
+    recorded = recorded_set(project)
+    assert recorded is not None and recorded.target == "swarm"
+    monkeypatch.setenv("AVRGEN_NO_CACHE", "1")
+    assert recorded_set(project) is None
