@@ -66,7 +66,8 @@ def test_inspect_output_that_is_not_json_is_an_error() -> None:
     """A `docker` that prints something else (a wrapper, a broken CLI): no traceback."""
     odd = Engine()
     odd.cli = ["echo", "not json"]
-    with pytest.raises(ComposeError, match=r"^cannot inspect containers: docker printed no JSON list$"):
+    no_json = r"^cannot inspect containers: docker printed no JSON list$"
+    with pytest.raises(ComposeError, match=no_json):
         containers.inspect(odd, [MISSING])
 
 
