@@ -272,7 +272,8 @@ def _outputs_match(root: Path, entry: Entry, since: int, fresh: dict[tuple[str, 
     if not isinstance(stats, dict):
         return False
     agents = {name: names for name, names in stats.items() if name}
-    root_text = stat_text(os.stat(root))
+    root_info = os.stat(root)
+    root_text = stat_text(root_info)
     if root_text == stats.get(""):
         folders = list(agents)  # no folder came or went
     else:
@@ -285,7 +286,7 @@ def _outputs_match(root: Path, entry: Entry, since: int, fresh: dict[tuple[str, 
                     continue
                 if agent.is_dir():
                     folders.append(agent.name)
-        if settled(os.stat(root), since):
+        if settled(root_info, since):
             fresh[("", "")] = root_text
     seen = 0
     top = os.fspath(root) + os.sep  # joined by hand: os.path.join costs more than the lstat
