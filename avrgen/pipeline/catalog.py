@@ -6,6 +6,7 @@ Each template is one small YAML file; the bundled ones ship inside the package
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -30,16 +31,30 @@ def find_template(catalog: Catalog, name: str) -> ProviderTemplate:
 
 def load_catalog(extra_dirs: Iterable[Path] = ()) -> Catalog:
     """The bundled templates, then each extra folder's, later ones overriding by name."""
-    catalog: Catalog = {}
-    for folder in (BUNDLED_CATALOG, *extra_dirs):
-        if not folder.is_dir():
-            raise AvrgenError(f"{folder}: catalog folder not found")
-        for path in sorted(folder.glob("*.yaml")):
-            template = _read_template(path)
-            if folder == BUNDLED_CATALOG and template.source is None:
-                raise AvrgenError(f"{path}: a bundled template must name its `source`")
-            catalog[template.name] = template
+    catalog: Catalog = {template.name: template for template in _bundled(BUNDLED_CATALOG)}
+    for folder in extra_dirs:
+        catalog.update((template.name, template) for template in _read_folder(folder))
     return catalog
+
+
+@functools.cache
+def _bundled(folder: Path) -> tuple[ProviderTemplate, ...]:
+    """The package's own templates, read once a process: they ship inside avrgen and do not
+    change while it runs (a render reads the catalog for validation and again for its checks;
+    the tests render thousands of times in one process). The templates are frozen models."""
+    templates = _read_folder(folder)
+    for template in templates:
+        if template.source is None:
+            raise AvrgenError(
+                f"{folder / template.name}.yaml: a bundled template must name its `source`"
+            )
+    return templates
+
+
+def _read_folder(folder: Path) -> tuple[ProviderTemplate, ...]:
+    if not folder.is_dir():
+        raise AvrgenError(f"{folder}: catalog folder not found")
+    return tuple(_read_template(path) for path in sorted(folder.glob("*.yaml")))
 
 
 def settings_catalog(documents: Iterable[Document], blueprints: Path) -> Path | None:
