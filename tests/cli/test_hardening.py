@@ -168,9 +168,8 @@ HOSTILE: dict[str, tuple[bytes | str, str, str]] = {
 def test_hostile_yaml_fails_cleanly(case: str, tmp_path: Path, avrgen: Avrgen) -> None:
     content, where, message = HOSTILE[case]
     folder = blueprints(tmp_path, {"a-provider.yaml": PROVIDER, "x.yaml": content})
-    started = time.monotonic()
+    # how long a bomb may take is test_memory_and_time_stay_bounded's (a capped process)
     result = avrgen("validate", "-b", str(folder))
-    assert time.monotonic() - started < 10
     check_clean_failure(result, where, message)
     prefix = f"{folder}/{where}"  # the problem's own line starts with its file, line and field
     assert all(c == "\n" or c.isprintable() for c in result.stderr), repr(result.stderr)
