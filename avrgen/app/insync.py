@@ -97,13 +97,21 @@ class InSyncOnEach:
 
 
 def compose_hashes(data: bytes | None) -> dict[str, str]:
-    """Role -> content hash of each service of a rendered compose file ({} without one)."""
-    from avrgen.pipeline.checks import read_rendered
+    """Role -> content hash of each service of a rendered compose file ({} without one).
+
+    Read with PyYAML's C parser, not yaml-rs (pipeline/checks.read_rendered): yaml-rs 0.1.6
+    crashed the process (SIGSEGV inside its loads) when `status` read these files from the
+    threads that compare agents on two hosts at once. The labels read are double-quoted
+    strings under plain keys, which YAML 1.1 and 1.2 read alike."""
+    import yaml
+
     from avrgen.pipeline.content_hash import recorded
+    from avrgen.pipeline.yaml_reader import SafeLoader
 
     if data is None:
         return {}
     try:
-        return recorded(read_rendered(data.decode()))
-    except ValueError:
+        parsed = yaml.load(data, Loader=SafeLoader)
+    except yaml.YAMLError:
         return {}
+    return recorded(parsed) if isinstance(parsed, dict) else {}
