@@ -99,19 +99,25 @@ class InSyncOnEach:
 def compose_hashes(data: bytes | None) -> dict[str, str]:
     """Role -> content hash of each service of a rendered compose file ({} without one).
 
-    Read with PyYAML's C parser, not yaml-rs (pipeline/checks.read_rendered): yaml-rs 0.1.6
-    crashed the process (SIGSEGV inside its loads) when `status` read these files from the
-    threads that compare agents on two hosts at once. The labels read are double-quoted
+    From its lines when laid out as render writes it (content_hash.recorded_lines), else
+    parsed with PyYAML's C parser: not with yaml-rs (pipeline/checks.read_rendered), which
+    0.1.6 crashed the process in (SIGSEGV inside its loads) when `status` read these files
+    from the threads that compare agents on two hosts at once. The labels are double-quoted
     strings under plain keys, which YAML 1.1 and 1.2 read alike."""
-    import yaml
-
-    from avrgen.pipeline.content_hash import recorded
-    from avrgen.pipeline.yaml_reader import SafeLoader
+    from avrgen.pipeline.content_hash import recorded, recorded_lines
 
     if data is None:
         return {}
+    text = data.decode(errors="replace")
+    fast = recorded_lines(text)
+    if fast is not None:
+        return fast
+    import yaml
+
+    from avrgen.pipeline.yaml_reader import SafeLoader
+
     try:
-        parsed = yaml.load(data, Loader=SafeLoader)
+        parsed = yaml.load(text, Loader=SafeLoader)
     except yaml.YAMLError:
         return {}
     return recorded(parsed) if isinstance(parsed, dict) else {}

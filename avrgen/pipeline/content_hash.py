@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -57,3 +58,26 @@ def recorded(data: Any) -> dict[str, str]:
         if isinstance(value, str) and not value.startswith(PREFIX):
             found[role] = value
     return found
+
+
+# the lines render writes (templates/docker-compose.yml.j2, then fill()): a service's key
+# two spaces in under `services:`, its label six spaces in, double-quoted
+_SERVICE_LINE = re.compile(r'  "?([A-Za-z0-9_.-]+)"?:')
+_HASH_LINE = re.compile(r' {6}"' + re.escape(CONTENT_HASH_LABEL) + r'": "([0-9a-f]{64})"')
+
+
+def recorded_lines(text: str) -> dict[str, str] | None:
+    """What recorded() finds in a compose file laid out as render writes it, read from its
+    lines without parsing it; None when the label appears where these lines do not say
+    (another layout: parse it)."""
+    found: dict[str, str] = {}
+    role: str | None = None
+    in_services = False
+    for line in text.splitlines():
+        if line and not line[0].isspace():
+            in_services, role = line.rstrip() == "services:", None
+        elif in_services and (service := _SERVICE_LINE.fullmatch(line)):
+            role = service.group(1)
+        elif in_services and role is not None and (label := _HASH_LINE.fullmatch(line)):
+            found[role] = label.group(1)
+    return found if len(found) == text.count(f'"{CONTENT_HASH_LABEL}"') else None

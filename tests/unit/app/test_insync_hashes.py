@@ -7,7 +7,7 @@ from conftest import REPO
 from avrgen.app.insync import compose_hashes
 from avrgen.model.output import COMPOSE_FILE
 from avrgen.pipeline.checks import read_rendered
-from avrgen.pipeline.content_hash import recorded
+from avrgen.pipeline.content_hash import recorded, recorded_lines
 
 
 def test_no_compose_file_has_no_hashes() -> None:
@@ -37,3 +37,19 @@ def test_the_hashes_are_those_compose_s_reading_gives() -> None:
 
 def test_a_file_that_is_no_mapping_has_no_hashes() -> None:
     assert compose_hashes(b"- a\n- b\n") == {}
+
+
+def test_another_layout_is_parsed() -> None:
+    """A compose file not laid out as render writes it (here in flow style) is parsed."""
+    digest = "ab" * 32
+    text = f'{{"services": {{"core": {{"labels": {{"avrgen.content-hash": "{digest}"}}}}}}}}\n'
+    assert recorded_lines(text) is None
+    assert compose_hashes(text.encode()) == {"core": digest}
+    short = b'services:\n  core:\n    labels:\n      "avrgen.content-hash": "x"\n'
+    assert compose_hashes(short) == {"core": "x"}
+
+
+def test_the_lines_render_writes_are_read_without_parsing() -> None:
+    for path in sorted((REPO / "output").glob(f"*/{COMPOSE_FILE}")):
+        text = path.read_text()
+        assert recorded_lines(text) == recorded(read_rendered(text)), path
