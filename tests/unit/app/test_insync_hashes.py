@@ -53,3 +53,7 @@ def test_the_lines_render_writes_are_read_without_parsing() -> None:
     for path in sorted((REPO / "output").glob(f"*/{COMPOSE_FILE}")):
         text = path.read_text()
         assert recorded_lines(text) == recorded(read_rendered(text)), path
+
+
+def test_another_layout_that_does_not_parse_has_no_hashes() -> None:
+    assert compose_hashes(b'services: {core: {labels: {"avrgen.content-hash": [unclosed\n') == {}
