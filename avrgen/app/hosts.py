@@ -169,7 +169,7 @@ def start_on_hosts(
 def ps_on_hosts(the_plan: Plan, names: Sequence[str]) -> list[ContainerStatus]:
     """ps on every host at once, each container with its host; a host that fails lists its
     planned containers as `unreachable` and raises HostsUnreachable after the rest."""
-    from avrgen.app.lifecycle import ps_on
+    from avrgen.app.listing import ps_on
     from avrgen.engine.compose import absent, role_key
 
     chosen = list(dict.fromkeys(names)) or None

@@ -1,16 +1,17 @@
-"""The lifecycle on a Docker Engine: `up`, `down`, `ps`, `logs`, `restart` (the compose
-target; the engine's side is avrgen/engine/compose.py)."""
+"""The lifecycle on a Docker Engine: `up`, `down`, `logs`, `restart` (the compose target;
+the engine's side is avrgen/engine/compose.py; `ps`: app/listing.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from avrgen.app.agents import select, unknown_agent
+from avrgen.app.agents import select
 from avrgen.app.insync import InSync, InSyncOnEach
+from avrgen.app.listing import held_elsewhere, known_agents
 from avrgen.app.project import Project
 from avrgen.app.render import fresh_plan
 from avrgen.app.running import Removal, Start, remove_network_if_unused, start_agents
@@ -21,10 +22,8 @@ from avrgen.model.output import COMPOSE_FILE
 
 # imported where used: compose (python-on-whales), which render need not import
 if TYPE_CHECKING:
-    from avrgen.app.render import RecordedSet
     from avrgen.app.telephony import TelephonyUp
     from avrgen.engine.compose import AgentUp, ContainerStatus, Docker, LogLine, Progress
-    from avrgen.engine.containers import Snapshot
     from avrgen.engine.secrets import Secrets
     from avrgen.model.plan import AgentPlan, Plan, Telephony
     from avrgen.pipeline.write import Change
@@ -185,103 +184,6 @@ def down_on(
     return DownResult(chosen, statuses, note, left_alone=[n for n in left_alone if n])
 
 
-def held_elsewhere(docker: Docker, name: str) -> str:
-    """ "" when no other blueprint set's containers are agent `name`'s; else which set's."""
-    if docker.scope is None:
-        return ""
-    theirs = [s for s in docker.unscoped_containers([name]) if not docker.scope.owns(s)]
-    owners = sorted({(s.set_id, s.output) for s in theirs})
-    where = "; ".join(docker.scope.describe(set_id, output) for set_id, output in owners)
-    return f"agent {name!r}: its containers belong to {where}" if theirs else ""
-
-
-def ps(
-    project: Project,
-    names: Sequence[str] = (),
-    all_sets: bool = False,
-    early: Snapshot | None = None,
-    recorded: RecordedSet | None = None,
-) -> list[ContainerStatus]:
-    """Containers of the named agents; without names, this blueprint set's containers on
-    its network or of its agents (every set's with `all_sets`, which needs no blueprints).
-    With names, planned containers that do not exist are listed as `absent`. `early`: the
-    default engine's containers, being read since the command started (app/reading.py);
-    `recorded`: what the last render recorded of the plan, when output/ is still what the
-    blueprints render (app/render.recorded_set): without names, no blueprint is read."""
-    from avrgen.engine.compose import Docker, SetScope, role_key
-
-    if all_sets:  # every avrgen container of the engine(s), each with its set
-        blueprints = project.plan_or_none() if project.paths.blueprints.is_dir() else None
-        if blueprints is not None and blueprints.hosts:  # every host of the inventory
-            from avrgen.app.hosts import all_sets_on_hosts
-
-            return all_sets_on_hosts(blueprints, names)
-        docker = Docker()
-        docker.check(compose=False)
-        found = docker.containers(list(dict.fromkeys(names)) or None)
-        return sorted(found, key=lambda s: (s.set_id, *role_key(s)))
-    if recorded is not None and not recorded.hosts and not names:
-        scope = SetScope(
-            recorded.set_id, recorded.network, recorded.agents, project.paths.state_dir
-        )
-        docker = Docker(scope=scope)
-        known = early.found() if early is not None else None
-        with docker.checked_on_failure():
-            found = docker.containers(None, known)
-        return sorted(of_the_set(found, recorded.network, recorded.agents), key=role_key)
-    the_plan = project.plan_or_none()
-    if the_plan is not None and the_plan.hosts:  # several engines: each lists its own
-        from avrgen.app.hosts import ps_on_hosts
-
-        return ps_on_hosts(the_plan, names)
-    docker = Docker(scope=scope_of(project, the_plan))
-    known = early.found() if early is not None else None
-    with docker.checked_on_failure():
-        chosen = _known(the_plan, docker, names, known) if names else None
-        return ps_on(docker, the_plan, chosen, known)
-
-
-def ps_on(
-    docker: Docker,
-    the_plan: Plan | None,
-    chosen: Sequence[str] | None,
-    known: Sequence[dict[str, Any]] | None = None,
-) -> list[ContainerStatus]:
-    """ps on one engine: the `chosen` agents' containers (None: the blueprints' agents);
-    `known`: the inspect data of every avrgen container of the engine, read already."""
-    from avrgen.engine.compose import absent, role_key
-
-    found = docker.containers(chosen, known)
-    if the_plan is not None:
-        if chosen is None:  # the blueprints' agents, on the network or not (it may be gone)
-            found = of_the_set(found, the_plan.network.name, the_plan.agents)
-        else:
-            found = [replace(s, orphan=_orphaned(s, the_plan.agents)) for s in found]
-        existing = {s.name for s in found}
-        for name in chosen or ():
-            agent = the_plan.agents.get(name)
-            for container in agent.containers if agent else ():
-                if container.name not in existing:
-                    found.append(absent(name, container))
-    return sorted(found, key=role_key)
-
-
-def of_the_set(
-    found: Sequence[ContainerStatus], network: str, agents: Collection[str]
-) -> list[ContainerStatus]:
-    """Of a blueprint set's containers, those on its network or of its `agents` (the network
-    may be gone), each marked when it is an orphan (of no agent of the set)."""
-    return [
-        replace(s, orphan=_orphaned(s, agents))
-        for s in found
-        if network in s.networks or s.agent in agents
-    ]
-
-
-def _orphaned(status: ContainerStatus, agents: Collection[str]) -> bool:
-    return not status.telephony and status.agent not in agents
-
-
 def logs(
     project: Project,
     name: str,
@@ -296,7 +198,7 @@ def logs(
     # the agent's host's engine, with `hosts`
     docker = engine_of(the_plan, name, scope=scope_of(project, the_plan))
     docker.check(compose=False)
-    _known(the_plan, docker, [name])
+    known_agents(the_plan, docker, [name])
     statuses = _containers(docker, name)
     if role is not None:
         roles = sorted({s.role for s in statuses})
@@ -395,32 +297,10 @@ def _chosen(
     the_plan: Plan | None, docker: Docker, names: Sequence[str], all_agents: bool
 ) -> list[str]:
     """The named agents (known ones), then with `all_agents` every agent of the plan."""
-    chosen = _known(the_plan, docker, names) if names else []
+    chosen = known_agents(the_plan, docker, names) if names else []
     if all_agents and the_plan is not None:
         chosen = list(dict.fromkeys([*chosen, *the_plan.agents]))
     return chosen
-
-
-def _known(
-    the_plan: Plan | None,
-    docker: Docker,
-    names: Sequence[str],
-    known: Sequence[dict[str, Any]] | None = None,
-) -> list[str]:
-    """Names of agents in the blueprints or with containers; else the nearest match."""
-    planned = set(the_plan.agents) if the_plan is not None else set()
-    running: set[str] | None = None
-    for name in names:
-        if name in planned:
-            continue
-        if running is None:
-            running = {s.agent for s in docker.containers(None, known)}
-        if name not in running:
-            elsewhere = held_elsewhere(docker, name)
-            if elsewhere:  # not one of this set's: run avrgen where it belongs
-                raise ComposeError(f"{elsewhere}, not to this one (not in its blueprints)")
-            raise unknown_agent(name, planned | running)
-    return list(dict.fromkeys(names))
 
 
 def _orphan(status: ContainerStatus, the_plan: Plan) -> bool:

@@ -20,7 +20,8 @@ import pytest
 from conftest import Avrgen
 
 from avrgen.app.diff import plan_diff
-from avrgen.app.lifecycle import ps, up
+from avrgen.app.lifecycle import up
+from avrgen.app.listing import ps
 from avrgen.app.project import Paths, Project
 from avrgen.app.reading import read_default_engine
 from avrgen.app.render import recorded_set, render

@@ -8,11 +8,11 @@ and bytes), the lock, the paths as given (they appear in what is printed), the w
 folder and the options. The settings' `catalog:` folder is named inside a blueprint, so its
 files are hashed on a lookup and compared with what the entry recorded. The value
 (store.py) is the sha256 and the stat of every file the render produced (output files; the
-lock is hashed) and what the CLI prints after a render (warnings, the plan's agents and
-containers for --json, and the table's text).
+lock is hashed; the stat rules: stats.py) and what the CLI prints after a render (warnings,
+the plan's agents and containers for --json, and the table's text: views.py).
 
 A hit stats every output file and reads and hashes one whose stat is not the recorded,
-settled one (git's rule for its index: store.settled; what stat can and cannot see is in
+settled one (git's rule for its index: stats.settled; what stat can and cannot see is in
 docs/render-cache.md), and refuses any extra file avrgen generated, a leftover temporary
 file, a symlink or an env file with loose permissions: a hand-edited, replaced or deleted
 output is found and repaired by the full pipeline. On any doubt (unreadable input, corrupt
@@ -37,18 +37,9 @@ from typing import TYPE_CHECKING, Any
 
 from avrgen.pipeline.cache.documents import DocumentCache
 from avrgen.pipeline.cache.key import FORMAT, LIBRARIES, catalog_hash, enabled, folder, key
-from avrgen.pipeline.cache.store import (
-    AgentView,
-    ContainerView,
-    Hit,
-    PlanView,
-    SetView,
-    clock,
-    lookup,
-    settled,
-    store,
-    with_summary,
-)
+from avrgen.pipeline.cache.stats import clock, settled
+from avrgen.pipeline.cache.store import lookup, store, with_summary
+from avrgen.pipeline.cache.views import AgentView, ContainerView, Hit, PlanView, SetView
 
 if TYPE_CHECKING:
     from avrgen.pipeline.cache.agents import AgentReuse, agent_bytes

@@ -15,10 +15,7 @@ import hashlib
 import json
 import os
 import stat
-import time
 from collections.abc import Mapping
-from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +24,8 @@ from avrgen.fs.atomic import TEMP_SUFFIX, write_atomic
 from avrgen.fs.files import read_regular
 from avrgen.model.output import GENERATED_MARK
 from avrgen.pipeline.cache.key import FORMAT, Doubt, catalog_hash, folder, folder_name, read_input
+from avrgen.pipeline.cache.stats import clock, settled, stat_text
+from avrgen.pipeline.cache.views import Hit, PlanView, SetView, set_view_of, view_entry
 
 if TYPE_CHECKING:
     from avrgen.model.plan import AgentPlan
@@ -40,128 +39,8 @@ CACHE_MODE = 0o600  # entries describe the user's blueprints (paths, warnings): 
 STATS, FILES, AGENT_KEYS, VIEWS, SUMMARY = range(5)
 
 
-# -- what a hit gives back: the parts of the plan the CLI prints ------------------------------
-
-
-@dataclass(frozen=True)
-class ContainerView:
-    role: str
-    name: str
-    image: str
-    port: int
-    http_port: int | None
-    published: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class AgentView:
-    mode: str
-    project: str
-    containers: tuple[ContainerView, ...]
-
-
-class PlanView:
-    """What `render` prints of a plan (the table and --json), read back from the cache:
-    parsed when first asked for (a hit printed from its stored summary never asks)."""
-
-    def __init__(self, text: bytes) -> None:
-        self._text = text
-
-    @cached_property
-    def agents(self) -> dict[str, AgentView]:
-        return {
-            str(name): AgentView(
-                mode=str(agent["mode"]),
-                project=str(agent["project"]),
-                containers=tuple(
-                    ContainerView(
-                        role=str(c["role"]),
-                        name=str(c["name"]),
-                        image=str(c["image"]),
-                        port=int(c["port"]),
-                        http_port=None if c["http_port"] is None else int(c["http_port"]),
-                        published=tuple(int(p) for p in c["published"]),
-                    )
-                    for c in agent["containers"]
-                ),
-            )
-            for name, agent in json.loads(self._text).items()
-        }
-
-
-@dataclass(frozen=True)
-class SetView:
-    """What `ps` reads of a plan besides its agents' names: the set, its network, its
-    target, and whether the settings place agents on `hosts`."""
-
-    set_id: str
-    network: str
-    target: str
-    hosts: bool
-
-
-@dataclass(frozen=True)
-class Hit:
-    plan: PlanView
-    warnings: list[Problem]
-    summary: str | None  # the caller's text of the plan, as stored (see store())
-    set_view: SetView | None = None  # as stored (see store())
-
-
-_CONTAINER_VIEW = tuple(f.name for f in dataclasses.fields(ContainerView))
-
-
-def view_entry(agent: AgentPlan) -> dict[str, Any]:
-    """The parts of an agent's plan a hit gives back (an AgentView's fields, by the same
-    names as on the plan), as the entry's JSON holds them. Built directly, not through
-    dataclasses.asdict(), which copies every value deeply (1,000s of agents)."""
-    containers = [{name: getattr(c, name) for name in _CONTAINER_VIEW} for c in agent.containers]
-    return {"mode": agent.mode, "project": agent.project, "containers": containers}
-
-
 def entry_path(output: Path) -> Path:
     return folder() / f"{folder_name(output)}.json"
-
-
-# -- stat: what tells a file unchanged without reading it -------------------------------------
-
-
-def clock() -> int:
-    """Now, in ns, as the kernel stamps files: Linux sets mtime and ctime from its coarse
-    real-time clock, which may lag time.time_ns() by a tick. Elsewhere: time.time_ns() less
-    a second, so that a file stamped just before is never taken for one stamped after."""
-    coarse = getattr(time, "CLOCK_REALTIME_COARSE", None)
-    if coarse is not None:
-        return time.clock_gettime_ns(coarse)
-    return time.time_ns() - 1_000_000_000  # pragma: no cover - not Linux
-
-
-def stat_text(info: os.stat_result) -> str:
-    """The fields compared: size, mtime, ctime, inode and mode."""
-    return f"{info.st_size} {info.st_mtime_ns} {info.st_ctime_ns} {info.st_ino} {info.st_mode}"
-
-
-def _granule(*stamps: int) -> int:
-    """An upper bound of the file system's timestamp granularity: the largest power of ten
-    (up to a second) dividing the stamps; 2 s for whole seconds (FAT keeps even seconds)."""
-    granule = 1
-    while granule < 1_000_000_000 and not any(s % (granule * 10) for s in stamps):
-        granule *= 10
-    return 2_000_000_000 if granule == 1_000_000_000 else granule
-
-
-def settled(info: os.stat_result, since: int) -> bool:
-    """Whether a file with this stat, whose bytes were known (written or read) after
-    `since` (a clock() reading), would show any later change in its stat.
-
-    A change stamps ctime (which no user can set) with the clock of that moment, cut to the
-    file system's granule; one after `since` is stamped at least `since` cut to the granule.
-    A file whose ctime and mtime lie before that has a stat no later change can reproduce;
-    one stamped in the same granule could be changed again within it unseen (git's "racy"
-    file), so it is read and hashed instead."""
-    granule = _granule(info.st_mtime_ns, info.st_ctime_ns)
-    start = since - since % granule
-    return info.st_ctime_ns < start and info.st_mtime_ns < start
 
 
 # -- the entry's file -------------------------------------------------------------------------
@@ -243,7 +122,7 @@ def lookup(the_key: str, output: Path, lock: Path) -> Hit | None:
                     stats[""] = text
             entry.sections[STATS] = _dumps(stats)
             write_entry(entry_path(output), entry.encode())
-        set_view = _set_view(header.get("set"))
+        set_view = set_view_of(header.get("set"))
         return Hit(PlanView(entry.sections[VIEWS]), warnings, summary, set_view)
     except (Doubt, OSError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
         return None
@@ -368,18 +247,6 @@ def _generated(dir_entry: os.DirEntry[str]) -> bool:
         return False
     with open(dir_entry.path, "rb") as handle:
         return handle.read(len(GENERATED_MARK)) == GENERATED_MARK
-
-
-def _set_view(stored: Any) -> SetView | None:
-    """The stored SetView (None when none was), each value checked for its type."""
-    if stored is None:
-        return None
-    view = SetView(**stored)
-    if not all(isinstance(v, str) for v in (view.set_id, view.network, view.target)):
-        raise ValueError("bad set view")
-    if not isinstance(view.hosts, bool):
-        raise ValueError("bad set view")
-    return view
 
 
 def _warnings(stored: list[dict[str, Any]]) -> list[Problem]:
