@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from avrgen.app.agents import select
 from avrgen.app.insync import InSync, InSyncOnEach
-from avrgen.app.listing import held_elsewhere, known_agents
+from avrgen.app.listing import held_elsewhere, known_agents, orphaned
 from avrgen.app.project import Project
 from avrgen.app.render import fresh_plan
 from avrgen.app.running import Removal, Start, remove_network_if_unused, start_agents
@@ -170,7 +170,9 @@ def down_on(
     docker.refuse_foreign_in_projects(chosen)
     statuses = docker.containers(chosen) if chosen else []
     if removal.orphans and the_plan is not None:
-        statuses += [s for s in docker.containers() if _orphan(s, the_plan)]
+        statuses += [
+            s for s in docker.containers() if orphaned(s, the_plan.agents, the_plan.set_id)
+        ]
     statuses = sorted({s.id: s for s in statuses}.values(), key=role_key)
     left_alone = [held_elsewhere(docker, name) for name in removal.names]
     if removal.dry_run:
@@ -301,14 +303,3 @@ def _chosen(
     if all_agents and the_plan is not None:
         chosen = list(dict.fromkeys([*chosen, *the_plan.agents]))
     return chosen
-
-
-def _orphan(status: ContainerStatus, the_plan: Plan) -> bool:
-    """A container of this blueprint set (its label: an older avrgen's, without one, is
-    never taken for an orphan) whose agent is gone from it (the telephony stack's
-    containers are no agent's: `down --telephony` removes them)."""
-    return (
-        not status.telephony
-        and status.set_id == the_plan.set_id
-        and status.agent not in the_plan.agents
-    )

@@ -114,7 +114,7 @@ def ps_on(
         if chosen is None:  # the blueprints' agents, on the network or not (it may be gone)
             found = of_the_set(found, the_plan.network.name, the_plan.agents)
         else:
-            found = [replace(s, orphan=_orphaned(s, the_plan.agents)) for s in found]
+            found = [replace(s, orphan=orphaned(s, the_plan.agents)) for s in found]
         existing = {s.name for s in found}
         for name in chosen or ():
             agent = the_plan.agents.get(name)
@@ -130,11 +130,18 @@ def of_the_set(
     """Of a blueprint set's containers, those on its network or of its `agents` (the network
     may be gone), each marked when it is an orphan (of no agent of the set)."""
     return [
-        replace(s, orphan=_orphaned(s, agents))
+        replace(s, orphan=orphaned(s, agents))
         for s in found
         if network in s.networks or s.agent in agents
     ]
 
 
-def _orphaned(status: ContainerStatus, agents: Collection[str]) -> bool:
-    return not status.telephony and status.agent not in agents
+def orphaned(status: ContainerStatus, agents: Collection[str], set_id: str | None = None) -> bool:
+    """A container of no agent of `agents` (the telephony stack's containers are no
+    agent's: `down --telephony` removes them); with `set_id`, only one labelled with that
+    blueprint set (an older avrgen's, without the label, is never taken for an orphan)."""
+    return (
+        not status.telephony
+        and status.agent not in agents
+        and (set_id is None or status.set_id == set_id)
+    )
