@@ -238,8 +238,12 @@ def read_tree(folder: Path) -> dict[str, bytes]:
     }
 
 
-FLOOR_SCRIPT = """\
+LIBRARY_IMPORTS = "import click, jinja2, pydantic, yaml, yaml_rs; from pydantic import BaseModel"
+
+FLOOR_SCRIPT = f"""\
 import marshal, os, sys
+if "--libraries" in sys.argv:  # what any render built on them pays before its first byte
+    {LIBRARY_IMPORTS}
 with open(sys.argv[1], "rb") as handle:
     files = marshal.load(handle)
 made = set()
@@ -253,9 +257,6 @@ for path, data in files.items():
 if "--sync" in sys.argv:  # durable, as render makes them: one sync() of the file system
     os.sync()
 """
-
-
-LIBRARY_IMPORTS = "import click, jinja2, pydantic, yaml, yaml_rs; from pydantic import BaseModel"
 
 
 # -- the report ----------------------------------------------------------------------------------
@@ -463,6 +464,16 @@ class Bench:
             **imports.summary(),
         )  # fmt: skip
         report.add("imports alone / floor", imports.median / floor.median, "x")
+        # The durable floor in a process that imports those libraries first: the least any
+        # render built on them takes, with no validation, plan or template work at all.
+        bound = measure(
+            n, [*durable_argv, "--libraries"], self.work, before=self.fresh(blueprints, output)
+        )
+        report.add(
+            "bound: the durable floor, libraries imported first", bound.median, "s", "", None,
+            **bound.summary(),
+        )  # fmt: skip
+        report.add("bound / durable floor", bound.median / durable.median, "x")
 
         # Nothing changed: nothing may be written.
         def unchanged(_: int, result: Run) -> None:
