@@ -5,7 +5,7 @@ avrgen/engine/containers.py, and the engine read early is app/reading.py."""
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from avrgen.app.agents import unknown_agent
@@ -18,7 +18,18 @@ if TYPE_CHECKING:
     from avrgen.app.render import RecordedSet
     from avrgen.engine.compose import ContainerStatus, Docker
     from avrgen.engine.containers import Snapshot
+    from avrgen.engine.swarm import TaskStatus
+    from avrgen.model.blueprint import Target
     from avrgen.model.plan import Plan
+
+
+@dataclass
+class Listing:
+    """What `ps` lists: the containers of the compose target, or the swarm tasks."""
+
+    target: Target
+    containers: list[ContainerStatus] = field(default_factory=list)
+    tasks: list[TaskStatus] = field(default_factory=list)
 
 
 def held_elsewhere(docker: Docker, name: str) -> str:
@@ -51,6 +62,31 @@ def known_agents(
                 raise ComposeError(f"{elsewhere}, not to this one (not in its blueprints)")
             raise unknown_agent(name, planned | running)
     return list(dict.fromkeys(names))
+
+
+def listing(
+    project: Project,
+    names: Sequence[str] = (),
+    target: Target | None = None,
+    all_sets: bool = False,
+    early: Snapshot | None = None,
+) -> Listing:
+    """What `ps` lists: the containers (`ps`) or, for the swarm target, the swarm tasks
+    (app/deploy.tasks). The target: `target`, else the one the last render recorded (when
+    output/ is still what the blueprints render: app/render.recorded_set; then, without
+    names, no blueprint is read), else the settings' (compose without blueprints, with
+    `all_sets`). `early`: see `ps`."""
+    from avrgen.app.render import recorded_set
+
+    recorded = None if all_sets or target or names else recorded_set(project)
+    anywhere = all_sets and not project.paths.blueprints.is_dir()  # --all-sets: no blueprints
+    planned = recorded.target if recorded is not None else None
+    chosen = target or planned or ("compose" if anywhere else project.target())
+    if chosen == "swarm":
+        from avrgen.app.deploy import tasks
+
+        return Listing("swarm", tasks=tasks(project, names, all_sets=all_sets))
+    return Listing("compose", ps(project, names, all_sets, early, recorded))
 
 
 def ps(

@@ -49,6 +49,7 @@ if TYPE_CHECKING:  # the app layer: imported when a command runs, not for `--hel
         UpResult,
     )
     from avrgen.app.running import Removal, Start
+    from avrgen.model.blueprint import Target
 
 Item = TypeVar("Item")
 
@@ -206,7 +207,11 @@ def _print_down(result: DownResult) -> None:
 )
 @json_option
 def ps(
-    project: Project, names: tuple[str, ...], target: str | None, all_sets: bool, as_json: bool
+    project: Project,
+    names: tuple[str, ...],
+    target: Target | None,  # click.Choice: one of them
+    all_sets: bool,
+    as_json: bool,
 ) -> None:
     """Containers of this blueprint set's agents: state, health, published ports (target
     swarm: the agents' swarm tasks: node, state, error)."""
@@ -215,28 +220,20 @@ def ps(
     # the engine answers while the blueprints are read (or the render cache says what the
     # last render planned of them, when output/ is still what they render)
     early = None if all_sets or target == "swarm" else read_default_engine()
-    from avrgen.app.deploy import tasks
-    from avrgen.app.render import recorded_set
-
-    recorded = None if all_sets or target or names else recorded_set(project)
-    # --all-sets needs no blueprints: without them, the target is compose
-    anywhere = all_sets and not project.paths.blueprints.is_dir()
-    planned = recorded.target if recorded is not None else None
-    swarm = (target or planned or ("compose" if anywhere else project.target())) == "swarm"
-    if swarm:
-        found_tasks = tasks(project, names, all_sets=all_sets)
-        show = _tasks_with_set if all_sets else print_tasks
-        _listing(found_tasks, as_json, serialize.tasks, show, "no avrgen services")
-        return
-    shown = _with_set if all_sets else print_containers
     try:
-        from avrgen.app.listing import ps as containers
+        from avrgen.app.listing import listing
 
-        statuses = containers(project, names, all_sets=all_sets, early=early, recorded=recorded)
+        found = listing(project, names, target, all_sets, early)
     except HostsUnreachable as exc:
         partial = cast("list[ContainerStatus]", exc.partial)
+        shown = _with_set if all_sets else print_containers
         _hosts_failed(exc, as_json, serialize.containers, shown, partial)
-    _listing(statuses, as_json, serialize.containers, shown, "no avrgen containers")
+    if found.target == "swarm":
+        show = _tasks_with_set if all_sets else print_tasks
+        _listing(found.tasks, as_json, serialize.tasks, show, "no avrgen services")
+        return
+    shown = _with_set if all_sets else print_containers
+    _listing(found.containers, as_json, serialize.containers, shown, "no avrgen containers")
 
 
 def _with_set(statuses: list[ContainerStatus]) -> None:
