@@ -219,7 +219,7 @@ def ps(
 
     # the engine answers while the blueprints are read (or the render cache says what the
     # last render planned of them, when output/ is still what they render)
-    early = None if all_sets or target == "swarm" else read_default_engine()
+    early = None if all_sets or target == "swarm" else read_default_engine(project)
     try:
         from avrgen.app.listing import listing
 
@@ -318,7 +318,7 @@ def status(
     """Compare running agents with the blueprints: in sync, drifted, not running, orphaned."""
     from avrgen.app.reading import read_default_engine
 
-    early = read_default_engine()  # the engine answers while the blueprints are planned
+    early = read_default_engine(project)  # the engine answers while they are planned
     from avrgen.app.status import status as agent_status
 
     report = agent_status(project, names, secrets_file=secrets_file, early=early)

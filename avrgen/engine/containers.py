@@ -95,6 +95,9 @@ def inspect_agents(
     return [data for data in inspect(engine, [r.id for r in rows]) if is_managed(data)]
 
 
+SNAPSHOT_THREAD = "avrgen-engine-snapshot"  # its thread's name (the tests look for it)
+
+
 class Snapshot:
     """Every avrgen container of one engine, inspected (`inspect_agents`), read in a thread
     of its own from the moment it is made: a command makes one before it reads and plans
@@ -103,7 +106,9 @@ class Snapshot:
 
     def __init__(self, engine: Engine) -> None:
         self._found: list[dict[str, Any]] | None = None
-        self._reading = threading.Thread(target=self._read, args=(engine,), daemon=True)
+        self._reading = threading.Thread(
+            target=self._read, args=(engine,), name=SNAPSHOT_THREAD, daemon=True
+        )
         self._reading.start()
 
     def _read(self, engine: Engine) -> None:

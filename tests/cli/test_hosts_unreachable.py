@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import json
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
 from blueprint_folder import write_blueprints
 from conftest import Avrgen
+
+from avrgen.engine.containers import SNAPSHOT_THREAD
 
 pytestmark = pytest.mark.skipif(shutil.which("docker") is None, reason="no docker CLI")
 
@@ -112,3 +115,37 @@ def test_down_restart_and_logs_name_the_host(avrgen: Avrgen, root: Path) -> None
     gone = avrgen("down", "gamma", cwd=root)  # not in the plan: looked for on every host
     assert gone.exit_code == 1 and "no agent named 'gamma'" in gone.stderr
     assert avrgen("ps", "gamma", cwd=root).exit_code == 1
+
+
+def test_ps_and_status_over_hosts_start_no_read_of_the_default_engine(
+    avrgen: Avrgen,
+    root: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With `hosts` (as the last render recorded), ps and status start no early read of the
+    default engine (app/reading.py): it would never be asked for. Without hosts they do."""
+    started: list[str] = []
+    start = threading.Thread.start
+
+    def spied(thread: threading.Thread) -> None:
+        started.append(thread.name)
+        start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", spied)
+    one_engine = tmp_path_factory.mktemp("one-engine")
+    write_blueprints(
+        one_engine / "blueprints",
+        {"all.yaml": BLUEPRINTS.split("---", 1)[1].replace("host: edge-", "# ")},
+    )
+    for folder in (root, one_engine):
+        for _ in range(2):  # the first render writes the lock: the second is recorded
+            assert avrgen("render", cwd=folder).exit_code == 0
+    started.clear()
+    assert avrgen("ps", cwd=root).exit_code == 1  # the hosts do not answer
+    assert avrgen("status", cwd=root).exit_code == 1
+    assert SNAPSHOT_THREAD not in started
+    avrgen("ps", cwd=one_engine)
+    assert started.count(SNAPSHOT_THREAD) == 1
+    avrgen("status", cwd=one_engine)
+    assert started.count(SNAPSHOT_THREAD) == 2

@@ -138,12 +138,14 @@ def test_in_sync_after_up(stack: Project, env: dict[str, str], avrgen: Avrgen) -
 def test_the_engine_read_early_gives_the_same_answers(stack: Project, env: dict[str, str]) -> None:
     """What the CLI does (the engine read while it plans: app/reading.py) reports exactly
     what reading the engine after planning does, for status and ps, all agents or named."""
-    assert status(stack, environ=env, early=read_default_engine()) == status(stack, environ=env)
-    named = status(stack, [TWO], environ=env, early=read_default_engine())
+    assert status(stack, environ=env, early=read_default_engine(stack)) == status(
+        stack, environ=env
+    )
+    named = status(stack, [TWO], environ=env, early=read_default_engine(stack))
     assert named == status(stack, [TWO], environ=env)
-    assert ps(stack, early=read_default_engine()) == ps(stack)
-    assert ps(stack, [ONE], early=read_default_engine()) == ps(stack, [ONE])
-    assert {s.agent for s in ps(stack, early=read_default_engine())} == {ONE, TWO}
+    assert ps(stack, early=read_default_engine(stack)) == ps(stack)
+    assert ps(stack, [ONE], early=read_default_engine(stack)) == ps(stack, [ONE])
+    assert {s.agent for s in ps(stack, early=read_default_engine(stack))} == {ONE, TWO}
 
 
 @pytest.mark.docker
@@ -154,7 +156,7 @@ def test_ps_from_what_the_last_render_recorded(stack: Project, avrgen: Avrgen) -
     render(stack, use_cache=True)  # the first render made the lock: it stored no entry
     recorded = recorded_set(stack)
     assert recorded is not None and recorded.agents == {ONE, TWO}
-    assert ps(stack, recorded=recorded, early=read_default_engine()) == ps(stack)
+    assert ps(stack, recorded=recorded, early=read_default_engine(stack)) == ps(stack)
     code = (
         "import sys\nfrom avrgen.cli.main import main\n"
         f"sys.argv = ['avrgen', 'ps', *{list(cli_args(stack))!r}]\n"
@@ -319,7 +321,7 @@ def test_deleted_blueprint_is_orphaned(stack: Project, env: dict[str, str], avrg
     try:
         report = status(stack, environ=env)
         assert states(report) == {ONE: "in sync", TWO: "orphaned"}
-        assert status(stack, environ=env, early=read_default_engine()) == report
+        assert status(stack, environ=env, early=read_default_engine(stack)) == report
         orphan = by_agent(report)[TWO]
         assert {c.name for c in orphan.containers} == {f"avr-sts-{TWO}", f"avr-core-{TWO}"}
         assert all(c.orphan for c in orphan.containers)

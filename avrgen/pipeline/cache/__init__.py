@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 from avrgen.pipeline.cache.documents import DocumentCache
 from avrgen.pipeline.cache.key import FORMAT, LIBRARIES, catalog_hash, enabled, folder, key
 from avrgen.pipeline.cache.stats import clock, settled
-from avrgen.pipeline.cache.store import lookup, store, with_summary
+from avrgen.pipeline.cache.store import last_set_view, lookup, store, with_summary
 from avrgen.pipeline.cache.views import AgentView, ContainerView, Hit, PlanView, SetView
 
 if TYPE_CHECKING:
@@ -71,6 +71,7 @@ __all__ = [
     "enabled",
     "folder",
     "key",
+    "last_set_view",
     "lookup",
     "settled",
     "store",

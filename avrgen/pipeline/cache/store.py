@@ -85,6 +85,20 @@ def read_entry(output: Path, the_key: str | None = None) -> Entry | None:
     return Entry(header, sections) if len(sections) == SUMMARY + 1 else None
 
 
+def last_set_view(output: Path) -> SetView | None:
+    """What the last render into `output` recorded of its set, from its entry's header line
+    alone: neither the key nor any output file is checked, so it says what the blueprints
+    said then (a hint, never an answer); None without a readable entry of this format."""
+    try:
+        with open(entry_path(output), "rb") as handle:
+            header = json.loads(handle.readline())
+        if not isinstance(header, dict) or header.get("format") != FORMAT:
+            return None
+        return set_view_of(header.get("set"))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
 # -- lookup and store -------------------------------------------------------------------------
 
 
