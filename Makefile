@@ -129,7 +129,10 @@ test-lowest: $(UV)
 
 # Whole-process timings against their targets (docs/performance.md); BENCH_ARGS=--quick
 # for 1,000 agents only. Prints every figure with its target; writes benchmarks/results/*.json.
+# The bytecode first: an installed avrgen has it (pip compiles), so each timed process must
+# not compile from source what it imports (PYTHONDONTWRITEBYTECODE, or files just edited).
 bench: $(VENV)/.installed
+	$(BYTECODE)
 	$(BIN)/python benchmarks/bench.py $(BENCH_ARGS)
 
 clean:
