@@ -6,7 +6,7 @@ import os
 import stat
 from pathlib import Path
 
-from avrgen.model.output import GENERATED_MARK
+from avrgen.model.output import MARK_LENGTH, is_generated
 
 _READ_FLAGS, _NOFOLLOW = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0), getattr(os, "O_NOFOLLOW", 0)
 
@@ -28,6 +28,17 @@ def read_regular(path: str, follow_symlinks: bool = False) -> bytes | None:
         os.close(fd)
 
 
+def generated_file(path: str | Path) -> bool:
+    """A regular file that avrgen generated (it begins with avrgen's mark); False when it
+    cannot be read: avrgen cannot tell it wrote it, so it is not avrgen's. The caller has
+    made sure it is a regular file (opening a FIFO would block)."""
+    try:
+        with open(path, "rb") as handle:
+            return is_generated(handle.read(MARK_LENGTH))
+    except OSError:
+        return False
+
+
 def generated_files(folder: Path) -> dict[str, bytes]:
     """The regular files directly in `folder` that avrgen generated (they begin with its
     mark), by name; {} when there is no such folder."""
@@ -40,6 +51,6 @@ def generated_files(folder: Path) -> dict[str, bytes]:
         if entry.name.startswith(".") or not entry.is_file(follow_symlinks=False):
             continue
         data = read_regular(entry.path)
-        if data is not None and data.startswith(GENERATED_MARK):
+        if data is not None and is_generated(data):
             found[entry.name] = data
     return found

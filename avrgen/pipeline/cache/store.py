@@ -21,8 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from avrgen.errors import Problem
 from avrgen.fs.atomic import TEMP_SUFFIX, write_atomic
-from avrgen.fs.files import read_regular
-from avrgen.model.output import GENERATED_MARK
+from avrgen.fs.files import generated_file, read_regular
 from avrgen.pipeline.cache.key import FORMAT, Doubt, catalog_hash, folder, folder_name, read_input
 from avrgen.pipeline.cache.stats import clock, settled, stat_text
 from avrgen.pipeline.cache.views import Hit, PlanView, SetView, set_view_of, view_entry
@@ -257,10 +256,7 @@ def _file_holds(
 
 
 def _generated(dir_entry: os.DirEntry[str]) -> bool:
-    if dir_entry.is_symlink() or not dir_entry.is_file():
-        return False
-    with open(dir_entry.path, "rb") as handle:
-        return handle.read(len(GENERATED_MARK)) == GENERATED_MARK
+    return not dir_entry.is_symlink() and dir_entry.is_file() and generated_file(dir_entry.path)
 
 
 def _warnings(stored: list[dict[str, Any]]) -> list[Problem]:

@@ -8,8 +8,7 @@ import stat
 from pathlib import Path
 
 from avrgen.errors import WriteError
-from avrgen.fs.files import read_regular
-from avrgen.model.output import ASTERISK_MARK, GENERATED_MARK
+from avrgen.fs.files import generated_file, read_regular
 from avrgen.pipeline.write.target import (
     STAGING_FOLDER,
     Change,
@@ -124,18 +123,9 @@ def _generated(root: Path, listings: dict[str, Listing], known: set[str]) -> set
             rel = f"{folder.name}/{name}"
             if rel in known:
                 continue
-            if not entry.is_symlink() and entry.is_file() and _is_generated(entry.path):
+            if not entry.is_symlink() and entry.is_file() and generated_file(entry.path):
                 found.add(rel)
     return found
-
-
-def _is_generated(path: str | Path) -> bool:
-    try:
-        with open(path, "rb") as handle:
-            head = handle.read(len(GENERATED_MARK))
-            return head in (GENERATED_MARK, ASTERISK_MARK)  # one length: one read
-    except OSError:  # unreadable: avrgen cannot tell it wrote it, so it is not avrgen's
-        return False
 
 
 def _read(path: str | Path) -> bytes | None:
