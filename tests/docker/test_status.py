@@ -24,9 +24,10 @@ from avrgen.app.lifecycle import up
 from avrgen.app.listing import ps
 from avrgen.app.project import Paths, Project
 from avrgen.app.reading import read_default_engine
-from avrgen.app.render import recorded_set, render
+from avrgen.app.render import recorded_set, render, rendered_as_is
 from avrgen.app.running import Start
 from avrgen.app.status import AgentStatus, StatusReport, status
+from avrgen.pipeline.cache.store import entry_path
 
 NETWORK = "avrgen-test-status"
 ONE, TWO = "st8-one", "st8-two"
@@ -168,6 +169,17 @@ def test_ps_from_what_the_last_render_recorded(stack: Project, avrgen: Avrgen) -
     table, loaded = proc.stdout.rsplit("\n", 2)[0], proc.stdout.splitlines()[-1]
     assert loaded == "[]"
     assert {line.split()[0] for line in table.splitlines()[1:]} == {ONE, TWO}
+    # an entry of an older avrgen, whose header has no `set`: ps plans, and lists the same
+    entry = entry_path(stack.paths.output)
+    head, _, body = entry.read_bytes().partition(b"\n")
+    header = json.loads(head)
+    del header["set"]
+    entry.write_bytes(json.dumps(header, separators=(",", ":")).encode() + b"\n" + body)
+    assert rendered_as_is(stack) and recorded_set(stack) is None
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.rsplit("\n", 2)[0] == table
+    assert proc.stdout.splitlines()[-1] != "[]"  # planned: the blueprints were read
 
 
 @pytest.mark.docker
