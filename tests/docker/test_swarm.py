@@ -1,10 +1,15 @@
 """The swarm target on a real engine: `avrgen deploy/ps/undeploy` on a single-node swarm.
 
-The module's fixture turns the engine into a one-node swarm (`docker swarm init
---advertise-addr 127.0.0.1`) unless it already is one, labels the node, and at the end
-removes every stack, the overlay network and the label, and leaves the swarm again if it
-joined it (`docker swarm leave --force`), also on failure: the compose tests that run in the
-same session are unaffected (a swarm-mode engine runs compose as before).
+The engine is this module's own: a one-node cluster of tests/cluster.py (a network
+namespace `avrs-n1` with the address 10.76.0.1 on the bridge `avrs-br`, a prefix and
+addresses no other user of tests/cluster.py has, and its own `dockerd`) with the test
+images loaded from the machine's engine. For the module, DOCKER_HOST points at that engine,
+so every `docker` and `avrgen` process the tests start talks to it alone, and the published
+ports are read at the node's address. The module's fixture makes the node a one-node swarm
+(`docker swarm init --advertise-addr 10.76.0.1`) and labels it; at the end the cluster is
+taken down (`Cluster.stop`: swarm leave, its dockerd, namespace, veth, bridge, iptables
+rule and data), also on failure. The machine's engine never enters swarm mode, so the
+module runs beside the other docker modules (`DOCKER_ON_OWN_ENGINES` in the Makefile).
 
 Agents, network and port ranges are this module's own (t7-*, avrgen-t7, 35xxx-37xxx). The
 local test images stand in for AVR: `avrgen-test/core:1` reports at $HTTP_PORT/report
@@ -15,6 +20,7 @@ by the services' network aliases, with `endpoint_mode: dnsrr`.
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -26,8 +32,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
+import cluster
 import dockerenv
 import pytest
+from cluster import Cluster, Node
 
 from avrgen.app.project import Paths, Project
 
@@ -36,10 +44,13 @@ T = TypeVar("T")
 
 NETWORK, SUBNET = "avrgen-t7", "10.213.77.0/24"
 LOCK_FILE = Path(tempfile.gettempdir()) / "avrgen-swarm-tests.lock"
+# the node's names and addresses: not test_multinode's avrt/10.77.0, test_hosts' avrh/10.78.0
+# nor benchmarks/hosts_bench.py's avrb/10.79.0 (Cluster.start removes its prefix's leftovers)
+PREFIX, NET = "avrs", "10.76.0"
+IMAGES = (dockerenv.PROVIDER_IMAGE, dockerenv.CORE_IMAGE, dockerenv.ASTERISK_IMAGE)
 NODE_LABEL = "avrgen-t7"
 SECRET = "t7-secret-8d41c07e5b"  # a value found nowhere but in the secrets file
 KEY = '{"private_key": "t7-key-5f0c2a9d"}'  # a key file's bytes: only in key.json
-AGENTS = ("t7-pipe", "t7-sts", "t7-crash", "t7-noimg", "t7-nowhere")
 # the telephony stack: with docker compose on this manager node, on the overlay network
 TELEPHONY = """\
 telephony:
@@ -150,17 +161,28 @@ def eventually(probe: Callable[[], T | None], timeout: float = 45, what: str = "
 
 
 @pytest.fixture(scope="module")
-def engine() -> Iterator[None]:
-    """The engine, held by this module alone: swarm init/leave changes the whole engine, so a
-    second test session running this module on the same engine waits here for the first."""
-    dockerenv.require_engine(compose=False)
-    dockerenv.ensure_test_images()
+def engine() -> Iterator[Node]:
+    """The node's engine, with DOCKER_HOST (and no other DOCKER_* setting) naming it for the
+    module. Its names are fixed, so a second test session running this module waits here for
+    the first (Cluster.start would remove the first one's node as a leftover)."""
+    reason = cluster.why_not() or dockerenv.engine_available()
+    if reason:
+        dockerenv.unavailable(reason)
+    dockerenv.ensure_test_images()  # on the machine's engine, before DOCKER_HOST changes
     with dockerenv.exclusive(LOCK_FILE, minutes=15):
-        yield
+        one = Cluster(1, images=IMAGES, prefix=PREFIX, net=NET)
+        try:
+            with one.running(), pytest.MonkeyPatch.context() as env:
+                for name in [n for n in os.environ if n.startswith("DOCKER_")]:
+                    env.delenv(name)
+                env.setenv("DOCKER_HOST", one.manager.host)
+                yield one.manager
+        except (RuntimeError, AssertionError) as exc:
+            pytest.fail(f"the swarm tests' engine: {exc}", pytrace=False)
 
 
 @pytest.fixture(scope="module")
-def blueprints(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def blueprints(engine: Node, tmp_path_factory: pytest.TempPathFactory) -> Path:
     node = docker("info", "--format", "{{.Name}}", check=False) or "no-engine"
     text = BLUEPRINTS.format(
         telephony=TELEPHONY.format(asterisk=dockerenv.ASTERISK_IMAGE),
@@ -194,46 +216,15 @@ def avrgen(root: Path, *args: str, timeout: float = 180) -> subprocess.Completed
     )
 
 
-def _remove_everything(node: str | None) -> None:
-    stacks = [f"avr-{name}" for name in AGENTS]
-    docker("stack", "rm", *stacks, check=False)
-    label = [f"--filter=label=com.docker.stack.namespace={s}" for s in stacks]
-
-    def gone() -> bool:
-        left = [docker("ps", "-aq", f, check=False) for f in label]
-        return not any(left)
-
-    try:
-        eventually(gone, 60, "the test stacks' containers to go")
-    finally:
-        docker("rm", "-f", "avr-asterisk", check=False)  # the telephony stack, if left
-        docker("volume", "rm", "avr-telephony-recordings", check=False)
-        docker("network", "rm", NETWORK, check=False)
-        if node:
-            docker("node", "update", "--label-rm", NODE_LABEL, node, check=False)
-
-
 @pytest.fixture(scope="module")
-def swarm(engine: None) -> Iterator[str]:
-    """A single-node swarm whose node carries the label the blueprints' default placement
-    asks for; yields the node's hostname."""
-    joined = False
-    node: str | None = None
-    try:
-        if swarm_state() != "active":
-            docker("swarm", "init", "--advertise-addr", "127.0.0.1")
-            joined = True
-        if docker("info", "--format", "{{.Swarm.ControlAvailable}}") != "true":
-            pytest.skip("this engine is a swarm worker: the swarm tests need a manager")
-        node = docker("node", "inspect", "self", "--format", "{{.Description.Hostname}}")
-        docker("node", "update", "--label-add", f"{NODE_LABEL}=yes", node)
-        yield node
-    finally:
-        try:
-            _remove_everything(node)
-        finally:
-            if joined:
-                docker("swarm", "leave", "--force", check=False)
+def swarm(engine: Node) -> str:
+    """The node a one-node swarm, advertised at the node's address, whose node carries the
+    label the blueprints' default placement asks for; returns the node's hostname. What the
+    tests leave goes with the node (the `engine` fixture's teardown)."""
+    docker("swarm", "init", "--advertise-addr", engine.address)
+    node = docker("node", "inspect", "self", "--format", "{{.Description.Hostname}}")
+    docker("node", "update", "--label-add", f"{NODE_LABEL}=yes", node)
+    return node
 
 
 def service(name: str, template: str) -> object:
@@ -257,9 +248,8 @@ def all_ok(report: str, count: int) -> bool:
 # -- before the swarm exists (the first test: the module's swarm fixture is not set up yet) --
 
 
-def test_deploy_needs_a_swarm(engine: None, blueprints: Path) -> None:
-    if swarm_state() == "active":
-        pytest.skip("the engine is already part of a swarm")
+def test_deploy_needs_a_swarm(engine: Node, blueprints: Path) -> None:
+    assert swarm_state() == "inactive"  # the node's engine is new
     result = avrgen(blueprints, "deploy", "t7-sts", "--secrets-file", "secrets.env")
     assert result.returncode == 1, result.stderr
     assert "not part of a swarm" in result.stderr and "docker swarm init" in result.stderr
@@ -304,17 +294,19 @@ def test_deploy_runs_every_service(deployed: subprocess.CompletedProcess[str], s
 
 
 def test_core_reaches_every_provider_over_the_overlay(
-    deployed: subprocess.CompletedProcess[str], blueprints: Path
+    deployed: subprocess.CompletedProcess[str], blueprints: Path, engine: Node
 ) -> None:
-    """Pipeline: ASR, LLM and TTS by their aliases; read through the published HTTP port.
+    """Pipeline: ASR, LLM and TTS by their aliases; read through the published HTTP port
+    (at the node's address: host mode publishes on the node's interfaces).
     STS: not published, read inside its container."""
     assert deployed.returncode == 0, deployed.stderr
     the_plan = Project(Paths(blueprints / "blueprints", blueprints / "output")).plan()[0]
     http = the_plan.agents["t7-pipe"].core.http_port
+    url = f"http://{engine.address}:{http}/report"
 
     def pipe_report() -> str | None:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{http}/report", timeout=3) as answer:
+            with urllib.request.urlopen(url, timeout=3) as answer:
                 text = answer.read().decode()
         except OSError:
             return None
