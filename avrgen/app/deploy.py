@@ -49,7 +49,13 @@ def deploy(project: Project, start: Start, resolve_image: str = "always") -> Dep
                 the_plan.telephony, project.paths.output, project.paths.state_dir, start.timeout
             )
         note, results = start_agents(
-            swarm, the_plan, selected, start, run, stack, blueprints=project.paths.blueprints
+            swarm,
+            the_plan,
+            selected,
+            start,
+            lambda agent, secrets, _: run(agent, secrets),  # a swarm's claim reads no containers
+            stack,
+            blueprints=project.paths.blueprints,
         )
         return DeployResult(rendered, note, results, stack.result if stack else None)
 

@@ -18,7 +18,7 @@ from avrgen.model.names import DEFAULT_HOST
 if TYPE_CHECKING:
     from avrgen.app.lifecycle import DownResult
     from avrgen.app.project import Project
-    from avrgen.app.running import Removal, Stack, Start
+    from avrgen.app.running import Claimed, Removal, Stack, Start
     from avrgen.app.status import AgentStatus
     from avrgen.engine.compose import AgentUp, ContainerStatus, Docker, Progress, SetScope
     from avrgen.engine.interrupt import Interruption
@@ -112,7 +112,7 @@ def start_on_hosts(
     the_plan: Plan,
     selected: Sequence[AgentPlan],
     start: Start,
-    up_one: Callable[[Docker, AgentPlan, Secrets], AgentUp],
+    up_one: Callable[[Docker, AgentPlan, Secrets, Claimed], AgentUp],
     blueprints: Path,
     stack: Stack | None = None,
 ) -> tuple[str | None, list[AgentUp], int | None]:
@@ -144,7 +144,7 @@ def start_on_hosts(
             host_plan,
             agents,
             start,
-            lambda a, s: up_one(docker, a, s),
+            lambda a, s, claimed: up_one(docker, a, s, claimed),
             stack if docker.host_name == stack_host else None,
             blueprints=blueprints,
         )

@@ -20,6 +20,7 @@ from avrgen.errors import AvrgenError
 from avrgen.model.output import COMPOSE_FILE
 
 if TYPE_CHECKING:
+    from avrgen.app.running import Claimed
     from avrgen.engine.compose import AgentUp, Docker
     from avrgen.engine.drift import DriftChecker
     from avrgen.engine.secrets import Secrets
@@ -40,12 +41,16 @@ class InSync:
         self._checker: DriftChecker | None = None
         self._lock = threading.Lock()
 
-    def unchanged(self, agent: AgentPlan, secrets: Secrets) -> AgentUp | None:
-        """The result of `up` for an agent in sync (nothing started), else None."""
+    def unchanged(
+        self, agent: AgentPlan, secrets: Secrets, claimed: Claimed = None
+    ) -> AgentUp | None:
+        """The result of `up` for an agent in sync (nothing started), else None.
+        `claimed`: the inspect data of the agents' containers `up`'s claim read just before
+        (app/running.start_agents), taken as it is; None: read here."""
         from avrgen.engine.compose import AgentUp
 
         try:
-            drift = self._drift_checker(secrets).drift(agent)
+            drift = self._drift_checker(secrets, claimed).drift(agent)
         except AvrgenError:
             return None  # compose brings it up, and says what is wrong
         if not drift.decided or drift.differences or not drift.containers:
@@ -55,7 +60,7 @@ class InSync:
         self.docker.say(agent.name, f"unchanged: in sync, {len(drift.containers)} healthy")
         return AgentUp(agent.name, "unchanged", 0.0, drift.containers)
 
-    def _drift_checker(self, secrets: Secrets) -> DriftChecker:
+    def _drift_checker(self, secrets: Secrets, claimed: Claimed) -> DriftChecker:
         from avrgen.engine.drift import DriftChecker
 
         with self._lock:
@@ -68,7 +73,7 @@ class InSync:
                     lambda agent: compose_hashes(self._compose_file(agent)),
                     by="hash-only",
                 )
-                checker.load(self.selected)
+                checker.load(self.selected, claimed)
                 self._checker = checker
             return self._checker
 

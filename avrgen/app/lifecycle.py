@@ -14,7 +14,7 @@ from avrgen.app.insync import InSync, InSyncOnEach
 from avrgen.app.listing import held_elsewhere, known_agents, orphaned
 from avrgen.app.project import Project
 from avrgen.app.render import fresh_plan
-from avrgen.app.running import Removal, Start, remove_network_if_unused, start_agents
+from avrgen.app.running import Claimed, Removal, Start, remove_network_if_unused, start_agents
 from avrgen.app.sets import remember, scope_of
 from avrgen.errors import AvrgenError, ComposeError
 from avrgen.fs import mutex
@@ -263,9 +263,10 @@ def _up_one(
     in_sync: InSync,
     agent: AgentPlan,
     secrets: Secrets,
+    claimed: Claimed,
 ) -> AgentUp:
     """One agent: nothing when its containers run what output/ says, else compose up."""
-    unchanged = in_sync.unchanged(agent, secrets)
+    unchanged = in_sync.unchanged(agent, secrets, claimed)
     if unchanged is not None:
         return unchanged
     return docker.up(agent, output / agent.name / COMPOSE_FILE, secrets, timeout)
@@ -278,8 +279,9 @@ def _up_on(
     docker: Docker,
     agent: AgentPlan,
     secrets: Secrets,
+    claimed: Claimed,
 ) -> AgentUp:
-    return _up_one(docker, output, timeout, per_engine.of(docker), agent, secrets)
+    return _up_one(docker, output, timeout, per_engine.of(docker), agent, secrets, claimed)
 
 
 def _containers(docker: Docker, name: str) -> list[ContainerStatus]:

@@ -31,6 +31,7 @@ from avrgen.model.release import ContainerRecord, ImageRun, Release, Revision
 
 if TYPE_CHECKING:
     from avrgen.app.project import Project
+    from avrgen.app.running import Claimed
     from avrgen.engine.compose import AgentUp, Docker
     from avrgen.engine.secrets import Secrets
 
@@ -204,7 +205,8 @@ def record_started(
 
 
 class Releasing:
-    """`up`'s start of one agent on an engine (`run`: engine, agent, secrets -> AgentUp),
+    """`up`'s start of one agent on an engine (`run`: engine, agent, secrets, what the
+    claim read -> AgentUp),
     then: a release when it came up changed; with `atomic`, an agent that failed brought
     back to its latest release (without one, its containers removed), its error saying so.
     Called in `up`'s threads, on every host; `recorded` is each agent's new release."""
@@ -213,7 +215,7 @@ class Releasing:
         self,
         project: Project,
         set_id: str | None,
-        run: Callable[[Docker, AgentPlan, Secrets], AgentUp],
+        run: Callable[[Docker, AgentPlan, Secrets, Claimed], AgentUp],
         atomic: bool = False,
         timeout: int = 120,
     ) -> None:
@@ -226,10 +228,12 @@ class Releasing:
         self.timeout = timeout
         self.recorded: dict[str, int] = {}
 
-    def __call__(self, docker: Docker, agent: AgentPlan, secrets: Secrets) -> AgentUp:
+    def __call__(
+        self, docker: Docker, agent: AgentPlan, secrets: Secrets, claimed: Claimed = None
+    ) -> AgentUp:
         from avrgen.engine.images import running_images
 
-        result = self.run(docker, agent, secrets)
+        result = self.run(docker, agent, secrets, claimed)
         # unchanged: nothing was created or replaced, so its latest release still says what
         # runs (asking the engine for its images again cost two docker calls an agent)
         recorded = result.status == "unchanged" and bool(self.recorder.store.numbers(agent.name))

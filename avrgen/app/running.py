@@ -8,7 +8,7 @@ import signal
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from avrgen.errors import AvrgenError, ComposeError
 from avrgen.model.labels import MANAGED_LABEL
@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from avrgen.model.plan import AgentPlan, Plan, Telephony
 
 R = TypeVar("R")
+# the inspect data of the agents' containers as the claim read it, just before `run`: up's
+# in-sync check takes it (None: nothing read, as on a swarm)
+Claimed = Sequence[dict[str, Any]] | None
 
 
 @dataclass(frozen=True)
@@ -129,7 +132,7 @@ def start_agents(
     the_plan: Plan,
     selected: Sequence[AgentPlan],
     start: Start,
-    run: Callable[[AgentPlan, Secrets], R],
+    run: Callable[[AgentPlan, Secrets, Claimed], R],
     stack: Stack | None = None,
     *,
     blueprints: Path,
@@ -138,7 +141,8 @@ def start_agents(
     which it then checks), and the host paths of mounts (relative to `blueprints`; the
     stack's key files too), then
     the engine, then the shared network, then `stack`; then
-    `run` (an agent, the secrets) for each agent, `start.parallel` at a time. Returns any
+    `run` (an agent, the secrets, what the claim read) for each agent, `start.parallel` at a
+    time. Returns any
     note about the network and the results in the agents' order."""
     from concurrent.futures import ThreadPoolExecutor  # only here: render need not import it
 
@@ -156,7 +160,7 @@ def start_agents(
     # `up` of agents in sync makes no call it does not need
     with engine.checked_on_failure():
         engine.refuse_foreign(selected)
-        engine.claim(selected, start.take_over)  # containers or services of another set
+        claimed = engine.claim(selected, start.take_over)  # another set's containers or services
         note = engine.ensure_network(the_plan.network)
     if note:
         engine.say("network", note)
@@ -165,7 +169,7 @@ def start_agents(
 
         stack.start(engine if isinstance(engine, Docker) else engine.compose_engine(), secrets)
     with engine.interrupts(), ThreadPoolExecutor(max_workers=max(1, start.parallel)) as pool:
-        results = list(pool.map(lambda agent: run(agent, secrets), selected))
+        results = list(pool.map(lambda agent: run(agent, secrets, claimed), selected))
     return note, results
 
 

@@ -64,9 +64,6 @@ class Docker(Engine):
         super().__init__(progress, host, interruption)
         # whose containers `containers()` lists: one blueprint set's (None: every set's)
         self.scope = scope
-        # the agents' containers' inspect data as `claim` read it (the agents' names): up's
-        # in-sync check reads no listing again; None once containers were changed since
-        self.claimed: tuple[frozenset[str], list[dict[str, Any]]] | None = None
         self._lost_lock = threading.Lock()
         self.engine_lost: str | None = None  # set when the engine stops answering mid-`up`
 
@@ -122,7 +119,6 @@ class Docker(Engine):
             self.say(agent.name, "not attempted")
             message = f"agent {agent.name!r}: not attempted: {self.engine_lost}"
             return AgentUp(agent.name, "failed", 0.0, [], message)
-        self.claimed = None
         try:
             changed = compose_up(
                 self, agent, compose_file, secrets.for_agent(agent), redact, timeout, overrides
@@ -181,33 +177,32 @@ class Docker(Engine):
         set."""
         return containers.list_containers(self, agents)
 
-    def claim(self, agents: Sequence[AgentPlan], take_over: bool) -> None:
+    def claim(self, agents: Sequence[AgentPlan], take_over: bool) -> list[dict[str, Any]] | None:
         """Before anything starts: fail, naming the set, when another blueprint set's
         containers are in an agent's project or hold its container names; with
-        `take_over`, say so (compose then replaces them)."""
+        `take_over`, say so (compose then replaces them). Returns the inspect data it read
+        of the agents' containers (None without a scope: nothing read), read just before
+        anything starts: up's in-sync check takes it as it is."""
         if self.scope is None:
-            return
+            return None
         names = [c.name for agent in agents for c in agent.containers]
         data = containers.inspect_agents(self, [a.name for a in agents], names)
-        # read just before anything starts: up's in-sync check takes it as it is
-        self.claimed = (frozenset(a.name for a in agents), data)
         found = sorted(map(containers.status_of, data), key=role_key)
         held = sets.held_by_others(self.scope, agents, found)
         if not take_over:
             sets.refuse_held(self.scope, held)
         for each in held:
             self.say(each.agent, sets.taking_over(self.scope, each))
+        return data
 
     def remove(self, statuses: Sequence[ContainerStatus], timeout: int | None = None) -> None:
         """Stop (each container's own stop timeout, without `timeout`) and remove them."""
-        self.claimed = None
         containers.remove(self, statuses, timeout)
 
     def containers_by_id(self, ids: Sequence[str]) -> list[str]:
         return containers.existing(self, ids)
 
     def restart(self, statuses: Sequence[ContainerStatus], timeout: int = 10) -> None:
-        self.claimed = None
         containers.restart(self, statuses, timeout)
 
     def wait_ready(

@@ -108,11 +108,8 @@ class DriftChecker:
         their images (instead of several engine calls an agent). `known`: the inspect data
         of every avrgen container of the engine (a Snapshot's), read already."""
         names = {a.name for a in agents}
-        claimed = self.docker.claimed
         if known is not None:
             found = containers.of_agents(known, sorted(names))
-        elif claimed is not None and names <= claimed[0]:  # up read them just before
-            found = containers.of_agents(claimed[1], sorted(names))
         else:
             found = containers.inspect_agents(self.docker, sorted(names))
         self._inspected = {str(d.get("Id", "")): d for d in found}
