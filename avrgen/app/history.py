@@ -157,8 +157,8 @@ def rollback(
             return _roll_back_stack(project, store, release, secrets, timeout, progress)
         docker = engine_for(project, release, progress)
         docker.check()
-        docker.refuse_foreign([target])
-        docker.claim([target], take_over=False)  # another set's containers hold its names
+        # what avrgen did not create, or another set's containers, hold its names
+        docker.claim([target], take_over=False)
         docker.say(agent, f"rolling back to release {release.number} ({release.created})")
         with docker.interrupts():
             outcome = bring_back(docker, store, release, secrets, timeout)
@@ -189,8 +189,7 @@ def _roll_back_stack(
     agent, target = release.agent, release_agent(release)
     swarm = Swarm(progress, scope_of(project, project.plan_or_none()))
     swarm.check()
-    swarm.refuse_foreign([target])
-    swarm.claim([target], take_over=False)  # another set's services in its stack
+    swarm.claim([target], take_over=False)  # services not avrgen's, or another set's, in its stack
     swarm.say(agent, f"rolling back to release {release.number} ({release.created})")
     folder = store.folder(agent, release.number)
     stack_file, images = folder / FILES / STACK_FILE, folder / IMAGES_FILE

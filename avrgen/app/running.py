@@ -159,8 +159,8 @@ def start_agents(
     # the engine (and compose, before its first command) is checked when a call fails: an
     # `up` of agents in sync makes no call it does not need
     with engine.checked_on_failure():
-        engine.refuse_foreign(selected)
-        claimed = engine.claim(selected, start.take_over)  # another set's containers or services
+        # what avrgen did not create, then another set's containers or services
+        claimed = engine.claim(selected, start.take_over)
         note = engine.ensure_network(the_plan.network)
     if note:
         engine.say("network", note)

@@ -89,11 +89,6 @@ class Docker(Engine):
 
     # -- up ----------------------------------------------------------------------------------
 
-    def refuse_foreign(self, agents: Sequence[AgentPlan]) -> None:
-        """Fail, before anything starts, when a container avrgen did not create is in one of
-        the agents' compose projects or holds one of their container names."""
-        ownership.refuse_for_agents(self, agents, "start")
-
     def refuse_foreign_in_projects(self, agents: Sequence[str]) -> None:
         """Fail, before anything is removed, when a container avrgen did not create is in
         one of these agents' compose projects."""
@@ -178,15 +173,20 @@ class Docker(Engine):
         return containers.list_containers(self, agents)
 
     def claim(self, agents: Sequence[AgentPlan], take_over: bool) -> list[dict[str, Any]] | None:
-        """Before anything starts: fail, naming the set, when another blueprint set's
-        containers are in an agent's project or hold its container names; with
-        `take_over`, say so (compose then replaces them). Returns the inspect data it read
-        of the agents' containers (None without a scope: nothing read), read just before
-        anything starts: up's in-sync check takes it as it is."""
+        """Before anything starts: fail when a container avrgen did not create is in an
+        agent's compose project or holds one of its container names; then fail, naming
+        the set, when another blueprint set's containers are there; with `take_over`, say
+        so (compose then replaces them). One listing of every container serves both.
+        Returns the inspect data it read of the agents' containers (None without a scope:
+        nothing inspected), read just before anything starts: up's in-sync check takes it
+        as it is."""
+        rows = containers.listed(self)
+        ownership.refuse_for_agents(self, agents, "start", rows)
         if self.scope is None:
             return None
         names = [c.name for agent in agents for c in agent.containers]
-        data = containers.inspect_agents(self, [a.name for a in agents], names)
+        ours = [row for row in rows if row.managed]
+        data = containers.inspect_agents(self, [a.name for a in agents], names, ours)
         found = sorted(map(containers.status_of, data), key=role_key)
         held = sets.held_by_others(self.scope, agents, found)
         if not take_over:

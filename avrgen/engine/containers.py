@@ -81,10 +81,14 @@ def list_containers(
 
 
 def inspect_agents(
-    engine: Engine, agents: Sequence[str] | None = None, named: Sequence[str] = ()
+    engine: Engine,
+    agents: Sequence[str] | None = None,
+    named: Sequence[str] = (),
+    rows: Sequence[Listed] | None = None,
 ) -> list[dict[str, Any]]:
-    """The inspect data of what `list_containers` lists."""
-    rows = listed(engine, managed_only=True)
+    """The inspect data of what `list_containers` lists. `rows`: a listing of avrgen's
+    containers (or of every container), read already."""
+    rows = listed(engine, managed_only=True) if rows is None else rows
     if agents is not None:
         names = set(agents)
         projects = {f"avr-{name}" for name in agents}

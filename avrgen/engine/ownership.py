@@ -63,11 +63,13 @@ def foreign_services(services: Iterable[tuple[str, dict[str, str], str]]) -> lis
     )
 
 
-def refuse_for_agents(engine: Engine, agents: Sequence[AgentPlan], what: str) -> None:
+def refuse_for_agents(
+    engine: Engine, agents: Sequence[AgentPlan], what: str, rows: Sequence[Listed] | None = None
+) -> None:
     """Fail before anything starts when a foreign container is in an agent's compose
     project or holds one of its container names (compose would adopt, replace or, with
-    --remove-orphans, remove it)."""
-    rows = listed(engine)  # one listing for every agent
+    --remove-orphans, remove it). `rows`: one listing of every container, read already."""
+    rows = listed(engine) if rows is None else rows  # one listing for every agent
     refuse_clashes(
         {
             agent.name: foreign_containers(

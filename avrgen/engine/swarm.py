@@ -169,9 +169,11 @@ class Swarm:
         self._refuse_foreign([agent.project for agent in agents], "deploy into")
 
     def claim(self, agents: Sequence[AgentPlan], take_over: bool) -> None:
-        """Before anything is deployed: fail, naming the set, when another blueprint set's
-        services are in an agent's stack; with `take_over`, say so (deploy then updates
-        them into this set's)."""
+        """Before anything is deployed: fail when a service avrgen did not create is in an
+        agent's stack (`refuse_foreign`); then fail, naming the set, when another blueprint
+        set's services are there; with `take_over`, say so (deploy then updates them into
+        this set's)."""
+        self.refuse_foreign(agents)
         held = self._held([agent.project for agent in agents])
         if held and not take_over:
             raise ComposeError(
