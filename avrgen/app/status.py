@@ -30,7 +30,7 @@ from avrgen.app.render import rendered_as_is
 from avrgen.app.running import Start
 from avrgen.app.telephony import TelephonyStatus
 from avrgen.engine.compose import ContainerStatus, Docker, SetScope
-from avrgen.engine.containers import Snapshot
+from avrgen.engine.containers import Snapshot, inspect_agents
 from avrgen.engine.differences import Difference
 from avrgen.engine.drift import DriftChecker, orphans
 from avrgen.errors import AvrgenError, ComposeError
@@ -179,8 +179,10 @@ def status_on(
     )
 
     def read_engine() -> dict[str, list[ContainerStatus]]:
-        found = orphans(docker, the_plan, known)
-        checker.load(planned, known)
+        # every avrgen container of the engine, read once for the agents and the orphans
+        seen = known if known is not None else inspect_agents(docker)
+        found = orphans(docker, the_plan, seen)
+        checker.load(planned, seen)
         return found
 
     # the engine is read (this set's orphans, the agents' containers and images) while the
