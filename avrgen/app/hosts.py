@@ -6,7 +6,7 @@ the others' results stand, and the command exits 1 after telling them."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -18,12 +18,14 @@ from avrgen.model.names import DEFAULT_HOST
 if TYPE_CHECKING:
     from avrgen.app.lifecycle import DownResult
     from avrgen.app.project import Project
+    from avrgen.app.render import RecordedSet
     from avrgen.app.running import Claimed, Removal, Stack, Start
     from avrgen.app.status import AgentStatus
     from avrgen.engine.compose import AgentUp, ContainerStatus, Docker, Progress, SetScope
     from avrgen.engine.interrupt import Interruption
     from avrgen.engine.secrets import Secrets
     from avrgen.model.plan import AgentPlan, Plan
+    from avrgen.pipeline.cache import AgentView
 
 R = TypeVar("R")
 MAX_HOSTS_AT_ONCE = 16
@@ -82,7 +84,7 @@ def on_each_host(
     """`job(engine, the host's plan)` on every host at once: each host's result, in the
     order of `hosts`, and the hosts where it failed."""
 
-    def run(host: str | None) -> tuple[str | None, R | HostFailure]:
+    def engine(host: str | None) -> Docker:
         told = progress
         if progress is not None:  # "[network on edge-1] created network avr ..."
 
@@ -91,9 +93,22 @@ def on_each_host(
                     f"network on {host or DEFAULT_HOST}" if agent == "network" else agent, message
                 )
 
-        docker = engine_on(the_plan, host, told, interruption)
+        return engine_on(the_plan, host, told, interruption)
+
+    engines = [engine(host) for host in hosts]
+    return on_each_engine(engines, lambda docker: job(docker, the_plan.on_host(docker.host_name)))
+
+
+def on_each_engine(
+    engines: Sequence[Docker], job: Callable[[Docker], R]
+) -> tuple[list[tuple[str | None, R]], list[HostFailure]]:
+    """`job(engine)` on every engine (each one host's) at once: each host's result, in the
+    order of `engines`, and the hosts where it failed, each failure naming its host."""
+
+    def run(docker: Docker) -> tuple[str | None, R | HostFailure]:
+        host = docker.host_name
         try:
-            return host, job(docker, the_plan.on_host(host))
+            return host, job(docker)
         except ComposeError as exc:
             text = str(exc)
             named = text if docker.where and text.startswith(docker.where) else None
@@ -101,8 +116,8 @@ def on_each_host(
 
     from concurrent.futures import ThreadPoolExecutor  # only here: not for `--help`
 
-    with ThreadPoolExecutor(max_workers=min(MAX_HOSTS_AT_ONCE, max(1, len(hosts)))) as pool:
-        outcomes = list(pool.map(run, hosts))
+    with ThreadPoolExecutor(max_workers=min(MAX_HOSTS_AT_ONCE, max(1, len(engines)))) as pool:
+        outcomes = list(pool.map(run, engines))
     done = [(h, r) for h, r in outcomes if not isinstance(r, HostFailure)]
     failed = [r for _, r in outcomes if isinstance(r, HostFailure)]
     return done, failed
@@ -170,7 +185,6 @@ def ps_on_hosts(the_plan: Plan, names: Sequence[str]) -> list[ContainerStatus]:
     """ps on every host at once, each container with its host; a host that fails lists its
     planned containers as `unreachable` and raises HostsUnreachable after the rest."""
     from avrgen.app.listing import ps_on
-    from avrgen.engine.compose import absent, role_key
 
     chosen = list(dict.fromkeys(names)) or None
 
@@ -185,13 +199,57 @@ def ps_on_hosts(the_plan: Plan, names: Sequence[str]) -> list[ContainerStatus]:
     for name in chosen or ():
         if name not in the_plan.agents and all(s.agent != name for s in found):
             raise unknown_agent(name, the_plan.agents)
+    planned = {
+        name: agent for name, agent in the_plan.agents.items() if chosen is None or name in chosen
+    }
+    return _listed(found, failed, planned)
+
+
+def ps_on_recorded_hosts(recorded: RecordedSet) -> list[ContainerStatus]:
+    """ps of every agent on every host at once, as ps_on_hosts lists them, from what the
+    last render recorded (app/render.recorded_set: output/ is still what the blueprints
+    render): the hosts' endpoints and each agent's host and containers; no blueprint is
+    read (nor pydantic imported)."""
+    from avrgen.app.listing import of_the_set
+    from avrgen.engine.compose import Docker, SetScope, role_key
+
+    scope = SetScope(recorded.set_id, recorded.network, frozenset(recorded.agents))
+    placed: dict[str | None, list[str]] = {}
+    for name, agent in recorded.agents.items():
+        placed.setdefault(agent.host, []).append(name)
+    # as Plan.hosts_in_use: every host, after the default engine when an agent runs there
+    hosts = [*([None] if None in placed else []), *sorted(recorded.hosts)]
+    engines = [
+        Docker(host=None if h is None else (h, recorded.hosts[h]), scope=scope) for h in hosts
+    ]
+
+    def on_host(docker: Docker) -> list[ContainerStatus]:
+        with docker.checked_on_failure():  # as ps_on_hosts: checked when a call fails
+            found = docker.containers(None)
+        here = of_the_set(found, recorded.network, placed.get(docker.host_name, ()))
+        return sorted(here, key=role_key)
+
+    done, failed = on_each_engine(engines, on_host)
+    found = [replace(s, host=host) for host, statuses in done for s in statuses]
+    return _listed(found, failed, recorded.agents)
+
+
+def _listed(
+    found: list[ContainerStatus],
+    failed: Sequence[HostFailure],
+    planned: Mapping[str, AgentPlan | AgentView],
+) -> list[ContainerStatus]:
+    """What ps lists over hosts: the containers `found`, then those `planned` on each host
+    that failed, as `unreachable`; HostsUnreachable after them when a host failed."""
+    from avrgen.engine.compose import absent, role_key
+
     for failure in failed:
-        for agent in the_plan.on_host(failure.host).agents.values():
-            if chosen is None or agent.name in chosen:
-                found += [
-                    replace(absent(agent.name, c), state="unreachable", host=failure.host)
-                    for c in agent.containers
-                ]
+        found += [
+            replace(absent(name, c), state="unreachable", host=failure.host)
+            for name, agent in planned.items()
+            if agent.host == failure.host
+            for c in agent.containers
+        ]
     found.sort(key=role_key)
     if failed:
         raise HostsUnreachable(failed, found)

@@ -114,15 +114,18 @@ def ps(
         docker.check(compose=False)
         found = docker.containers(list(dict.fromkeys(names)) or None)
         return sorted(found, key=lambda s: (s.set_id, *role_key(s)))
-    if recorded is not None and not recorded.hosts and not names:
-        scope = SetScope(
-            recorded.set_id, recorded.network, recorded.agents, project.paths.state_dir
-        )
+    if recorded is not None and recorded.hosts and not names:  # every host, as planned
+        from avrgen.app.hosts import ps_on_recorded_hosts
+
+        return ps_on_recorded_hosts(recorded)
+    if recorded is not None and not names:
+        agents = frozenset(recorded.agents)
+        scope = SetScope(recorded.set_id, recorded.network, agents, project.paths.state_dir)
         docker = Docker(scope=scope)
         known = early.found() if early is not None else None
         with docker.checked_on_failure():
             found = docker.containers(None, known)
-        return sorted(of_the_set(found, recorded.network, recorded.agents), key=role_key)
+        return sorted(of_the_set(found, recorded.network, agents), key=role_key)
     the_plan = project.plan_or_none()
     if the_plan is not None and the_plan.hosts:  # several engines: each lists its own
         from avrgen.app.hosts import ps_on_hosts

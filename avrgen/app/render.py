@@ -16,8 +16,9 @@ from avrgen.fs.lock import LOCK_NAME
 if TYPE_CHECKING:
     from avrgen.model.blueprint import Target as TargetName
     from avrgen.model.catalog import Catalog
+    from avrgen.model.endpoint import Endpoint
     from avrgen.model.plan import Lock, Plan
-    from avrgen.pipeline.cache import AgentReuse, Hit, PlanView
+    from avrgen.pipeline.cache import AgentReuse, AgentView, Hit, PlanView
     from avrgen.pipeline.render import Renderer
     from avrgen.pipeline.validate import Validated
     from avrgen.pipeline.write import Change, Target
@@ -119,6 +120,7 @@ def _render_set(
         early = _first_render(project, checked, agents, target, use_cache=key is not None)
     with mutex.hold(paths.output, wait, on_wait, create=not check):
         done = _render(project, check, agents, target, checked, early, use_cache=key is not None)
+        from avrgen.model.endpoint import endpoints
         from avrgen.model.plan import Plan
 
         # stored only when the inputs after the render are those hashed before it
@@ -141,7 +143,10 @@ def _render_set(
                 since,
                 done.result.summary,
                 cache.SetView(
-                    the_plan.set_id, the_plan.network.name, the_plan.target, bool(the_plan.hosts)
+                    the_plan.set_id,
+                    the_plan.network.name,
+                    the_plan.target,
+                    endpoints(the_plan.hosts),
                 ),
             )
         return done.result
@@ -175,8 +180,8 @@ class RecordedSet:
     set_id: str
     network: str
     target: TargetName
-    hosts: bool  # the settings place agents on `hosts`
-    agents: frozenset[str]
+    hosts: dict[str, Endpoint]  # the settings' `hosts` ({}: every agent on the default engine)
+    agents: dict[str, AgentView]  # by name, each with its host and containers
 
 
 def recorded_set(project: Project) -> RecordedSet | None:
@@ -186,7 +191,7 @@ def recorded_set(project: Project) -> RecordedSet | None:
     if hit is None or view is None or view.target not in ("compose", "swarm"):
         return None
     target: TargetName = "swarm" if view.target == "swarm" else "compose"
-    return RecordedSet(view.set_id, view.network, target, view.hosts, frozenset(hit.plan.agents))
+    return RecordedSet(view.set_id, view.network, target, view.hosts, hit.plan.agents)
 
 
 def _as_rendered(project: Project) -> Hit | None:

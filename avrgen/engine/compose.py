@@ -29,6 +29,7 @@ from avrgen.errors import ComposeError
 
 if TYPE_CHECKING:  # pydantic's models: not for a listing
     from avrgen.model.blueprint import Host, NetworkSettings
+    from avrgen.model.endpoint import Endpoint
     from avrgen.model.plan import AgentPlan
 
 __all__ = [
@@ -57,7 +58,7 @@ class Docker(Engine):
     def __init__(
         self,
         progress: Progress | None = None,
-        host: tuple[str, Host] | None = None,
+        host: tuple[str, Host | Endpoint] | None = None,
         interruption: Interruption | None = None,
         scope: SetScope | None = None,
     ) -> None:

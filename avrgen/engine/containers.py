@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from avrgen.engine.docker import LOG_LINES, Engine, last_line, last_lines, role_rank
 from avrgen.errors import ComposeError
@@ -30,7 +30,7 @@ from avrgen.model.labels import (
 )
 
 if TYPE_CHECKING:
-    from avrgen.model.plan import Container  # pydantic's models: not for a listing
+    pass  # pydantic's models: not for a listing
 
 # one `docker container ls --filter KEY=VALUE` condition: ("label", "avrgen.agent=x")
 ListFilter = tuple[str, str]
@@ -66,7 +66,21 @@ def role_key(status: ContainerStatus) -> tuple[str, int, str]:
     return (status.agent, role_rank(status.role), status.name)
 
 
-def absent(agent: str, container: Container) -> ContainerStatus:
+class Planned(Protocol):
+    """A planned container, as the plan (model/plan.Container) or the render cache's record
+    of it gives it."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def role(self) -> str: ...
+
+    @property
+    def image(self) -> str: ...
+
+
+def absent(agent: str, container: Planned) -> ContainerStatus:
     """A planned container that does not exist."""
     return ContainerStatus(agent, container.name, container.role, "absent", image=container.image)
 

@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # python-on-whales is imported where a client is used, not fo
     from python_on_whales.exceptions import DockerException
 
     from avrgen.model.blueprint import Host  # pydantic's models: not for a listing
+    from avrgen.model.endpoint import Endpoint
 
 ROLE_ORDER = ("asr", "llm", "tts", "sts", "core")
 LOG_LINES = 15  # lines of a failing container's log shown in an error
@@ -55,7 +56,7 @@ class Engine:
     def __init__(
         self,
         progress: Progress | None = None,
-        host: tuple[str, Host] | None = None,
+        host: tuple[str, Host | Endpoint] | None = None,
         interruption: Interruption | None = None,
     ) -> None:
         self.host_name: str | None = host[0] if host else None  # None: the default engine
@@ -175,7 +176,8 @@ class Engine:
                 "the docker CLI is not installed (no `docker` on PATH); install Docker Engine"
             )
         if self._tls is not None:
-            for field, path in self._tls.model_dump().items():
+            tls = self._tls
+            for field, path in (("ca", tls.ca), ("cert", tls.cert), ("key", tls.key)):
                 if not os.path.isfile(path):
                     raise ComposeError(f"{self.where}: its TLS file tls.{field} {path} is missing")
         unreachable = self.failure("version", "--format", "{{.Server.Version}}")
@@ -203,7 +205,7 @@ class Engine:
         return self.failure("version", "--format", "{{.Server.Version}}") is None
 
 
-def docker_flags(host: Host | None) -> list[str]:
+def docker_flags(host: Host | Endpoint | None) -> list[str]:
     """The docker CLI's options that reach one of `hosts` (None: the default engine), the
     same ones `client_for` gives python-on-whales."""
     if host is None:
@@ -218,7 +220,7 @@ def docker_flags(host: Host | None) -> list[str]:
 
 
 def client_for(
-    host: Host | None, compose_files: Sequence[Path] = (), project: str | None = None
+    host: Host | Endpoint | None, compose_files: Sequence[Path] = (), project: str | None = None
 ) -> DockerClient:
     """The client of one of `hosts` (None: the default engine): docker's --context for a
     context name, else --host, with --tlsverify and the client's files for a TLS engine;

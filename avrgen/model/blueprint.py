@@ -21,6 +21,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from avrgen.model.endpoint import is_context
 from avrgen.model.fields import (
     ENV_NAME_RE,
     AgentName,
@@ -169,7 +170,7 @@ class Host(Strict):
 
     @property
     def is_context(self) -> bool:
-        return "://" not in self.docker
+        return is_context(self.docker)
 
 
 class Settings(Strict):

@@ -173,13 +173,18 @@ def nodes(root: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clus
 
 def avrgen(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """`python -m avrgen ARGS` in `root` with no DOCKER_* setting: the hosts say where."""
+    return python(root, "-m", "avrgen", *args)
+
+
+def python(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python ARGS` in `root`, with avrgen's environment (no DOCKER_* setting)."""
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("DOCKER_", "AVRGEN_")) or k == "AVRGEN_STATE"
     } | CLIENT_ENV
     proc = subprocess.run(
-        [sys.executable, "-m", "avrgen", *args],
+        [sys.executable, *args],
         cwd=root,
         env=env,
         capture_output=True,
@@ -263,6 +268,29 @@ def test_ps_and_status_per_host(root: Path, started: dict[str, object]) -> None:
         (set_id, "edge-2", f"avr-tts-{THREE}"),
     }
     assert len([row for row in rows if row.startswith(set_id)]) == 9
+
+
+def test_ps_from_what_the_last_render_recorded(root: Path, started: dict[str, object]) -> None:
+    """Over hosts too, ps of output/ as the last render left it reaches each host from what
+    the render cache recorded (endpoints, TLS file paths, each agent's host and containers):
+    it lists what planning lists, and the CLI imports none of pydantic, jinja2 or PyYAML.
+    The tests after this one (a host down, a moved agent) list from the record too."""
+    planned = avrgen(root, "ps", "--json")  # no entry yet: up's first render stored none
+    assert planned.returncode == 0, planned.stderr
+    assert avrgen(root, "render").returncode == 0
+    code = (
+        "import sys\nfrom avrgen.cli.main import main\nsys.argv = ['avrgen', 'ps', '--json']\n"
+        "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+        "print(sorted(m for m in ('pydantic', 'jinja2', 'yaml') if m in sys.modules))\n"
+    )
+    proc = python(root, "-c", code)
+    assert proc.returncode == 0, proc.stderr
+    listing, loaded = proc.stdout.rsplit("\n", 2)[0], proc.stdout.splitlines()[-1]
+    assert loaded == "[]"
+    keys = ("agent", "container", "role", "state", "host", "orphan", "set", "ports")
+    assert [{k: c[k] for k in keys} for c in json.loads(listing)] == [
+        {k: c[k] for k in keys} for c in json.loads(planned.stdout)
+    ]
 
 
 def test_a_call_crosses_hosts(nodes: Cluster, root: Path, started: dict[str, object]) -> None:

@@ -94,7 +94,7 @@ def last_set_view(output: Path) -> SetView | None:
         if not isinstance(header, dict) or header.get("format") != FORMAT:
             return None
         return set_view_of(header.get("set"))
-    except (OSError, ValueError, TypeError):
+    except (OSError, ValueError, TypeError, KeyError):
         return None
 
 

@@ -1,15 +1,17 @@
 """What a render cache hit gives back: the parts of the plan the CLI prints (PlanView, for
-the table and --json) and what `ps` reads of the set (SetView), as an entry holds them."""
+the table and --json; each agent's host, for `ps`) and what `ps` reads of the set (SetView:
+with the settings' hosts inventory, how to reach each engine), as an entry holds them."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from avrgen.errors import Problem
+from avrgen.model.endpoint import Endpoint, TlsFiles
 
 if TYPE_CHECKING:
     from avrgen.model.plan import AgentPlan
@@ -30,6 +32,7 @@ class AgentView:
     mode: str
     project: str
     containers: tuple[ContainerView, ...]
+    host: str | None  # which of the settings' `hosts` runs it; None: the default engine
 
 
 class PlanView:
@@ -56,6 +59,7 @@ class PlanView:
                     )
                     for c in agent["containers"]
                 ),
+                host=None if agent["host"] is None else str(agent["host"]),
             )
             for name, agent in json.loads(self._text).items()
         }
@@ -63,13 +67,14 @@ class PlanView:
 
 @dataclass(frozen=True)
 class SetView:
-    """What `ps` reads of a plan besides its agents' names: the set, its network, its
-    target, and whether the settings place agents on `hosts`."""
+    """What `ps` reads of a plan besides its agents: the set, its network, its target, and
+    the settings' `hosts` inventory, by name (empty: every agent on the default engine).
+    Endpoints and TLS file paths only: no secret is recorded."""
 
     set_id: str
     network: str
     target: str
-    hosts: bool
+    hosts: dict[str, Endpoint] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -88,16 +93,36 @@ def view_entry(agent: AgentPlan) -> dict[str, Any]:
     names as on the plan), as the entry's JSON holds them. Built directly, not through
     dataclasses.asdict(), which copies every value deeply (1,000s of agents)."""
     containers = [{name: getattr(c, name) for name in _CONTAINER_VIEW} for c in agent.containers]
-    return {"mode": agent.mode, "project": agent.project, "containers": containers}
+    return {
+        "mode": agent.mode,
+        "project": agent.project,
+        "containers": containers,
+        "host": agent.host,
+    }
 
 
 def set_view_of(stored: Any) -> SetView | None:
     """The stored SetView (None when none was), each value checked for its type."""
     if stored is None:
         return None
-    view = SetView(**stored)
+    hosts = stored["hosts"]
+    if not isinstance(hosts, dict):
+        raise ValueError("bad set view")
+    view = SetView(
+        stored["set_id"],
+        stored["network"],
+        stored["target"],
+        {name: _endpoint(endpoint) for name, endpoint in hosts.items()},
+    )
     if not all(isinstance(v, str) for v in (view.set_id, view.network, view.target)):
         raise ValueError("bad set view")
-    if not isinstance(view.hosts, bool):
-        raise ValueError("bad set view")
     return view
+
+
+def _endpoint(stored: Any) -> Endpoint:
+    tls = stored["tls"]
+    files = None if tls is None else TlsFiles(tls["ca"], tls["cert"], tls["key"])
+    texts = (stored["docker"], *((files.ca, files.cert, files.key) if files else ()))
+    if not all(isinstance(text, str) for text in texts):
+        raise ValueError("bad set view")
+    return Endpoint(stored["docker"], files)

@@ -140,9 +140,15 @@ def test_recorded_set_is_what_the_last_render_planned(
     assert recorded_set(project) is None
     render(project, use_cache=True)
     the_plan = project.plan()[0]
-    assert recorded_set(project) == RecordedSet(
-        the_plan.set_id, the_plan.network.name, "compose", False, frozenset(the_plan.agents)
+    recorded = recorded_set(project)
+    assert recorded is not None
+    assert recorded == RecordedSet(
+        the_plan.set_id, the_plan.network.name, "compose", {}, recorded.agents
     )
+    assert list(recorded.agents) == list(the_plan.agents)
+    assert {n: [c.name for c in a.containers] for n, a in recorded.agents.items()} == {
+        n: [c.name for c in a.containers] for n, a in the_plan.agents.items()
+    }
     settings = bundled / "settings.yaml"
     settings.write_text(settings.read_text() + "target: swarm\n")
     assert recorded_set(project) is None
