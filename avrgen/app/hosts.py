@@ -6,7 +6,7 @@ the others' results stand, and the command exits 1 after telling them."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -18,14 +18,12 @@ from avrgen.model.names import DEFAULT_HOST
 if TYPE_CHECKING:
     from avrgen.app.lifecycle import DownResult
     from avrgen.app.project import Project
-    from avrgen.app.render import RecordedSet
     from avrgen.app.running import Claimed, Removal, Stack, Start
     from avrgen.app.status import AgentStatus
     from avrgen.engine.compose import AgentUp, ContainerStatus, Docker, Progress, SetScope
     from avrgen.engine.interrupt import Interruption
     from avrgen.engine.secrets import Secrets
     from avrgen.model.plan import AgentPlan, Plan
-    from avrgen.pipeline.cache import AgentView
 
 R = TypeVar("R")
 MAX_HOSTS_AT_ONCE = 16
@@ -179,101 +177,6 @@ def start_on_hosts(
             outcomes[agent.name] = AgentUp(agent.name, "failed", 0.0, [], message, failure.host)
     results = [outcomes[a.name] for a in selected]
     return "; ".join(notes) or None, results, interruption.signal
-
-
-def ps_on_hosts(the_plan: Plan, names: Sequence[str]) -> list[ContainerStatus]:
-    """ps on every host at once, each container with its host; a host that fails lists its
-    planned containers as `unreachable` and raises HostsUnreachable after the rest."""
-    from avrgen.app.listing import ps_on
-
-    chosen = list(dict.fromkeys(names)) or None
-
-    def on_host(docker: Docker, host_plan: Plan) -> list[ContainerStatus]:
-        # a named agent placed elsewhere: its containers here, if any (orphans of this host);
-        # the engine checked only when a call fails, as ps on one engine does
-        with docker.checked_on_failure():
-            return ps_on(docker, host_plan, chosen)
-
-    done, failed = on_each_host(the_plan, hosts_for(the_plan, names), on_host)
-    found = [replace(s, host=host) for host, statuses in done for s in statuses]
-    for name in chosen or ():
-        if name not in the_plan.agents and all(s.agent != name for s in found):
-            raise unknown_agent(name, the_plan.agents)
-    planned = {
-        name: agent for name, agent in the_plan.agents.items() if chosen is None or name in chosen
-    }
-    return _listed(found, failed, planned)
-
-
-def ps_on_recorded_hosts(recorded: RecordedSet) -> list[ContainerStatus]:
-    """ps of every agent on every host at once, as ps_on_hosts lists them, from what the
-    last render recorded (app/render.recorded_set: output/ is still what the blueprints
-    render): the hosts' endpoints and each agent's host and containers; no blueprint is
-    read (nor pydantic imported)."""
-    from avrgen.app.listing import of_the_set
-    from avrgen.engine.compose import Docker, SetScope, role_key
-
-    scope = SetScope(recorded.set_id, recorded.network, frozenset(recorded.agents))
-    placed: dict[str | None, list[str]] = {}
-    for name, agent in recorded.agents.items():
-        placed.setdefault(agent.host, []).append(name)
-    # as Plan.hosts_in_use: every host, after the default engine when an agent runs there
-    hosts = [*([None] if None in placed else []), *sorted(recorded.hosts)]
-    engines = [
-        Docker(host=None if h is None else (h, recorded.hosts[h]), scope=scope) for h in hosts
-    ]
-
-    def on_host(docker: Docker) -> list[ContainerStatus]:
-        with docker.checked_on_failure():  # as ps_on_hosts: checked when a call fails
-            found = docker.containers(None)
-        here = of_the_set(found, recorded.network, placed.get(docker.host_name, ()))
-        return sorted(here, key=role_key)
-
-    done, failed = on_each_engine(engines, on_host)
-    found = [replace(s, host=host) for host, statuses in done for s in statuses]
-    return _listed(found, failed, recorded.agents)
-
-
-def _listed(
-    found: list[ContainerStatus],
-    failed: Sequence[HostFailure],
-    planned: Mapping[str, AgentPlan | AgentView],
-) -> list[ContainerStatus]:
-    """What ps lists over hosts: the containers `found`, then those `planned` on each host
-    that failed, as `unreachable`; HostsUnreachable after them when a host failed."""
-    from avrgen.engine.compose import absent, role_key
-
-    for failure in failed:
-        found += [
-            replace(absent(name, c), state="unreachable", host=failure.host)
-            for name, agent in planned.items()
-            if agent.host == failure.host
-            for c in agent.containers
-        ]
-    found.sort(key=role_key)
-    if failed:
-        raise HostsUnreachable(failed, found)
-    return found
-
-
-def all_sets_on_hosts(the_plan: Plan, names: Sequence[str]) -> list[ContainerStatus]:
-    """`ps --all-sets` on every host of the inventory at once: every avrgen container of
-    each engine, of any blueprint set, each with its host and set; a host that fails
-    raises HostsUnreachable after the rest."""
-    from avrgen.engine.compose import role_key
-
-    chosen = list(dict.fromkeys(names)) or None
-
-    def on_host(docker: Docker, _: Plan) -> list[ContainerStatus]:
-        with docker.checked_on_failure():
-            return docker.unscoped_containers(chosen)
-
-    done, failed = on_each_host(the_plan, the_plan.hosts_in_use, on_host)
-    found = [replace(s, host=host) for host, statuses in done for s in statuses]
-    found.sort(key=lambda s: (s.set_id, s.host or "", *role_key(s)))
-    if failed:
-        raise HostsUnreachable(failed, found)
-    return found
 
 
 def down_on_hosts(the_plan: Plan, removal: Removal, state_dir: Path) -> DownResult:

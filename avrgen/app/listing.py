@@ -1,17 +1,19 @@
-"""`ps` on a Docker Engine: which containers are a blueprint set's, and which agent names
-are known (in its blueprints, or with containers); the engine's side is
-avrgen/engine/containers.py, and the engine read early is app/reading.py."""
+"""`ps`: which containers are a blueprint set's, on one Docker Engine or on every host of
+the settings' `hosts` (app/hosts.py runs a job on each), and which agent names are known
+(in its blueprints, or with containers); the engine's side is avrgen/engine/containers.py,
+and the engine read early is app/reading.py."""
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from avrgen.app.agents import unknown_agent
+from avrgen.app.hosts import hosts_for, on_each_engine, on_each_host
 from avrgen.app.project import Project
 from avrgen.app.sets import scope_of
-from avrgen.errors import ComposeError
+from avrgen.errors import ComposeError, HostFailure, HostsUnreachable
 
 # imported where used: compose (python-on-whales), which render need not import
 if TYPE_CHECKING:
@@ -20,7 +22,8 @@ if TYPE_CHECKING:
     from avrgen.engine.containers import Snapshot
     from avrgen.engine.swarm import TaskStatus
     from avrgen.model.blueprint import Target
-    from avrgen.model.plan import Plan
+    from avrgen.model.plan import AgentPlan, Plan
+    from avrgen.pipeline.cache import AgentView
 
 
 @dataclass
@@ -107,16 +110,12 @@ def ps(
     if all_sets:  # every avrgen container of the engine(s), each with its set
         blueprints = project.plan_or_none() if project.paths.blueprints.is_dir() else None
         if blueprints is not None and blueprints.hosts:  # every host of the inventory
-            from avrgen.app.hosts import all_sets_on_hosts
-
             return all_sets_on_hosts(blueprints, names)
         docker = Docker()
         docker.check(compose=False)
         found = docker.containers(list(dict.fromkeys(names)) or None)
         return sorted(found, key=lambda s: (s.set_id, *role_key(s)))
     if recorded is not None and recorded.hosts and not names:  # every host, as planned
-        from avrgen.app.hosts import ps_on_recorded_hosts
-
         return ps_on_recorded_hosts(recorded)
     if recorded is not None and not names:
         agents = frozenset(recorded.agents)
@@ -128,8 +127,6 @@ def ps(
         return sorted(of_the_set(found, recorded.network, agents), key=role_key)
     the_plan = project.plan_or_none()
     if the_plan is not None and the_plan.hosts:  # several engines: each lists its own
-        from avrgen.app.hosts import ps_on_hosts
-
         return ps_on_hosts(the_plan, names)
     docker = Docker(scope=scope_of(project, the_plan))
     known = early.found() if early is not None else None
@@ -184,3 +181,98 @@ def orphaned(status: ContainerStatus, agents: Collection[str], set_id: str | Non
         and status.agent not in agents
         and (set_id is None or status.set_id == set_id)
     )
+
+
+# -- over the settings' hosts (app/hosts.py): every host at once -----------------------------
+
+
+def ps_on_hosts(the_plan: Plan, names: Sequence[str]) -> list[ContainerStatus]:
+    """ps on every host at once, each container with its host; a host that fails lists its
+    planned containers as `unreachable` and raises HostsUnreachable after the rest."""
+    chosen = list(dict.fromkeys(names)) or None
+
+    def on_host(docker: Docker, host_plan: Plan) -> list[ContainerStatus]:
+        # a named agent placed elsewhere: its containers here, if any (orphans of this host);
+        # the engine checked only when a call fails, as ps on one engine does
+        with docker.checked_on_failure():
+            return ps_on(docker, host_plan, chosen)
+
+    done, failed = on_each_host(the_plan, hosts_for(the_plan, names), on_host)
+    found = [replace(s, host=host) for host, statuses in done for s in statuses]
+    for name in chosen or ():
+        if name not in the_plan.agents and all(s.agent != name for s in found):
+            raise unknown_agent(name, the_plan.agents)
+    planned = {
+        name: agent for name, agent in the_plan.agents.items() if chosen is None or name in chosen
+    }
+    return _listed(found, failed, planned)
+
+
+def ps_on_recorded_hosts(recorded: RecordedSet) -> list[ContainerStatus]:
+    """ps of every agent on every host at once, as ps_on_hosts lists them, from what the
+    last render recorded (app/render.recorded_set: output/ is still what the blueprints
+    render): the hosts' endpoints and each agent's host and containers; no blueprint is
+    read (nor pydantic imported)."""
+    from avrgen.engine.compose import Docker, SetScope, role_key
+
+    scope = SetScope(recorded.set_id, recorded.network, frozenset(recorded.agents))
+    placed: dict[str | None, list[str]] = {}
+    for name, agent in recorded.agents.items():
+        placed.setdefault(agent.host, []).append(name)
+    # as Plan.hosts_in_use: every host, after the default engine when an agent runs there
+    hosts = [*([None] if None in placed else []), *sorted(recorded.hosts)]
+    engines = [
+        Docker(host=None if h is None else (h, recorded.hosts[h]), scope=scope) for h in hosts
+    ]
+
+    def on_host(docker: Docker) -> list[ContainerStatus]:
+        with docker.checked_on_failure():  # as ps_on_hosts: checked when a call fails
+            found = docker.containers(None)
+        here = of_the_set(found, recorded.network, placed.get(docker.host_name, ()))
+        return sorted(here, key=role_key)
+
+    done, failed = on_each_engine(engines, on_host)
+    found = [replace(s, host=host) for host, statuses in done for s in statuses]
+    return _listed(found, failed, recorded.agents)
+
+
+def _listed(
+    found: list[ContainerStatus],
+    failed: Sequence[HostFailure],
+    planned: Mapping[str, AgentPlan | AgentView],
+) -> list[ContainerStatus]:
+    """What ps lists over hosts: the containers `found`, then those `planned` on each host
+    that failed, as `unreachable`; HostsUnreachable after them when a host failed."""
+    from avrgen.engine.compose import absent, role_key
+
+    for failure in failed:
+        found += [
+            replace(absent(name, c), state="unreachable", host=failure.host)
+            for name, agent in planned.items()
+            if agent.host == failure.host
+            for c in agent.containers
+        ]
+    found.sort(key=role_key)
+    if failed:
+        raise HostsUnreachable(failed, found)
+    return found
+
+
+def all_sets_on_hosts(the_plan: Plan, names: Sequence[str]) -> list[ContainerStatus]:
+    """`ps --all-sets` on every host of the inventory at once: every avrgen container of
+    each engine, of any blueprint set, each with its host and set; a host that fails
+    raises HostsUnreachable after the rest."""
+    from avrgen.engine.compose import role_key
+
+    chosen = list(dict.fromkeys(names)) or None
+
+    def on_host(docker: Docker, _: Plan) -> list[ContainerStatus]:
+        with docker.checked_on_failure():
+            return docker.unscoped_containers(chosen)
+
+    done, failed = on_each_host(the_plan, the_plan.hosts_in_use, on_host)
+    found = [replace(s, host=host) for host, statuses in done for s in statuses]
+    found.sort(key=lambda s: (s.set_id, s.host or "", *role_key(s)))
+    if failed:
+        raise HostsUnreachable(failed, found)
+    return found
