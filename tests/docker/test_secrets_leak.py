@@ -55,7 +55,7 @@ core:
 
 # Commands that are not run here, and why. Everything else in `avrgen --help` must be run.
 EXEMPT = {
-    "deploy": "swarm target: needs a swarm-mode engine (tests/test_swarm.py); secrets go "
+    "deploy": "swarm target: needs a swarm-mode engine (tests/docker/test_swarm.py); secrets go "
     "through the same resolver as `up`",
     "undeploy": "swarm target: removes stacks, handles no secret value",
 }
