@@ -142,8 +142,7 @@ def start_agents(
     stack's key files too), then
     the engine, then the shared network, then `stack`; then
     `run` (an agent, the secrets, what the claim read) for each agent, `start.parallel` at a
-    time. Returns any
-    note about the network and the results in the agents' order."""
+    time. Returns any note about the network and the results in the agents' order."""
     from concurrent.futures import ThreadPoolExecutor  # only here: render need not import it
 
     from avrgen.app.mounts import check_host_paths

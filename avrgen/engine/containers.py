@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from avrgen.engine.docker import LOG_LINES, Engine, last_line, last_lines, role_rank
 from avrgen.errors import ComposeError
@@ -28,9 +28,6 @@ from avrgen.model.labels import (
     TELEPHONY_LABEL,
     WORKING_DIR_LABEL,
 )
-
-if TYPE_CHECKING:
-    pass  # pydantic's models: not for a listing
 
 # one `docker container ls --filter KEY=VALUE` condition: ("label", "avrgen.agent=x")
 ListFilter = tuple[str, str]
